@@ -1,0 +1,67 @@
+# Every target is listed by `make help`. The two that matter most are in the
+# README: `make dev` (the gateway on this machine) and `make test`.
+
+SHELL := /bin/bash
+GO ?= go
+PORT ?= 8080
+DYNAMODB_PORT ?= 8000
+FUNCTIONS := authorizer proxy management
+# Flags of the deployed Lambda binaries (see template.yaml).
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+INFRA_STAMP := infra/node_modules/.installed-from-lock
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list every target with one line each
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(INFRA_STAMP): infra/package.json infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: deps
+deps: $(INFRA_STAMP) ## install dependencies: Go modules and dynalite (npm ci, from the lockfile)
+	$(GO) mod download
+
+.PHONY: dev
+dev: deps ## run the whole gateway locally on 127.0.0.1:PORT (Ctrl-C stops everything)
+	$(GO) run ./cmd/aistats dev --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
+
+.PHONY: test
+test: deps ## run unit and dynalite-backed integration tests, fuzz seed corpora included
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+.PHONY: build
+build: ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
+	@for f in $(FUNCTIONS); do \
+		if [ -d functions/$$f ]; then \
+			echo "build $$f"; \
+			CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
+		else \
+			echo "skip $$f: functions/$$f does not exist yet" >&2; \
+		fi; \
+	done
+
+.PHONY: bench
+bench: deps ## run the Go benchmarks and report medians
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
+	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for fn in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$target/*_test.go | sed 's/func //'); do \
+			echo "fuzz $$target $$fn"; \
+			$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$${FUZZTIME:-60s} $$target || exit 1; \
+		done; \
+	done
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: clean
+clean: ## remove build output and the local stack's data (.dev/)
+	rm -rf bin .dev bench.out
