@@ -1,0 +1,194 @@
+package samtemplate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// API is what an AWS::Serverless::Api and the functions wired to it declare:
+// everything the local API Gateway emulator needs to behave like the
+// deployed one.
+type API struct {
+	LogicalID string
+	StageName string
+	// Authorizer is the default authorizer; nil when the API has none.
+	Authorizer *Authorizer
+	Routes     []Route
+	// GatewayResponses by response type (UNAUTHORIZED, DEFAULT_4XX, …).
+	GatewayResponses map[string]GatewayResponse
+}
+
+// Authorizer is a Lambda REQUEST authorizer.
+type Authorizer struct {
+	Name string
+	// FunctionID is the logical id of the authorizer's function.
+	FunctionID string
+	// IdentityHeaders must all be present and non-empty, or API Gateway
+	// answers 401 itself without calling the authorizer.
+	IdentityHeaders  []string
+	ReauthorizeEvery int64
+}
+
+// Route is one method on one resource path, served by a function.
+type Route struct {
+	Method string // upper case, or ANY
+	// Path is the resource path below the stage, e.g. /keys/{kid}.
+	Path       string
+	FunctionID string
+	// Authorized is false for routes declared with Auth: {Authorizer: NONE}.
+	Authorized bool
+}
+
+// GatewayResponse is the answer API Gateway gives itself for one response type.
+type GatewayResponse struct {
+	// StatusCode replaces the type's default status; 0 keeps it.
+	StatusCode int
+	// Headers maps a header name to a mapping expression: 'static',
+	// context.x or method.request.header.x.
+	Headers map[string]string
+	// Templates maps a content type to a body template.
+	Templates map[string]string
+}
+
+// API returns the API with the given logical id.
+func (t *Template) API(logicalID string) (*API, error) {
+	res, ok := t.Resources[logicalID]
+	if !ok || res.Type != "AWS::Serverless::Api" {
+		return nil, fmt.Errorf("template has no AWS::Serverless::Api %s", logicalID)
+	}
+	api := &API{LogicalID: logicalID, StageName: String(res.Properties, "StageName"), GatewayResponses: map[string]GatewayResponse{}}
+	if api.StageName == "" {
+		return nil, fmt.Errorf("api %s: no StageName", logicalID)
+	}
+	if name := String(res.Properties, "Auth", "DefaultAuthorizer"); name != "" {
+		a, err := parseAuthorizer(res.Properties, name)
+		if err != nil {
+			return nil, fmt.Errorf("api %s: %w", logicalID, err)
+		}
+		api.Authorizer = a
+	}
+	if raw, ok := Lookup(res.Properties, "GatewayResponses"); ok {
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("api %s: GatewayResponses is not a mapping", logicalID)
+		}
+		for typ, v := range m {
+			gr, err := parseGatewayResponse(v)
+			if err != nil {
+				return nil, fmt.Errorf("api %s: gateway response %s: %w", logicalID, typ, err)
+			}
+			api.GatewayResponses[typ] = gr
+		}
+	}
+	for _, fnID := range t.OfType("AWS::Serverless::Function") {
+		events, _ := Lookup(t.Resources[fnID].Properties, "Events")
+		evMap, _ := events.(map[string]any)
+		names := make([]string, 0, len(evMap))
+		for name := range evMap {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			ev := evMap[name]
+			if String(ev, "Type") != "Api" {
+				continue
+			}
+			restAPI, _ := Lookup(ev, "Properties", "RestApiId")
+			if target, _ := RefTarget(restAPI); target != logicalID {
+				continue
+			}
+			r := Route{
+				Method:     strings.ToUpper(String(ev, "Properties", "Method")),
+				Path:       String(ev, "Properties", "Path"),
+				FunctionID: fnID,
+				Authorized: api.Authorizer != nil && String(ev, "Properties", "Auth", "Authorizer") != "NONE",
+			}
+			if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
+				return nil, fmt.Errorf("function %s event %s: Method and Path (starting with /) are required", fnID, name)
+			}
+			api.Routes = append(api.Routes, r)
+		}
+	}
+	return api, nil
+}
+
+func parseAuthorizer(props map[string]any, name string) (*Authorizer, error) {
+	def, ok := Lookup(props, "Auth", "Authorizers", name)
+	if !ok {
+		return nil, fmt.Errorf("default authorizer %s is not declared", name)
+	}
+	if typ := String(def, "FunctionPayloadType"); typ != "REQUEST" {
+		return nil, fmt.Errorf("authorizer %s: FunctionPayloadType %q, only REQUEST is supported", name, typ)
+	}
+	arn, _ := Lookup(def, "FunctionArn")
+	fnID, ok := RefTarget(arn)
+	if !ok {
+		return nil, fmt.Errorf("authorizer %s: FunctionArn must be !GetAtt <Function>.Arn", name)
+	}
+	a := &Authorizer{Name: name, FunctionID: fnID}
+	headers, _ := Lookup(def, "Identity", "Headers")
+	list, _ := headers.([]any)
+	for _, h := range list {
+		s, ok := h.(string)
+		if !ok {
+			return nil, fmt.Errorf("authorizer %s: identity header is not a string", name)
+		}
+		a.IdentityHeaders = append(a.IdentityHeaders, s)
+	}
+	// SAM's default is a 300 s cache; the emulator refuses to pretend it
+	// caches, so the template must say 0.
+	every, ok := Lookup(def, "Identity", "ReauthorizeEvery")
+	if !ok {
+		return nil, fmt.Errorf("authorizer %s: Identity.ReauthorizeEvery must be set (SAM defaults to caching for 300 s)", name)
+	}
+	n, ok := every.(int64)
+	if !ok {
+		return nil, fmt.Errorf("authorizer %s: ReauthorizeEvery is not a number", name)
+	}
+	a.ReauthorizeEvery = n
+	return a, nil
+}
+
+func parseGatewayResponse(v any) (GatewayResponse, error) {
+	gr := GatewayResponse{Headers: map[string]string{}, Templates: map[string]string{}}
+	if code, ok := Lookup(v, "StatusCode"); ok {
+		switch c := code.(type) {
+		case int64:
+			gr.StatusCode = int(c)
+		case string:
+			if _, err := fmt.Sscan(c, &gr.StatusCode); err != nil {
+				return gr, fmt.Errorf("StatusCode %q is not a number", c)
+			}
+		default:
+			return gr, fmt.Errorf("StatusCode is not a number")
+		}
+	}
+	if headers, ok := Lookup(v, "ResponseParameters", "Headers"); ok {
+		m, ok := headers.(map[string]any)
+		if !ok {
+			return gr, fmt.Errorf("ResponseParameters.Headers is not a mapping")
+		}
+		for name, expr := range m {
+			s, ok := expr.(string)
+			if !ok {
+				return gr, fmt.Errorf("header %s: mapping expression is not a string", name)
+			}
+			gr.Headers[name] = s
+		}
+	}
+	if templates, ok := Lookup(v, "ResponseTemplates"); ok {
+		m, ok := templates.(map[string]any)
+		if !ok {
+			return gr, fmt.Errorf("ResponseTemplates is not a mapping")
+		}
+		for ct, tpl := range m {
+			s, ok := tpl.(string)
+			if !ok {
+				return gr, fmt.Errorf("template for %s is not a string", ct)
+			}
+			gr.Templates[ct] = s
+		}
+	}
+	return gr, nil
+}
