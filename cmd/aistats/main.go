@@ -1,0 +1,76 @@
+// Command aistats is the operator CLI of the gateway. `aistats dev` runs the
+// whole gateway on this machine (what `make dev` calls).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/aistats/edge/pkg/devstack"
+)
+
+const usage = `usage: aistats <command> [flags]
+
+commands:
+  dev    run the whole gateway locally (dynalite, seeded demo workspace, API on 127.0.0.1)
+
+Run "aistats <command> -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "dev":
+		return runDev(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "aistats: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func runDev(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", envInt("PORT", 8080), "port of the API on 127.0.0.1 (env PORT)")
+	dynamoPort := fs.Int("dynamodb-port", envInt("DYNAMODB_PORT", 8000), "port of dynalite on 127.0.0.1 (env DYNAMODB_PORT)")
+	dataDir := fs.String("data", "", "directory for dynalite's data and credentials.env (default <repo>/.dev)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := devstack.Run(ctx, devstack.Config{
+		DataDir: *dataDir, Port: *port, DynamoDBPort: *dynamoPort,
+		Functions: localFunctions,
+		Out:       stdout,
+		Logger:    slog.New(slog.NewJSONHandler(stderr, nil)),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "aistats dev: %v\n", err)
+		return 1
+	}
+	return 0
+}
