@@ -137,5 +137,3 @@ func TestDevStack(t *testing.T) {
 		t.Error("a restart issued new keys; the old ones must stay valid")
 	}
 }
-
-
