@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -101,14 +100,7 @@ func (s *Store) CreateKey(ctx context.Context, k gateway.Key) error {
 	if err != nil {
 		return classify("create key "+k.KID, err)
 	}
-	state := item{
-		attrPK:           str(KeyStatePK(k.KID)),
-		attrState:        str(string(k.Status)),
-		attrWorkspaceOff: boolean(ws.Status == gateway.WorkspaceDisabled),
-	}
-	if k.ExpiresAt != nil {
-		state[attrExpiresMS] = num(k.ExpiresAt.UnixMilli())
-	}
+	state := keyStateItem(k, ws.Status == gateway.WorkspaceDisabled)
 	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.tables.Counters),
 		Item:      state,
@@ -322,9 +314,24 @@ func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpd
 		return gateway.Key{}, gateway.Internal(err)
 	}
 
+	// Mirror what the authorizer reads onto the state item.
 	state := updateBuilder{names: map[string]string{}, values: item{}}
 	if status != "" {
 		state.setValue(attrState, str(string(status)))
+	}
+	if update.Models != nil {
+		state.setValue(attrModels, stringList(*update.Models))
+	}
+	if update.Providers != nil {
+		state.setValue(attrProviders, stringList(*update.Providers))
+	}
+	if update.Scopes != nil {
+		state.setValue(attrScopes, stringList(*update.Scopes))
+	}
+	if update.Limits != nil {
+		state.setValue(attrRPM, num(update.Limits.RequestsPerMinute))
+		state.setValue(attrRPD, num(update.Limits.RequestsPerDay))
+		state.setValue(attrRPMo, num(update.Limits.RequestsPerMonth))
 	}
 	switch {
 	case update.ClearExpiry:
@@ -396,40 +403,4 @@ func (s *Store) RevokeKey(ctx context.Context, kid string) (gateway.Key, error) 
 		return gateway.Key{}, classify("write revoked state of key "+kid, err)
 	}
 	return k, nil
-}
-
-// KeyState is what the state item of a key says: the facts the authorizer's
-// conditional write checks.
-type KeyState struct {
-	Status            gateway.KeyStatus
-	WorkspaceDisabled bool
-	ExpiresAt         *time.Time
-}
-
-// GetKeyState reads a key's state item; a missing one is CodeKeyNotFound.
-func (s *Store) GetKeyState(ctx context.Context, kid string) (KeyState, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Counters),
-		Key:            item{attrPK: str(KeyStatePK(kid))},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return KeyState{}, classify("get state of key "+kid, err)
-	}
-	if out.Item == nil {
-		return KeyState{}, keyNotFound(kid)
-	}
-	r := itemReader{item: out.Item}
-	st := KeyState{Status: gateway.KeyStatus(r.str(attrState))}
-	if v, ok := out.Item[attrWorkspaceOff].(*ddbtypes.AttributeValueMemberBOOL); ok {
-		st.WorkspaceDisabled = v.Value
-	}
-	if _, ok := out.Item[attrExpiresMS]; ok {
-		t := time.UnixMilli(r.num(attrExpiresMS)).UTC()
-		st.ExpiresAt = &t
-	}
-	if r.err != nil {
-		return KeyState{}, gateway.Internal(fmt.Errorf("decode state of key %s: %w", kid, r.err))
-	}
-	return st, nil
 }

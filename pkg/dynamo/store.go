@@ -158,7 +158,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws gateway.Workspace) error
 	if err != nil {
 		return classify("create workspace "+ws.ID, err)
 	}
-	return s.putWorkspaceState(ctx, ws.ID, ws.Status)
+	return s.putWorkspaceState(ctx, ws.ID, ws.Status, &ws.Plan)
 }
 
 // GetWorkspace reads a workspace; a missing one is CodeWorkspaceNF.
@@ -210,7 +210,7 @@ func (s *Store) SetWorkspaceStatus(ctx context.Context, id string, status gatewa
 	if err != nil {
 		return gateway.Workspace{}, gateway.Internal(err)
 	}
-	if err := s.putWorkspaceState(ctx, id, status); err != nil {
+	if err := s.putWorkspaceState(ctx, id, status, nil); err != nil {
 		return gateway.Workspace{}, err
 	}
 	if err := s.fanOutWorkspaceStatus(ctx, id, status == gateway.WorkspaceDisabled); err != nil {
@@ -219,13 +219,22 @@ func (s *Store) SetWorkspaceStatus(ctx context.Context, id string, status gatewa
 	return ws, nil
 }
 
-func (s *Store) putWorkspaceState(ctx context.Context, id string, status gateway.WorkspaceStatus) error {
+// putWorkspaceState writes the authorizer's view of a workspace: its status
+// and, when plan is set, its plan.
+func (s *Store) putWorkspaceState(ctx context.Context, id string, status gateway.WorkspaceStatus, plan *gateway.Plan) error {
+	b := updateBuilder{names: map[string]string{}, values: item{}}
+	b.setValue(attrState, str(string(status)))
+	if plan != nil {
+		b.setValue(attrPlanProvs, stringList(plan.Providers))
+		b.setValue(attrPlanModels, stringList(plan.Models))
+		b.setValue(attrPlanRPM, num(plan.RequestsPerMinute))
+	}
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(WorkspaceStatePK(id))},
-		UpdateExpression:          aws.String("SET #state = :state"),
-		ExpressionAttributeNames:  map[string]string{"#state": attrState},
-		ExpressionAttributeValues: item{":state": str(string(status))},
+		UpdateExpression:          aws.String(b.expression()),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
 	})
 	if err != nil {
 		return classify("write state of workspace "+id, err)

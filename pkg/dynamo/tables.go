@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -167,4 +169,31 @@ func CreateTables(ctx context.Context, admin TableAdmin, t Tables) error {
 		}
 	}
 	return nil
+}
+
+// TablesFromEnv reads the table names that template.yaml passes to every
+// function (TABLE_WORKSPACES, TABLE_KEYS, …); a missing one is an error, so a
+// function never starts against the wrong table.
+func TablesFromEnv(getenv func(string) string) (Tables, error) {
+	t := Tables{
+		Workspaces: getenv("TABLE_WORKSPACES"),
+		Keys:       getenv("TABLE_KEYS"),
+		Counters:   getenv("TABLE_COUNTERS"),
+		Usage:      getenv("TABLE_USAGE"),
+		Audit:      getenv("TABLE_AUDIT"),
+	}
+	var missing []string
+	for name, v := range map[string]string{
+		"TABLE_WORKSPACES": t.Workspaces, "TABLE_KEYS": t.Keys, "TABLE_COUNTERS": t.Counters,
+		"TABLE_USAGE": t.Usage, "TABLE_AUDIT": t.Audit,
+	} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return Tables{}, fmt.Errorf("table names missing from the environment: %s", strings.Join(missing, ", "))
+	}
+	return t, nil
 }

@@ -112,6 +112,11 @@ func Generate(r io.Reader, kind gateway.KeyKind) (Generated, error) {
 	}, nil
 }
 
+// WithChecksum appends the checksum to a key body ("aistats_v1_<kind>_<kid>_"
+// followed by the random part). Tests use it to build well-formed keys that
+// the store must refuse.
+func WithChecksum(body string) string { return body + checksum(body) }
+
 // NewKID returns a random kid, for records that need an id of the same form.
 func NewKID(r io.Reader) (string, error) { return randomBase62(r, KIDLength) }
 
