@@ -74,8 +74,8 @@ func TestConcurrentCallersGetExactlyTheLimit(t *testing.T) {
 	e := newEnv(t)
 	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerDay: 20})
 	var (
-		wg                      sync.WaitGroup
-		mu                      sync.Mutex
+		wg                       sync.WaitGroup
+		mu                       sync.Mutex
 		admitted, limited, other int
 	)
 	for range 50 {

@@ -196,10 +196,10 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyA
 		names: map[string]string{
 			"#state": attrState, "#kind": attrKind, "#hash": attrSecretHash, "#wsoff": attrWorkspaceOff,
 			"#exp": attrExpiresMS, "#last": attrLastUsed,
-			"#cm": counterAttr(limits.Minute, limits.Minute.ID(now)),
-			"#cd": counterAttr(limits.Day, limits.Day.ID(now)),
+			"#cm":  counterAttr(limits.Minute, limits.Minute.ID(now)),
+			"#cd":  counterAttr(limits.Day, limits.Day.ID(now)),
 			"#cmo": counterAttr(limits.Month, limits.Month.ID(now)),
-			"#lm": attrRPM, "#ld": attrRPD, "#lmo": attrRPMo,
+			"#lm":  attrRPM, "#ld": attrRPD, "#lmo": attrRPMo,
 		},
 		values: item{
 			":active": str(string(gateway.KeyActive)), ":kind": str(string(a.Kind)),
