@@ -64,9 +64,8 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	err := devstack.Run(ctx, devstack.Config{
 		DataDir: *dataDir, Port: *port, DynamoDBPort: *dynamoPort,
-		Functions: localFunctions,
-		Out:       stdout,
-		Logger:    slog.New(slog.NewJSONHandler(stderr, nil)),
+		Out:    stdout,
+		Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "aistats dev: %v\n", err)

@@ -33,13 +33,13 @@ type Config struct {
 	Port         int
 	DynamoDBPort int
 	// Functions builds the Lambda handlers for the logical ids of
-	// template.yaml, given the local tables.
+	// template.yaml, given the local tables; nil means LocalFunctions.
 	Functions func(Env) (map[string]gatewayemulator.Function, error)
 	// Out receives the credentials and status lines; Logger the JSON logs.
 	Out    io.Writer
 	Logger *slog.Logger
 	// Ready, if set, is called once the API answers.
-	Ready func(Credentials)
+	Ready func(Running)
 }
 
 // Env is what the handlers are built from.
@@ -47,6 +47,12 @@ type Env struct {
 	Client *dynamodb.Client
 	Tables dynamo.Tables
 	Logger *slog.Logger
+}
+
+// Running describes a started stack.
+type Running struct {
+	Credentials      Credentials
+	DynamoDBEndpoint string
 }
 
 // Tables are the local stack's table names.
@@ -132,11 +138,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	functions := map[string]gatewayemulator.Function{}
-	if cfg.Functions != nil {
-		if functions, err = cfg.Functions(Env{Client: client, Tables: Tables, Logger: log}); err != nil {
-			return fmt.Errorf("build functions: %w", err)
-		}
+	build := cfg.Functions
+	if build == nil {
+		build = LocalFunctions
+	}
+	functions, err := build(Env{Client: client, Tables: Tables, Logger: log})
+	if err != nil {
+		return fmt.Errorf("build functions: %w", err)
 	}
 	for _, id := range tpl.OfType("AWS::Serverless::Function") {
 		if _, ok := functions[id]; !ok {
@@ -154,7 +162,7 @@ func Run(ctx context.Context, cfg Config) error {
 	fmt.Fprintf(out, "\nThe gateway is running. Credentials (also in %s):\n\n%s\n", credsPath, creds.Lines())
 	fmt.Fprintf(out, "Try: curl -s %s/models -H \"Authorization: Bearer $AISTATS_API_KEY\"\nCtrl-C stops everything.\n", creds.BaseURL)
 	if cfg.Ready != nil {
-		cfg.Ready(creds)
+		cfg.Ready(Running{Credentials: creds, DynamoDBEndpoint: db.Endpoint()})
 	}
 
 	select {

@@ -48,16 +48,16 @@ func freePort(t *testing.T) int {
 
 // startStack runs the stack until the returned stop is called, which waits
 // for Run to return.
-func startStack(t *testing.T, dataDir string, dynamoPort int) (devstack.Credentials, *syncBuffer, func()) {
+func startStack(t *testing.T, dataDir string, dynamoPort int) (devstack.Running, *syncBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan devstack.Credentials, 1)
+	ready := make(chan devstack.Running, 1)
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- devstack.Run(ctx, devstack.Config{
 			DataDir: dataDir, Port: -1, DynamoDBPort: dynamoPort, Out: out,
-			Ready: func(c devstack.Credentials) { ready <- c },
+			Ready: func(r devstack.Running) { ready <- r },
 		})
 	}()
 	select {
@@ -81,7 +81,8 @@ func startStack(t *testing.T, dataDir string, dynamoPort int) (devstack.Credenti
 func TestDevStack(t *testing.T) {
 	dataDir := t.TempDir()
 	dynamoPort := freePort(t)
-	creds, out, stop := startStack(t, dataDir, dynamoPort)
+	running, out, stop := startStack(t, dataDir, dynamoPort)
+	creds := running.Credentials
 
 	t.Run("credentials file is exactly the three lines", func(t *testing.T) {
 		raw, err := os.ReadFile(filepath.Join(dataDir, "credentials.env"))
@@ -133,7 +134,7 @@ func TestDevStack(t *testing.T) {
 
 	again, _, stopAgain := startStack(t, dataDir, dynamoPort)
 	defer stopAgain()
-	if again.APIKey != creds.APIKey || again.ManagementKey != creds.ManagementKey {
+	if again.Credentials.APIKey != creds.APIKey || again.Credentials.ManagementKey != creds.ManagementKey {
 		t.Error("a restart issued new keys; the old ones must stay valid")
 	}
 }

@@ -39,6 +39,9 @@ const (
 	CodeUpstreamTimeout Code = "upstream_timeout"
 	CodeUnavailable     Code = "service_unavailable"
 	CodeInternal        Code = "internal_error"
+	// CodeNotImplemented answers a route whose handler has not been built
+	// yet: loudly, never as a silent success.
+	CodeNotImplemented Code = "not_implemented"
 )
 
 // Error types sent as error.type, chosen so OpenAI SDKs raise the matching
@@ -87,6 +90,7 @@ var codeTable = map[Code]codeInfo{
 	CodeUpstreamTimeout: {http.StatusGatewayTimeout, TypeUpstream},
 	CodeUnavailable:     {http.StatusServiceUnavailable, TypeAPI},
 	CodeInternal:        {http.StatusInternalServerError, TypeAPI},
+	CodeNotImplemented:  {http.StatusNotImplemented, TypeAPI},
 }
 
 // Error is the one error type of the gateway. Message is the sentence a
