@@ -1,0 +1,68 @@
+// Package access decides whether a key may use a model: the workspace plan's
+// allowed providers and models intersected with the key's own allow-lists.
+// Anything not allowed by both is refused; an empty plan allows nothing.
+package access
+
+import (
+	"strings"
+
+	"github.com/aistats/edge/pkg/authcontext"
+	"github.com/aistats/edge/pkg/gateway"
+	"github.com/aistats/edge/pkg/providers"
+)
+
+// Patterns are "*" (everything), "provider/*" (every model of a provider),
+// "provider/model", or a provider id in a provider list.
+
+func providerAllowed(list []string, provider string) bool {
+	for _, p := range list {
+		if p == "*" || p == provider {
+			return true
+		}
+	}
+	return false
+}
+
+func modelAllowed(list []string, m providers.Resolved) bool {
+	for _, p := range list {
+		if p == "*" || p == m.Name || p == m.Provider.ID+"/*" {
+			return true
+		}
+	}
+	return false
+}
+
+// Check returns nil when c may use m, or a permission error naming what is
+// not allowed: the provider first, then the model.
+func Check(c authcontext.Context, m providers.Resolved) error {
+	keyProviders := c.Providers
+	if len(keyProviders) == 0 {
+		keyProviders = []string{"*"} // no list of its own: the plan decides
+	}
+	if !providerAllowed(c.PlanProviders, m.Provider.ID) || !providerAllowed(keyProviders, m.Provider.ID) {
+		return &gateway.Error{Code: gateway.CodeProviderDenied, Param: "model",
+			Message: "This key may not use the provider " + m.Provider.ID + "."}
+	}
+	keyModels := c.Models
+	if len(keyModels) == 0 {
+		keyModels = []string{"*"}
+	}
+	if !modelAllowed(c.PlanModels, m) || !modelAllowed(keyModels, m) {
+		return &gateway.Error{Code: gateway.CodeModelNotAllowed, Param: "model",
+			Message: "This key may not use the model " + m.Name + "."}
+	}
+	return nil
+}
+
+// Allowed reports whether c may use m.
+func Allowed(c authcontext.Context, m providers.Resolved) bool { return Check(c, m) == nil }
+
+// ValidPattern reports whether s is a well-formed model pattern, for
+// validating allow-lists when keys are created.
+func ValidPattern(s string) bool {
+	if s == "*" {
+		return true
+	}
+	provider, model, ok := strings.Cut(s, "/")
+	return ok && provider != "" && model != "" && !strings.ContainsAny(s, ", \t\n")
+}

@@ -1,0 +1,185 @@
+// Package localprovider is the offline provider "local" of the local stack:
+// a real HTTP server speaking the OpenAI wire format, so that everything,
+// streaming included, works without a network or a provider account.
+//
+// Its model echo answers chat completions with the last user message
+// (streamed in several chunks when asked, with usage in the last chunk when
+// stream_options.include_usage is set) and embeddings with a deterministic
+// vector.
+package localprovider
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Handler returns the provider's HTTP handler, rooted at /v1.
+func Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", chat)
+	mux.HandleFunc("POST /v1/embeddings", embeddings)
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{map[string]any{"id": "echo", "object": "model", "owned_by": "local"}}})
+	})
+	return mux
+}
+
+type chatRequest struct {
+	Model    string `json:"model"`
+	Stream   bool   `json:"stream"`
+	Messages []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func badRequest(w http.ResponseWriter, msg string) {
+	writeJSON(w, 400, map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "code": nil, "param": nil}})
+}
+
+// text reads a message content: a string or a list of text parts.
+func text(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) == nil {
+		var b strings.Builder
+		for _, p := range parts {
+			b.WriteString(p.Text)
+		}
+		return b.String()
+	}
+	return ""
+}
+
+func tokens(s string) int64 { return int64(len(strings.Fields(s))) }
+
+func chat(w http.ResponseWriter, r *http.Request) {
+	var req chatRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		badRequest(w, "invalid JSON body")
+		return
+	}
+	if req.Model != "echo" {
+		writeJSON(w, 404, map[string]any{"error": map[string]any{"message": "model not found", "type": "invalid_request_error", "code": "model_not_found", "param": "model"}})
+		return
+	}
+	var prompt, last string
+	for _, m := range req.Messages {
+		t := text(m.Content)
+		prompt += t + " "
+		if m.Role == "user" {
+			last = t
+		}
+	}
+	id := fmt.Sprintf("chatcmpl-local-%d", time.Now().UnixNano())
+	created := time.Now().Unix()
+	usage := map[string]any{"prompt_tokens": tokens(prompt), "completion_tokens": tokens(last), "total_tokens": tokens(prompt) + tokens(last)}
+	if !req.Stream {
+		writeJSON(w, 200, map[string]any{
+			"id": id, "object": "chat.completion", "created": created, "model": "echo",
+			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": last}, "finish_reason": "stop"}},
+			"usage":   usage,
+		})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(200)
+	flusher, _ := w.(http.Flusher)
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": "echo",
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
+	}
+	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	for _, piece := range splitWords(last) {
+		send(chunk(map[string]any{"content": piece}, nil))
+	}
+	send(chunk(map[string]any{}, "stop"))
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": "echo", "choices": []any{}, "usage": usage})
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	if flusher != nil {
+		flusher.Flush()
+	}
+}
+
+// splitWords cuts s into word-sized pieces that join back to s exactly.
+func splitWords(s string) []string {
+	var out []string
+	start := 0
+	for i := 1; i < len(s); i++ {
+		if s[i] == ' ' {
+			out = append(out, s[start:i])
+			start = i
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+func embeddings(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model string          `json:"model"`
+		Input json.RawMessage `json:"input"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		badRequest(w, "invalid JSON body")
+		return
+	}
+	var inputs []string
+	var one string
+	if json.Unmarshal(req.Input, &one) == nil {
+		inputs = []string{one}
+	} else if json.Unmarshal(req.Input, &inputs) != nil {
+		badRequest(w, "input must be a string or a list of strings")
+		return
+	}
+	var data []any
+	var total int64
+	for i, in := range inputs {
+		data = append(data, map[string]any{"object": "embedding", "index": i, "embedding": vector(in)})
+		total += tokens(in)
+	}
+	writeJSON(w, 200, map[string]any{"object": "list", "data": data, "model": "echo",
+		"usage": map[string]any{"prompt_tokens": total, "total_tokens": total}})
+}
+
+// vector is a deterministic unit-free 8-dimensional embedding of s.
+func vector(s string) []float64 {
+	sum := sha256.Sum256([]byte(s))
+	v := make([]float64, 8)
+	for i := range v {
+		v[i] = float64(binary.BigEndian.Uint32(sum[i*4:]))/float64(1<<32)*2 - 1
+	}
+	return v
+}

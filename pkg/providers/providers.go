@@ -1,0 +1,155 @@
+package providers
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+//go:embed providers.json
+var registryJSON []byte
+
+// Auth is how a provider's credential is sent.
+type Auth string
+
+// Ways to send a credential.
+const (
+	AuthBearer Auth = "bearer" // Authorization: Bearer <credential>
+	AuthNone   Auth = "none"
+)
+
+// Credential says where a provider's credential comes from.
+type Credential struct {
+	// Env is the environment variable read locally.
+	Env string `json:"env"`
+	// Secret is the AWS Secrets Manager secret name read in AWS.
+	Secret string `json:"secret"`
+}
+
+// Model is one model a provider serves.
+type Model struct {
+	ID string `json:"id"`
+	// Fallback names the model ("provider/model") to try when every
+	// attempt at this one failed.
+	Fallback string `json:"fallback,omitempty"`
+}
+
+// Provider is one registry entry.
+type Provider struct {
+	ID         string     `json:"id"`
+	BaseURL    string     `json:"base_url"`
+	Auth       Auth       `json:"auth"`
+	Credential Credential `json:"credential"`
+	// LocalOnly marks the offline provider of the local stack: its base
+	// URL is given at run time.
+	LocalOnly bool    `json:"local_only"`
+	Models    []Model `json:"models"`
+}
+
+// Registry is the parsed registry.
+type Registry struct {
+	Providers []Provider `json:"providers"`
+	byID      map[string]*Provider
+	// bare maps a bare model id to the first provider serving it.
+	bare map[string]string
+}
+
+// Resolved is a model resolved to its provider.
+type Resolved struct {
+	Provider *Provider
+	// Model is the provider's own id for it (what goes upstream).
+	Model string
+	// Name is the canonical "provider/model".
+	Name     string
+	Fallback string
+}
+
+// Default parses the embedded registry.
+func Default() (*Registry, error) { return Parse(registryJSON) }
+
+// Parse reads and checks a registry.
+func Parse(data []byte) (*Registry, error) {
+	var r Registry
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("parse provider registry: %w", err)
+	}
+	r.byID = map[string]*Provider{}
+	r.bare = map[string]string{}
+	for i := range r.Providers {
+		p := &r.Providers[i]
+		if p.ID == "" || strings.ContainsAny(p.ID, "/,") {
+			return nil, fmt.Errorf("provider registry: bad provider id %q", p.ID)
+		}
+		if _, dup := r.byID[p.ID]; dup {
+			return nil, fmt.Errorf("provider registry: provider %s listed twice", p.ID)
+		}
+		if p.Auth != AuthBearer && p.Auth != AuthNone {
+			return nil, fmt.Errorf("provider registry: provider %s: unknown auth %q", p.ID, p.Auth)
+		}
+		if !p.LocalOnly {
+			u, err := url.Parse(p.BaseURL)
+			if err != nil || u.Scheme != "https" || u.Host == "" {
+				return nil, fmt.Errorf("provider registry: provider %s: base URL %q must be https", p.ID, p.BaseURL)
+			}
+		}
+		r.byID[p.ID] = p
+		for _, m := range p.Models {
+			if m.ID == "" || strings.Contains(m.ID, ",") {
+				return nil, fmt.Errorf("provider registry: provider %s: bad model id %q", p.ID, m.ID)
+			}
+			if _, taken := r.bare[m.ID]; !taken {
+				r.bare[m.ID] = p.ID
+			}
+		}
+	}
+	for _, p := range r.Providers {
+		for _, m := range p.Models {
+			if m.Fallback == "" {
+				continue
+			}
+			if _, ok := r.Resolve(m.Fallback); !ok {
+				return nil, fmt.Errorf("provider registry: %s/%s: fallback %s is not in the registry", p.ID, m.ID, m.Fallback)
+			}
+		}
+	}
+	return &r, nil
+}
+
+// Provider returns the provider with id.
+func (r *Registry) Provider(id string) (*Provider, bool) {
+	p, ok := r.byID[id]
+	return p, ok
+}
+
+// Resolve finds a model by "provider/model" or by bare id.
+func (r *Registry) Resolve(name string) (Resolved, bool) {
+	if providerID, model, ok := strings.Cut(name, "/"); ok {
+		if p, known := r.byID[providerID]; known {
+			for _, m := range p.Models {
+				if m.ID == model {
+					return Resolved{Provider: p, Model: m.ID, Name: p.ID + "/" + m.ID, Fallback: m.Fallback}, true
+				}
+			}
+			return Resolved{}, false
+		}
+	}
+	providerID, ok := r.bare[name]
+	if !ok {
+		return Resolved{}, false
+	}
+	return r.Resolve(providerID + "/" + name)
+}
+
+// All lists every model as resolved, in registry order.
+func (r *Registry) All() []Resolved {
+	var out []Resolved
+	for i := range r.Providers {
+		p := &r.Providers[i]
+		for _, m := range p.Models {
+			out = append(out, Resolved{Provider: p, Model: m.ID, Name: p.ID + "/" + m.ID, Fallback: m.Fallback})
+		}
+	}
+	return out
+}
