@@ -17,6 +17,7 @@ import (
 	"github.com/aistats/edge/pkg/dynalite"
 	"github.com/aistats/edge/pkg/dynamo"
 	"github.com/aistats/edge/pkg/gatewayemulator"
+	"github.com/aistats/edge/pkg/localprovider"
 	"github.com/aistats/edge/pkg/samtemplate"
 )
 
@@ -47,6 +48,8 @@ type Env struct {
 	Client *dynamodb.Client
 	Tables dynamo.Tables
 	Logger *slog.Logger
+	// LocalProviderURL is the base URL of the offline provider "local".
+	LocalProviderURL string
 }
 
 // Running describes a started stack.
@@ -138,11 +141,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// The offline provider: a real HTTP server on loopback.
+	providerListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for the local provider: %w", err)
+	}
+	providerServer := &http.Server{Handler: localprovider.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go providerServer.Serve(providerListener)
+	defer providerServer.Close()
+	localProviderURL := "http://" + providerListener.Addr().String() + "/v1"
+
 	build := cfg.Functions
 	if build == nil {
 		build = LocalFunctions
 	}
-	functions, err := build(Env{Client: client, Tables: Tables, Logger: log})
+	functions, err := build(Env{Client: client, Tables: Tables, Logger: log, LocalProviderURL: localProviderURL})
 	if err != nil {
 		return fmt.Errorf("build functions: %w", err)
 	}
@@ -160,7 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- server.Serve(listener) }()
 
 	fmt.Fprintf(out, "\nThe gateway is running. Credentials (also in %s):\n\n%s\n", credsPath, creds.Lines())
-	fmt.Fprintf(out, "Try: curl -s %s/models -H \"Authorization: Bearer $AISTATS_API_KEY\"\nCtrl-C stops everything.\n", creds.BaseURL)
+	fmt.Fprintf(out, "Try: source %s && curl -s $AISTATS_BASE_URL/chat/completions -H \"Authorization: Bearer $AISTATS_API_KEY\" -d '{\"model\":\"local/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}'\nCtrl-C stops everything.\n", credsPath)
 	if cfg.Ready != nil {
 		cfg.Ready(Running{Credentials: creds, DynamoDBEndpoint: db.Endpoint()})
 	}

@@ -339,6 +339,25 @@ func (s *Server) integrate(w http.ResponseWriter, r *http.Request, route samtemp
 		s.gatewayResponse(w, integrationFailure, "", env, nil)
 		return
 	}
+	if route.Streaming {
+		sf, ok := fn.(StreamingFunction)
+		if !ok {
+			s.log.Error("function cannot stream but its route is a STREAM integration", "function", route.FunctionID)
+			s.gatewayResponse(w, integrationFailure, "", env, nil)
+			return
+		}
+		// A streamed response may outlive the buffered 29 s limit; the
+		// client's disconnect cancels it.
+		ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: newRequestID()})
+		out, err := sf.InvokeStream(ctx, payload)
+		if err != nil {
+			s.log.Error("function failed", "request_id", env.context["requestId"], "function", route.FunctionID, "error", err)
+			s.gatewayResponse(w, integrationFailure, "", env, nil)
+			return
+		}
+		s.streamResponse(w, out, env)
+		return
+	}
 	out, err := s.invoke(r.Context(), fn, payload, s.intT)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.gatewayResponse(w, IntegrationTimeout, "", env, nil)

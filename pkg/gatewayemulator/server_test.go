@@ -219,16 +219,16 @@ func TestAllowPassesContextAsStrings(t *testing.T) {
 		seen = ev
 		return allowAll(ev)
 	}, echo)
-	r := call(t, "POST", st.url+"/v1/chat/completions?x=1", "Bearer aistats", `{"model":"m"}`)
+	r := call(t, "POST", st.url+"/v1/embeddings?x=1", "Bearer aistats", `{"model":"m"}`)
 	if r.status != 200 || r.raw != `{"ok":true}` || r.header.Get("X-Test") != "yes" {
 		t.Fatalf("response %d %s, want the integration's 200", r.status, r.raw)
 	}
 	if seen.Type != "REQUEST" || seen.HTTPMethod != "POST" || seen.Headers["Authorization"] != "Bearer aistats" ||
-		!strings.HasSuffix(seen.MethodArn, ":local/v1/POST/chat/completions") || seen.RequestContext.Stage != "v1" {
+		!strings.HasSuffix(seen.MethodArn, ":local/v1/POST/embeddings") || seen.RequestContext.Stage != "v1" {
 		t.Errorf("authorizer event = %+v", seen)
 	}
 	ev := st.lastEvent.Load()
-	if ev.Body != `{"model":"m"}` || ev.Path != "/chat/completions" || ev.Resource != "/chat/completions" || ev.QueryStringParameters["x"] != "1" {
+	if ev.Body != `{"model":"m"}` || ev.Path != "/embeddings" || ev.Resource != "/embeddings" || ev.QueryStringParameters["x"] != "1" {
 		t.Errorf("proxy event = %+v", ev)
 	}
 	auth := ev.RequestContext.Authorizer
@@ -244,11 +244,11 @@ func TestAllowPassesContextAsStrings(t *testing.T) {
 
 func TestRoutingAndIntegrationFailures(t *testing.T) {
 	st := newStack(t, allowAll, func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-		switch ev.Resource {
-		case "/embeddings":
+		switch {
+		case ev.Body == "block":
 			<-ctx.Done() // outlives the integration timeout
 			return events.APIGatewayProxyResponse{}, ctx.Err()
-		case "/models":
+		case ev.Resource == "/models":
 			return events.APIGatewayProxyResponse{}, errors.New("boom")
 		}
 		return echo(ctx, ev)
@@ -257,7 +257,10 @@ func TestRoutingAndIntegrationFailures(t *testing.T) {
 		wantError(t, call(t, "GET", st.url+"/v1/nope", "Bearer x", ""), 404, "not_found_error", "not_found")
 	})
 	t.Run("known path, other method", func(t *testing.T) {
-		wantError(t, call(t, "GET", st.url+"/v1/chat/completions", "Bearer x", ""), 404, "not_found_error", "not_found")
+		wantError(t, call(t, "GET", st.url+"/v1/embeddings", "Bearer x", ""), 404, "not_found_error", "not_found")
+	})
+	t.Run("streaming route with a function that cannot stream", func(t *testing.T) {
+		wantError(t, call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}"), 502, "api_error", "internal_error")
 	})
 	t.Run("function not built", func(t *testing.T) {
 		wantError(t, call(t, "POST", st.url+"/v1/keys", "Bearer x", "{}"), 502, "api_error", "internal_error")
@@ -266,7 +269,7 @@ func TestRoutingAndIntegrationFailures(t *testing.T) {
 		wantError(t, call(t, "GET", st.url+"/v1/models", "Bearer x", ""), 502, "api_error", "internal_error")
 	})
 	t.Run("integration timeout", func(t *testing.T) {
-		wantError(t, call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "{}"), 504, "api_error", "internal_error")
+		wantError(t, call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "block"), 504, "api_error", "internal_error")
 	})
 	t.Run("payload over 10 MB", func(t *testing.T) {
 		wantError(t, call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", strings.Repeat("a", gatewayemulator.MaxPayloadBytes+1)),
@@ -274,7 +277,7 @@ func TestRoutingAndIntegrationFailures(t *testing.T) {
 	})
 	t.Run("path parameters", func(t *testing.T) {
 		st := newStack(t, allowAll, echo)
-		call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
+		call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "{}")
 		if ev := st.lastEvent.Load(); ev.PathParameters != nil {
 			t.Errorf("path parameters %v on a route without any", ev.PathParameters)
 		}

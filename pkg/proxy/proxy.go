@@ -174,6 +174,7 @@ func (h *Handler) models(ctx context.Context, c *call) (any, error) {
 	body, _ := json.Marshal(map[string]any{"object": "list", "data": list})
 	c.status = 200
 	h.logCall(c, nil)
+	h.record(c, false)
 	headers := c.ctx.Headers(c.requestID)
 	headers["Content-Type"] = "application/json"
 	return events.APIGatewayProxyResponse{StatusCode: 200, Headers: headers, Body: string(body)}, nil

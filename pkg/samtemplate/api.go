@@ -38,6 +38,10 @@ type Route struct {
 	FunctionID string
 	// Authorized is false for routes declared with Auth: {Authorizer: NONE}.
 	Authorized bool
+	// Streaming marks a route whose integration streams its response
+	// (responseTransferMode STREAM): the function's Metadata lists it under
+	// StreamingRoutes as "METHOD /path".
+	Streaming bool
 }
 
 // GatewayResponse is the answer API Gateway gives itself for one response type.
@@ -82,6 +86,14 @@ func (t *Template) API(logicalID string) (*API, error) {
 		}
 	}
 	for _, fnID := range t.OfType("AWS::Serverless::Function") {
+		streaming := map[string]bool{}
+		if list, ok := t.Resources[fnID].Metadata["StreamingRoutes"].([]any); ok {
+			for _, r := range list {
+				if s, ok := r.(string); ok {
+					streaming[s] = true
+				}
+			}
+		}
 		events, _ := Lookup(t.Resources[fnID].Properties, "Events")
 		evMap, _ := events.(map[string]any)
 		names := make([]string, 0, len(evMap))
@@ -104,6 +116,7 @@ func (t *Template) API(logicalID string) (*API, error) {
 				FunctionID: fnID,
 				Authorized: api.Authorizer != nil && String(ev, "Properties", "Auth", "Authorizer") != "NONE",
 			}
+			r.Streaming = streaming[r.Method+" "+r.Path]
 			if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
 				return nil, fmt.Errorf("function %s event %s: Method and Path (starting with /) are required", fnID, name)
 			}
