@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -71,7 +73,20 @@ func (u *upstreamSpy) body(t *testing.T) map[string]any {
 	return m
 }
 
+// lockedWriter serialises writes from the stream's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 type fixture struct {
+	logs        *strings.Builder
 	t           *testing.T
 	h           *proxy.Handler
 	store       *dynamo.Store
@@ -95,7 +110,9 @@ func newFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Reques
 	store := dynamo.New(dynamo.Config{Client: client, Tables: dynamotest.NewTables(t, client)})
 	f := &fixture{t: t, store: store, alpha: newUpstream(t, alpha), beta: newUpstream(t, beta)}
 	env := map[string]string{"ALPHA_KEY": "alpha-secret", "BETA_KEY": "beta-secret"}
+	f.logs = &strings.Builder{}
 	f.h, err = proxy.New(proxy.Config{
+		Logger:   slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)),
 		Registry: reg,
 		Upstream: upstream.New(upstream.Config{
 			HTTP:        &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 300 * time.Millisecond}},
@@ -195,6 +212,17 @@ func TestSuccessForwardsAndRecords(t *testing.T) {
 	}
 	if u := f.usage(); u.Requests != 1 || u.PromptTokens != 7 || u.CompletionTokens != 3 || u.Errors != 0 {
 		t.Errorf("usage %+v, want 1 request with 7+3 tokens", u)
+	}
+	logs := f.logs.String()
+	for _, secret := range []string{"alpha-secret", "aistats_v1_sk_client"} {
+		if strings.Contains(logs, secret) || strings.Contains(text, secret) || strings.Contains(fmt.Sprint(a.headers), secret) {
+			t.Errorf("credential %q reached the logs or the client", secret)
+		}
+	}
+	for _, field := range []string{`"request_id":"req-1"`, `"kid":"AbCdEfGhIjKl"`, `"model":"alpha/m1"`, `"provider":"alpha"`, `"status":200`, `"attempts":1`, `"prompt_tokens":7`, `"latency_ms"`} {
+		if !strings.Contains(logs, field) {
+			t.Errorf("log line lacks %s: %s", field, logs)
+		}
 	}
 }
 
