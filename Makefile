@@ -26,7 +26,8 @@ deps: $(INFRA_STAMP) ## install dependencies: Go modules and dynalite (npm ci, f
 
 .PHONY: dev
 dev: deps ## run the whole gateway locally on 127.0.0.1:PORT (Ctrl-C stops everything)
-	$(GO) run ./cmd/aistats dev --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
+	$(GO) build -o bin/aistats ./cmd/aistats
+	exec bin/aistats dev --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
 .PHONY: test
 test: deps ## run unit and dynalite-backed integration tests, fuzz seed corpora included

@@ -95,3 +95,48 @@ func TestUnknownCommandFails(t *testing.T) {
 		t.Error("run() without a command succeeded")
 	}
 }
+
+// TestDevStopsWhenItsParentDies covers `make dev` stopped by SIGTERM: make
+// exits without passing the signal on, and the stack must still stop.
+func TestDevStopsWhenItsParentDies(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "aistats")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	apiPort, dynamoPort := freePort(t), freePort(t)
+	out := filepath.Join(t.TempDir(), "out")
+	parent := exec.Command("sh", "-c", bin+" dev --port "+strconv.Itoa(apiPort)+" --dynamodb-port "+strconv.Itoa(dynamoPort)+
+		" --data "+t.TempDir()+" >"+out+" 2>&1 & wait")
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		b, _ := os.ReadFile(out)
+		if strings.Contains(string(b), "AISTATS_MANAGEMENT_KEY=") {
+			break
+		}
+		if time.Now().After(deadline) {
+			parent.Process.Kill()
+			t.Fatalf("not ready:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	parent.Process.Kill() // the parent dies without a word to its child
+	parent.Wait()
+	for _, port := range []int{apiPort, dynamoPort} {
+		stopped := false
+		for i := 0; i < 200 && !stopped; i++ {
+			conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				stopped = true
+				break
+			}
+			conn.Close()
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !stopped {
+			t.Errorf("port %d still answers 10 s after the parent died", port)
+		}
+	}
+}

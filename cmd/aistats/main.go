@@ -62,6 +62,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopWithParent()
 	err := devstack.Run(ctx, devstack.Config{
 		DataDir: *dataDir, Port: *port, DynamoDBPort: *dynamoPort,
 		Out:    stdout,
