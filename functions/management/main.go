@@ -29,7 +29,7 @@ func main() {
 		os.Exit(1)
 	}
 	store := dynamo.New(dynamo.Config{Client: dynamodb.NewFromConfig(awsCfg), Tables: tables})
-	h, err := management.New(management.Config{Keys: store, Logger: log})
+	h, err := management.New(management.Config{Store: store, Usage: store, Logger: log})
 	if err != nil {
 		log.Error("configure management", "error", err.Error())
 		os.Exit(1)

@@ -31,7 +31,7 @@ func LocalFunctions(env Env) (map[string]gatewayemulator.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	mgmt, err := management.New(management.Config{Keys: store, Logger: env.Logger})
+	mgmt, err := management.New(management.Config{Store: store, Usage: store, Logger: env.Logger})
 	if err != nil {
 		return nil, err
 	}

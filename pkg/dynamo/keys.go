@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -186,6 +187,11 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.L
 		ExpressionAttributeValues: item{":ws": str(workspaceID)},
 		Limit:                     aws.Int32(int32(limit)),
 	}
+	if opts.Kind != "" {
+		in.FilterExpression = aws.String("#kind = :kind")
+		in.ExpressionAttributeNames = map[string]string{"#kind": "kind"}
+		in.ExpressionAttributeValues[":kind"] = str(string(opts.Kind))
+	}
 	if opts.Cursor != "" {
 		start, err := decodeCursor(workspaceID, opts.Cursor)
 		if err != nil {
@@ -304,7 +310,7 @@ func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpd
 		if _, getErr := s.GetKey(ctx, kid); getErr != nil {
 			return gateway.Key{}, getErr
 		}
-		return gateway.Key{}, gateway.Errorf(gateway.CodeKeyRevoked, "Key %s is revoked and can no longer be changed.", kid)
+		return gateway.Key{}, gateway.Errorf(gateway.CodeKeyNotActive, "Key %s is revoked and can no longer be changed.", kid)
 	}
 	if err != nil {
 		return gateway.Key{}, classify("update key "+kid, err)
@@ -403,4 +409,39 @@ func (s *Store) RevokeKey(ctx context.Context, kid string) (gateway.Key, error) 
 		return gateway.Key{}, classify("write revoked state of key "+kid, err)
 	}
 	return k, nil
+}
+
+// LastUsed returns when each of kids was last used (to the minute), read
+// from the authorizer's state items in one batch per 100 keys. Keys never
+// used are absent.
+func (s *Store) LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for len(kids) > 0 {
+		n := min(len(kids), 100)
+		keys := make([]item, 0, n)
+		for _, kid := range kids[:n] {
+			keys = append(keys, item{attrPK: str(KeyStatePK(kid))})
+		}
+		kids = kids[n:]
+		request := map[string]ddbtypes.KeysAndAttributes{s.tables.Counters: {
+			Keys: keys, ProjectionExpression: aws.String("pk, last_used_at"), ConsistentRead: aws.Bool(true),
+		}}
+		for attempt := 0; len(request) > 0; attempt++ {
+			if attempt == 5 {
+				return nil, gateway.Unavailable(fmt.Errorf("read last use of keys: unprocessed keys after %d attempts", attempt))
+			}
+			res, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+			if err != nil {
+				return nil, classify("read last use of keys", err)
+			}
+			for _, it := range res.Responses[s.tables.Counters] {
+				r := itemReader{item: it}
+				if t := r.optionalTime(attrLastUsed); t != nil && r.err == nil {
+					out[strings.TrimPrefix(r.str(attrPK), "key#")] = *t
+				}
+			}
+			request = res.UnprocessedKeys
+		}
+	}
+	return out, nil
 }

@@ -282,7 +282,7 @@ func TestRevokeKey(t *testing.T) {
 	}
 	enable := false
 	_, err = s.UpdateKey(ctx, k.KID, gateway.KeyUpdate{Disabled: &enable})
-	wantCode(t, err, gateway.CodeKeyRevoked)
+	wantCode(t, err, gateway.CodeKeyNotActive)
 	if st, _ := s.GetKeyAuth(ctx, k.KID, time.Now()); st.Status != gateway.KeyRevoked {
 		t.Errorf("state after refused re-enable = %s, want revoked", st.Status)
 	}

@@ -2,6 +2,8 @@ package dynamo
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,37 +54,68 @@ func (s *Store) RecordUsage(ctx context.Context, r gateway.UsageRecord) error {
 	return nil
 }
 
-// UsageTotals are the sums of one rollup bucket.
-type UsageTotals struct {
-	Requests, Errors, PromptTokens, CompletionTokens, LatencyMS int64
+// GetDailyUsage reads a key's rollup for the UTC day of t: the day's totals
+// and each hour's (indexed 0–23). A day without traffic is all zeros.
+func (s *Store) GetDailyUsage(ctx context.Context, kid string, t time.Time) (gateway.UsageTotals, [24]gateway.UsageTotals, error) {
+	days, err := s.QueryUsage(ctx, kid, t, t)
+	if err != nil || len(days) == 0 {
+		return gateway.UsageTotals{}, [24]gateway.UsageTotals{}, err
+	}
+	return days[0].Total, days[0].Hours, nil
 }
 
-// GetDailyUsage reads a key's rollup for the UTC day of t: the day's totals
-// and each hour's (indexed 0–23).
-func (s *Store) GetDailyUsage(ctx context.Context, kid string, t time.Time) (UsageTotals, [24]UsageTotals, error) {
-	var hours [24]UsageTotals
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Usage),
-		Key:            item{attrPK: str(UsageKeyPK(kid)), attrSK: str(UsageDaySK(t))},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return UsageTotals{}, hours, classify("get usage of key "+kid, err)
+// QueryUsage reads a key's daily rollups for the UTC days from first to last,
+// inclusive; days without traffic are absent.
+func (s *Store) QueryUsage(ctx context.Context, kid string, first, last time.Time) ([]gateway.DayUsage, error) {
+	var days []gateway.DayUsage
+	var start item
+	for {
+		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+			TableName:              aws.String(s.tables.Usage),
+			KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
+			ExpressionAttributeValues: item{
+				":pk": str(UsageKeyPK(kid)), ":from": str(UsageDaySK(first)), ":to": str(UsageDaySK(last)),
+			},
+			ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return nil, classify("query usage of key "+kid, err)
+		}
+		for _, it := range out.Items {
+			d, err := decodeDayUsage(it)
+			if err != nil {
+				return nil, err
+			}
+			days = append(days, d)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return days, nil
+		}
+		start = out.LastEvaluatedKey
 	}
-	r := itemReader{item: out.Item}
-	read := func(prefix string) UsageTotals {
-		return UsageTotals{
+}
+
+func decodeDayUsage(it item) (gateway.DayUsage, error) {
+	r := itemReader{item: it}
+	read := func(prefix string) gateway.UsageTotals {
+		return gateway.UsageTotals{
 			Requests: r.num(prefix + "requests"), Errors: r.num(prefix + "errors"),
 			PromptTokens: r.num(prefix + "prompt_tokens"), CompletionTokens: r.num(prefix + "completion_tokens"),
 			LatencyMS: r.num(prefix + "latency_ms"),
 		}
 	}
-	day := read("")
-	for h := range hours {
-		hours[h] = read("h" + time.Date(2000, 1, 1, h, 0, 0, 0, time.UTC).Format("15") + "_")
+	var d gateway.DayUsage
+	day, err := time.Parse("20060102", strings.TrimPrefix(r.str(attrSK), "d#"))
+	if err != nil {
+		return gateway.DayUsage{}, gateway.Internal(fmt.Errorf("decode usage day: %w", err))
+	}
+	d.Day = day
+	d.Total = read("")
+	for h := range d.Hours {
+		d.Hours[h] = read(fmt.Sprintf("h%02d_", h))
 	}
 	if r.err != nil {
-		return UsageTotals{}, hours, gateway.Internal(r.err)
+		return gateway.DayUsage{}, gateway.Internal(r.err)
 	}
-	return day, hours, nil
+	return d, nil
 }

@@ -19,6 +19,7 @@ const (
 	CodeInvalidCursor   Code = "invalid_cursor"
 	CodeBodyTooLarge    Code = "body_too_large"
 	CodeAlreadyExists   Code = "already_exists"
+	CodeKeyNotActive    Code = "key_not_active"
 	CodeMissingAuth     Code = "missing_authorization"
 	CodeInvalidKeyFmt   Code = "invalid_key_format"
 	CodeInvalidKey      Code = "invalid_key"
@@ -39,9 +40,6 @@ const (
 	CodeUpstreamTimeout Code = "upstream_timeout"
 	CodeUnavailable     Code = "service_unavailable"
 	CodeInternal        Code = "internal_error"
-	// CodeNotImplemented answers a route whose handler has not been built
-	// yet: loudly, never as a silent success.
-	CodeNotImplemented Code = "not_implemented"
 )
 
 // Error types sent as error.type, chosen so OpenAI SDKs raise the matching
@@ -70,6 +68,7 @@ var codeTable = map[Code]codeInfo{
 	CodeInvalidCursor:   {http.StatusBadRequest, TypeInvalidRequest},
 	CodeBodyTooLarge:    {http.StatusRequestEntityTooLarge, TypeInvalidRequest},
 	CodeAlreadyExists:   {http.StatusConflict, TypeConflict},
+	CodeKeyNotActive:    {http.StatusConflict, TypeConflict},
 	CodeMissingAuth:     {http.StatusUnauthorized, TypeAuthentication},
 	CodeInvalidKeyFmt:   {http.StatusUnauthorized, TypeAuthentication},
 	CodeInvalidKey:      {http.StatusUnauthorized, TypeAuthentication},
@@ -90,7 +89,6 @@ var codeTable = map[Code]codeInfo{
 	CodeUpstreamTimeout: {http.StatusGatewayTimeout, TypeUpstream},
 	CodeUnavailable:     {http.StatusServiceUnavailable, TypeAPI},
 	CodeInternal:        {http.StatusInternalServerError, TypeAPI},
-	CodeNotImplemented:  {http.StatusNotImplemented, TypeAPI},
 }
 
 // Error is the one error type of the gateway. Message is the sentence a

@@ -94,6 +94,8 @@ type ListKeysOptions struct {
 	// Limit caps the page size; 0 means the store's default.
 	Limit  int
 	Cursor string
+	// Kind, when set, lists only keys of that kind.
+	Kind KeyKind
 }
 
 // KeyStore keeps key records. Implementations return *Error values with

@@ -21,3 +21,15 @@ type UsageRecord struct {
 type UsageRecorder interface {
 	RecordUsage(ctx context.Context, r UsageRecord) error
 }
+
+// UsageTotals are the sums of one rollup bucket.
+type UsageTotals struct {
+	Requests, Errors, PromptTokens, CompletionTokens, LatencyMS int64
+}
+
+// DayUsage is one UTC day's rollup of a key: the day's totals and each hour's.
+type DayUsage struct {
+	Day   time.Time
+	Total UsageTotals
+	Hours [24]UsageTotals
+}

@@ -3,7 +3,7 @@
 // §7). Every route first runs authcontext.Check, so a rate-limited request
 // is answered 429 before any other work.
 //
-// So far it serves GET /v1/key (a key reads its own record); every other
-// management route answers 501 not_implemented until it is built, rather
-// than pretending to succeed.
+// Scopes are checked per route, and another workspace's key answers 404,
+// exactly like a missing one. Service holds the rules (validation, rotation,
+// audit trail) that the operator CLI shares.
 package management

@@ -180,7 +180,7 @@ func (a answer) code(t *testing.T) string {
 	return string(body.Error.Code)
 }
 
-func (f *fixture) usage() dynamo.UsageTotals {
+func (f *fixture) usage() gateway.UsageTotals {
 	f.t.Helper()
 	day, _, err := f.store.GetDailyUsage(context.Background(), f.ctx.KID, time.Now())
 	if err != nil {
