@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,14 +15,20 @@ import (
 	"syscall"
 
 	"github.com/aistats/edge/pkg/devstack"
+	"github.com/aistats/edge/pkg/gateway"
 )
 
 const usage = `usage: aistats <command> [flags]
 
 commands:
-  dev    run the whole gateway locally (dynalite, seeded demo workspace, API on 127.0.0.1)
+  dev                    run the whole gateway locally (dynalite, seeded demo workspace, API on 127.0.0.1)
+  workspace              create, get, disable or enable a workspace
+  management-key create  issue a management key (the first one of a new workspace)
+  key                    create, list or revoke inference keys
 
-Run "aistats <command> -h" for the flags of a command.
+Operator commands reach DynamoDB with your AWS credentials and the TABLE_*
+variables of the deployed stack, or the local stack's with --local.
+Run "aistats <command>" without arguments for its usage.
 `
 
 func main() {
@@ -33,15 +40,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	ctx := context.Background()
+	var err error
 	switch args[0] {
 	case "dev":
 		return runDev(args[1:], stdout, stderr)
+	case "workspace":
+		err = runWorkspace(ctx, args[1:], stdout)
+	case "key":
+		err = runKey(ctx, gateway.KindInference, args[1:], stdout)
+	case "management-key":
+		err = runKey(ctx, gateway.KindManagement, args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	default:
+		fmt.Fprintf(stderr, "aistats: unknown command %q\n\n%s", args[0], usage)
+		return 2
 	}
-	fmt.Fprintf(stderr, "aistats: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	if err == nil {
+		return 0
+	}
+	if u, ok := errors.AsType[usageError](err); ok {
+		fmt.Fprintf(stderr, "aistats: %s\n", u.msg)
+		return 2
+	}
+	fmt.Fprintf(stderr, "aistats: %s\n", describeError(err))
+	return 1
 }
 
 func envInt(name string, def int) int {
