@@ -13,11 +13,7 @@ import (
 // template.yaml in step: every deployed route is open to exactly the kinds
 // of key it is for, and the policy allows nothing the API does not have.
 func TestRoutesMatchTemplate(t *testing.T) {
-	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := tpl.API("Api")
+	api, err := samtemplate.LoadAPI(filepath.Join("..", "..", "template.yaml"), "Api")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,11 +41,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 			documented = append(documented, method+" "+path)
 		}
 	}
-	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := tpl.API("Api")
+	api, err := samtemplate.LoadAPI(filepath.Join("..", "..", "template.yaml"), "Api")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -217,9 +217,24 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyA
 		" AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)" +
 		" AND (attribute_not_exists(#cd) OR #ld = :zero OR #cd < #ld)" +
 		" AND (attribute_not_exists(#cmo) OR #lmo = :zero OR #cmo < #lmo)"
+	attrs, admitted, err := s.countingUpdate(ctx, KeyStatePK(a.KID), update, condition, e)
+	if err != nil {
+		return gateway.KeyAuth{}, false, classify("admit request for key "+a.KID, err)
+	}
+	if attrs == nil {
+		return gateway.KeyAuth{}, false, nil // dynalite: the caller reads the item
+	}
+	auth, err := decodeKeyAuth(attrs, now)
+	return auth, admitted && err == nil, err
+}
+
+// countingUpdate runs a conditional counting write on a state item. It
+// returns the item after the write when admitted, or as it was when refused
+// if DynamoDB sends it back (dynalite does not: then attrs is nil).
+func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string, e expression) (attrs item, admitted bool, err error) {
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.tables.Counters),
-		Key:                                 item{attrPK: str(KeyStatePK(a.KID))},
+		Key:                                 item{attrPK: str(pk)},
 		UpdateExpression:                    aws.String(update),
 		ConditionExpression:                 aws.String(condition),
 		ExpressionAttributeNames:            e.names,
@@ -229,16 +244,39 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyA
 	})
 	if ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); ok {
 		if len(ccf.Item) == 0 {
-			return gateway.KeyAuth{}, false, nil // dynalite: the caller reads the item
+			return nil, false, nil
 		}
-		auth, err := decodeKeyAuth(ccf.Item, now)
-		return auth, false, err
+		return ccf.Item, false, nil
 	}
 	if err != nil {
-		return gateway.KeyAuth{}, false, classify("admit request for key "+a.KID, err)
+		return nil, false, err
 	}
-	auth, err := decodeKeyAuth(out.Attributes, now)
-	return auth, err == nil, err
+	return out.Attributes, true, nil
+}
+
+// releaseCounters takes back one counted request from the named counters of
+// a state item, touching only counters that exist and are positive.
+func (s *Store) releaseCounters(ctx context.Context, pk string, counters ...string) error {
+	names := map[string]string{}
+	var adds, conds []string
+	for i, c := range counters {
+		alias := "#c" + strconv.Itoa(i)
+		names[alias] = c
+		adds = append(adds, alias+" :minus")
+		conds = append(conds, alias+" > :zero")
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(pk)},
+		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ")),
+		ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return err
+	}
+	return nil
 }
 
 // GetKeyAuth reads a key's state item; a missing one is CodeKeyNotFound.
@@ -261,20 +299,9 @@ func (s *Store) GetKeyAuth(ctx context.Context, kid string, now time.Time) (gate
 // touches only counters that exist, so it never creates negative counts.
 func (s *Store) ReleaseKey(ctx context.Context, kid string, now time.Time) error {
 	now = now.UTC()
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.tables.Counters),
-		Key:              item{attrPK: str(KeyStatePK(kid))},
-		UpdateExpression: aws.String("ADD #cm :minus, #cd :minus, #cmo :minus"),
-		ConditionExpression: aws.String("attribute_exists(#cm) AND #cm > :zero AND attribute_exists(#cd) AND #cd > :zero" +
-			" AND attribute_exists(#cmo) AND #cmo > :zero"),
-		ExpressionAttributeNames: map[string]string{
-			"#cm":  counterAttr(limits.Minute, limits.Minute.ID(now)),
-			"#cd":  counterAttr(limits.Day, limits.Day.ID(now)),
-			"#cmo": counterAttr(limits.Month, limits.Month.ID(now)),
-		},
-		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
-	})
-	if err != nil && !isConditionFailed(err) {
+	err := s.releaseCounters(ctx, KeyStatePK(kid), counterAttr(limits.Minute, limits.Minute.ID(now)),
+		counterAttr(limits.Day, limits.Day.ID(now)), counterAttr(limits.Month, limits.Month.ID(now)))
+	if err != nil {
 		return classify("release request of key "+kid, err)
 	}
 	return nil
@@ -293,28 +320,16 @@ func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission
 		values: item{":active": str(string(gateway.WorkspaceActive)), ":zero": num(0), ":one": num(1)},
 	}
 	update := "ADD #cm :one" + e.removeClause(removals(now, a.Stale, limits.Minute))
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.tables.Counters),
-		Key:                                 item{attrPK: str(WorkspaceStatePK(a.WorkspaceID))},
-		UpdateExpression:                    aws.String(update),
-		ConditionExpression:                 aws.String("#state = :active AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)"),
-		ExpressionAttributeNames:            e.names,
-		ExpressionAttributeValues:           e.values,
-		ReturnValues:                        ddbtypes.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); ok {
-		if len(ccf.Item) == 0 {
-			return gateway.WorkspaceAuth{}, false, nil
-		}
-		auth, err := decodeWorkspaceAuth(ccf.Item, now)
-		return auth, false, err
-	}
+	attrs, admitted, err := s.countingUpdate(ctx, WorkspaceStatePK(a.WorkspaceID), update,
+		"#state = :active AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)", e)
 	if err != nil {
 		return gateway.WorkspaceAuth{}, false, classify("admit request for workspace "+a.WorkspaceID, err)
 	}
-	auth, err := decodeWorkspaceAuth(out.Attributes, now)
-	return auth, err == nil, err
+	if attrs == nil {
+		return gateway.WorkspaceAuth{}, false, nil
+	}
+	auth, err := decodeWorkspaceAuth(attrs, now)
+	return auth, admitted && err == nil, err
 }
 
 // GetWorkspaceAuth reads a workspace's state item; a missing one is
@@ -336,16 +351,7 @@ func (s *Store) GetWorkspaceAuth(ctx context.Context, id string, now time.Time) 
 
 // ReleaseWorkspace takes back one counted request of the minute at now.
 func (s *Store) ReleaseWorkspace(ctx context.Context, id string, now time.Time) error {
-	now = now.UTC()
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.tables.Counters),
-		Key:                       item{attrPK: str(WorkspaceStatePK(id))},
-		UpdateExpression:          aws.String("ADD #cm :minus"),
-		ConditionExpression:       aws.String("attribute_exists(#cm) AND #cm > :zero"),
-		ExpressionAttributeNames:  map[string]string{"#cm": counterAttr(limits.Minute, limits.Minute.ID(now))},
-		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
-	})
-	if err != nil && !isConditionFailed(err) {
+	if err := s.releaseCounters(ctx, WorkspaceStatePK(id), counterAttr(limits.Minute, limits.Minute.ID(now.UTC()))); err != nil {
 		return classify("release request of workspace "+id, err)
 	}
 	return nil

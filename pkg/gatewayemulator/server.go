@@ -381,18 +381,23 @@ func (s *Server) integrate(w http.ResponseWriter, r *http.Request, route samtemp
 			return
 		}
 	}
-	h := w.Header()
-	for k, vs := range resp.MultiValueHeaders {
+	setIntegrationHeaders(w.Header(), resp.Headers, resp.MultiValueHeaders, env)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(respBody)
+}
+
+// setIntegrationHeaders copies an integration's headers as API Gateway does:
+// multi-value headers first, single-value ones replacing them.
+func setIntegrationHeaders(h http.Header, single map[string]string, multi map[string][]string, env renderEnv) {
+	for k, vs := range multi {
 		for _, v := range vs {
 			h.Add(k, v)
 		}
 	}
-	for k, v := range resp.Headers {
+	for k, v := range single {
 		h.Set(k, v)
 	}
 	h.Set("x-amzn-RequestId", env.context["requestId"])
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(respBody)
 }
 
 // invoke calls fn with a Lambda context carrying the request id and deadline,

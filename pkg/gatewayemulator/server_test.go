@@ -33,11 +33,7 @@ type stack struct {
 
 func newStack(t *testing.T, authorize authorizerFunc, integration func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)) *stack {
 	t.Helper()
-	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := tpl.API("Api")
+	api, err := samtemplate.LoadAPI(filepath.Join("..", "..", "template.yaml"), "Api")
 	if err != nil {
 		t.Fatal(err)
 	}

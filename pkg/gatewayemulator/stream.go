@@ -64,19 +64,10 @@ func (s *Server) streamResponse(w http.ResponseWriter, out io.ReadCloser, env re
 		s.gatewayResponse(w, integrationFailure, "", env, nil)
 		return
 	}
-	h := w.Header()
-	for k, vs := range p.MultiValueHeaders {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
-	for k, v := range p.Headers {
-		h.Set(k, v)
-	}
+	setIntegrationHeaders(w.Header(), p.Headers, p.MultiValueHeaders, env)
 	for _, c := range p.Cookies {
-		h.Add("Set-Cookie", c)
+		w.Header().Add("Set-Cookie", c)
 	}
-	h.Set("x-amzn-RequestId", env.context["requestId"])
 	w.WriteHeader(p.StatusCode)
 	flusher, _ := w.(http.Flusher)
 	buf := make([]byte, 32<<10)

@@ -45,11 +45,7 @@ func (p *pipeFunction) InvokeStream(ctx context.Context, payload []byte) (io.Rea
 
 func streamingStack(t *testing.T, fn *pipeFunction) string {
 	t.Helper()
-	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := tpl.API("Api")
+	api, err := samtemplate.LoadAPI(filepath.Join("..", "..", "template.yaml"), "Api")
 	if err != nil {
 		t.Fatal(err)
 	}

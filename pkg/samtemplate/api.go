@@ -205,3 +205,12 @@ func parseGatewayResponse(v any) (GatewayResponse, error) {
 	}
 	return gr, nil
 }
+
+// LoadAPI reads the template at path and returns its API logicalID.
+func LoadAPI(path, logicalID string) (*API, error) {
+	t, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return t.API(logicalID)
+}
