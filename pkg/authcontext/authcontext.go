@@ -65,16 +65,15 @@ type Context struct {
 // Encode renders c as an authorizer context: strings only, lists joined by
 // commas (names of models, providers and scopes never contain one).
 func (c Context) Encode() map[string]any {
-	m := map[string]any{
-		keyKID:           c.KID,
-		keyWorkspace:     c.WorkspaceID,
-		keyKind:          string(c.Kind),
-		keyModels:        strings.Join(c.Models, ","),
-		keyProviders:     strings.Join(c.Providers, ","),
-		keyPlanModels:    strings.Join(c.PlanModels, ","),
-		keyPlanProviders: strings.Join(c.PlanProviders, ","),
-		keyScopes:        strings.Join(c.Scopes, ","),
-	}
+	m := make(map[string]any, 13) // sized once: this runs on every request
+	m[keyKID] = c.KID
+	m[keyWorkspace] = c.WorkspaceID
+	m[keyKind] = string(c.Kind)
+	m[keyModels] = strings.Join(c.Models, ",")
+	m[keyProviders] = strings.Join(c.Providers, ",")
+	m[keyPlanModels] = strings.Join(c.PlanModels, ",")
+	m[keyPlanProviders] = strings.Join(c.PlanProviders, ",")
+	m[keyScopes] = strings.Join(c.Scopes, ",")
 	if c.RateLimit != nil {
 		m[keyLimitName] = c.RateLimit.Name
 		m[keyLimit] = strconv.FormatInt(c.RateLimit.Limit, 10)

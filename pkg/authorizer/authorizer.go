@@ -49,6 +49,9 @@ type Handler struct {
 	mu         sync.Mutex
 	keys       map[string]cachedKey
 	workspaces map[string]cachedWorkspace
+	// resources caches the Allow policy's resources per API stage and key
+	// kind: they never change in a container's life.
+	resources map[string][]string
 }
 
 // cachedKey is what a warm container remembers of a key: its digest, to
@@ -77,7 +80,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		store: cfg.Store, now: cfg.Now, ttl: cfg.CacheTTL, storeTimeout: cfg.StoreTimeout, log: cfg.Logger,
-		keys: map[string]cachedKey{}, workspaces: map[string]cachedWorkspace{},
+		keys: map[string]cachedKey{}, workspaces: map[string]cachedWorkspace{}, resources: map[string][]string{},
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -141,16 +144,19 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	if lc, ok := lambdacontext.FromContext(ctx); ok && requestID == "" {
 		requestID = lc.AwsRequestID
 	}
-	attrs := []any{
-		"request_id", requestID, "kid", d.kid, "workspace", d.workspace,
-		"store_calls", req.calls.Load(), "latency_ms", float64(h.now().Sub(start).Microseconds()) / 1000,
-	}
+	latency := float64(h.now().Sub(start).Microseconds()) / 1000
 	if err != nil {
-		h.log.Error("authorize", append(attrs, "outcome", "error", "reason", string(gateway.ErrorCode(err)), "error", err.Error())...)
+		h.log.LogAttrs(ctx, slog.LevelError, "authorize", slog.String("request_id", requestID), slog.String("kid", d.kid),
+			slog.String("workspace", d.workspace), slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency),
+			slog.String("outcome", "error"), slog.String("reason", string(gateway.ErrorCode(err))), slog.String("error", err.Error()))
 		// API Gateway answers any error with AUTHORIZER_FAILURE (503).
 		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("authorizer failed; see its log line for this request")
 	}
-	h.log.Info("authorize", append(attrs, "outcome", d.outcome, "reason", string(d.code))...)
+	// LogAttrs, not Info(...any): typed attributes are not boxed, which
+	// matters on the path every request takes.
+	h.log.LogAttrs(ctx, slog.LevelInfo, "authorize", slog.String("request_id", requestID), slog.String("kid", d.kid),
+		slog.String("workspace", d.workspace), slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency),
+		slog.String("outcome", d.outcome), slog.String("reason", string(d.code)))
 
 	if d.outcome == "deny" {
 		principal := d.kid
@@ -162,7 +168,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 				Version: "2012-10-17",
 				Statement: []events.IAMPolicyStatement{{
-					Action: []string{"execute-api:Invoke"}, Effect: "Deny", Resource: []string{ev.MethodArn},
+					Action: invokeAction, Effect: "Deny", Resource: []string{ev.MethodArn},
 				}},
 			},
 			Context: authcontext.Refusal(d.code, d.message),
@@ -173,11 +179,30 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 			Version: "2012-10-17",
 			Statement: []events.IAMPolicyStatement{{
-				Action: []string{"execute-api:Invoke"}, Effect: "Allow", Resource: req.arn.resources(req.token.Kind),
+				Action: invokeAction, Effect: "Allow", Resource: h.allowedResources(req.arn, req.token.Kind),
 			}},
 		},
 		Context: d.context.Encode(),
 	}, nil
+}
+
+// invokeAction is the one action a policy names; shared, never modified.
+var invokeAction = []string{"execute-api:Invoke"}
+
+// allowedResources returns the cached resources of an Allow for kind.
+func (h *Handler) allowedResources(arn methodARN, kind gateway.KeyKind) []string {
+	cacheKey := arn.base + " " + string(kind)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.resources[cacheKey]
+	if !ok {
+		if len(h.resources) >= 64 {
+			clear(h.resources)
+		}
+		r = arn.resources(kind)
+		h.resources[cacheKey] = r
+	}
+	return r
 }
 
 func deny(code gateway.Code, message string) decision {
