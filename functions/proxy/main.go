@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -40,12 +41,28 @@ func main() {
 	if err != nil {
 		fail("load AWS configuration", err)
 	}
+	// Provider credentials come from Secrets Manager; PROVIDER_CREDENTIALS=env
+	// reads the variables the registry names instead (local runs and tests).
+	var creds proxy.Credentials = &secretsmanager.Credentials{Client: sm.NewFromConfig(awsCfg)}
+	switch v := os.Getenv("PROVIDER_CREDENTIALS"); v {
+	case "", "secretsmanager":
+	case "env":
+		creds = &proxy.EnvCredentials{Getenv: os.Getenv}
+	default:
+		fail("configure proxy", fmt.Errorf("PROVIDER_CREDENTIALS=%q: want secretsmanager or env", v))
+	}
+	// LOCAL_PROVIDER_URL enables the offline provider "local" (tests only).
+	baseURLs := map[string]string{}
+	if u := os.Getenv("LOCAL_PROVIDER_URL"); u != "" {
+		baseURLs["local"] = u
+	}
 	h, err := proxy.New(proxy.Config{
 		Registry: registry,
+		BaseURLs: baseURLs,
 		Upstream: upstream.New(upstream.Config{HTTP: &http.Client{Transport: &http.Transport{
 			ResponseHeaderTimeout: 60 * time.Second, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: true,
 		}}}),
-		Credentials: &secretsmanager.Credentials{Client: sm.NewFromConfig(awsCfg)},
+		Credentials: creds,
 		Usage:       dynamo.New(dynamo.Config{Client: dynamodb.NewFromConfig(awsCfg), Tables: tables}),
 		Logger:      log,
 	})

@@ -1,0 +1,254 @@
+// Package e2e tests the built Lambda binaries: each bootstrap runs under the
+// AWS Lambda Runtime Interface Emulator (pinned by go.mod's tool directive),
+// the API Gateway emulator fronts them over the Lambda invoke API, and real
+// clients (the official OpenAI Go SDK and plain HTTP) drive the API.
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/aistats/edge/pkg/dynamo"
+	"github.com/aistats/edge/pkg/dynamo/dynamotest"
+	"github.com/aistats/edge/pkg/gateway"
+	"github.com/aistats/edge/pkg/gatewayemulator"
+	"github.com/aistats/edge/pkg/localprovider"
+	"github.com/aistats/edge/pkg/management"
+	"github.com/aistats/edge/pkg/samtemplate"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
+
+// build compiles a main package into dir/name the way `make build` does,
+// for this machine's architecture so the emulator can run it.
+func build(t *testing.T, dir, name, pkg string) string {
+	t.Helper()
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runUnderRIE starts bootstrap under the Runtime Interface Emulator and
+// returns its invoke API's base URL; the process group dies with the test.
+func runUnderRIE(t *testing.T, rie, bootstrap string, env []string) string {
+	t.Helper()
+	addr, runtimeAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, "--log-level", "error", bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = env
+	logs, err := os.Create(bootstrap + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		logs.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(bootstrap + ".log")
+			t.Logf("%s log:\n%s", filepath.Base(filepath.Dir(bootstrap)), b)
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator for %s did not listen", bootstrap)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestBuiltBinariesBehindTheGateway(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rie := build(t, dir, "aws-lambda-rie", "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+
+	client := dynamotest.NewClient(t)
+	tables := dynamotest.NewTables(t, client)
+	store := dynamo.New(dynamo.Config{Client: client, Tables: tables})
+	if err := store.CreateWorkspace(ctx, gateway.Workspace{ID: "acme", Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, mgmtKey, err := management.NewService(store, rand.Reader, nil).CreateKey(ctx,
+		management.Actor{KID: management.OperatorActor, WorkspaceID: "acme"}, gateway.KindManagement,
+		management.KeySpec{Name: "e2e", Scopes: management.AllScopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := httptest.NewServer(localprovider.Handler())
+	defer provider.Close()
+
+	env := append(os.Environ(),
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_DYNAMODB="+dynamotest.Endpoint(t),
+		"TABLE_WORKSPACES="+tables.Workspaces, "TABLE_KEYS="+tables.Keys, "TABLE_COUNTERS="+tables.Counters,
+		"TABLE_USAGE="+tables.Usage, "TABLE_AUDIT="+tables.Audit,
+		"PROVIDER_CREDENTIALS=env", "LOCAL_PROVIDER_URL="+provider.URL+"/v1",
+	)
+	functions := map[string]gatewayemulator.Function{}
+	for id, name := range map[string]string{"AuthorizerFunction": "authorizer", "ProxyFunction": "proxy", "ManagementFunction": "management"} {
+		bootstrap := build(t, filepath.Join(dir, name), "bootstrap", "github.com/aistats/edge/functions/"+name)
+		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, rie, bootstrap, env)}
+	}
+	api, err := samtemplate.LoadAPI(filepath.Join("..", "template.yaml"), "Api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gatewayemulator.New(gatewayemulator.Config{API: api, Functions: functions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	base := srv.URL + "/v1"
+
+	call := func(method, path, key, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		return resp.StatusCode, m
+	}
+	createKey := func(body string) (kid, key string) {
+		t.Helper()
+		status, m := call("POST", "/keys", mgmtKey, body)
+		if status != 201 {
+			t.Fatalf("create key: %d %v", status, m)
+		}
+		d := m["data"].(map[string]any)
+		return d["kid"].(string), d["key"].(string)
+	}
+	sdk := func(key string) openai.Client {
+		return openai.NewClient(option.WithBaseURL(base+"/"), option.WithAPIKey(key), option.WithMaxRetries(0))
+	}
+	wantAPIError := func(t *testing.T, err error, status int, code string) {
+		t.Helper()
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != status || apiErr.Code != code {
+			t.Errorf("error %v, want %d %s", err, status, code)
+		}
+	}
+	chat := openai.ChatCompletionNewParams{Model: "local/echo", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello binaries")}}
+
+	kid, key := createKey(`{"name":"e2e app","limits":{"requests_per_minute":1000}}`)
+	c := sdk(key)
+	t.Run("chat", func(t *testing.T) {
+		resp, err := c.Chat.Completions.New(ctx, chat)
+		if err != nil || resp.Choices[0].Message.Content != "hello binaries" {
+			t.Fatalf("chat: %v %+v", err, resp)
+		}
+	})
+	t.Run("streamed chat", func(t *testing.T) {
+		stream := c.Chat.Completions.NewStreaming(ctx, chat)
+		var text strings.Builder
+		for stream.Next() {
+			if ch := stream.Current(); len(ch.Choices) > 0 {
+				text.WriteString(ch.Choices[0].Delta.Content)
+			}
+		}
+		if err := stream.Err(); err != nil || text.String() != "hello binaries" {
+			t.Errorf("stream: %v %q", err, text.String())
+		}
+	})
+	t.Run("401", func(t *testing.T) {
+		bad := sdk(key[:len(key)-1] + map[bool]string{true: "A", false: "B"}[key[len(key)-1] != 'A'])
+		_, err := bad.Chat.Completions.New(ctx, chat)
+		wantAPIError(t, err, 401, "invalid_key_format")
+		if status, m := call("GET", "/models", "", ""); status != 401 || m["error"].(map[string]any)["code"] != "missing_authorization" {
+			t.Errorf("no key: %d %v", status, m)
+		}
+	})
+	t.Run("403", func(t *testing.T) {
+		_, narrow := createKey(`{"name":"narrow","models":["openai/*"]}`)
+		nc := sdk(narrow)
+		_, err := nc.Chat.Completions.New(ctx, chat)
+		wantAPIError(t, err, 403, "model_not_allowed")
+	})
+	t.Run("429", func(t *testing.T) {
+		_, once := createKey(`{"name":"once","limits":{"requests_per_day":1}}`)
+		oc := sdk(once)
+		if _, err := oc.Chat.Completions.New(ctx, chat); err != nil {
+			t.Fatal(err)
+		}
+		_, err := oc.Chat.Completions.New(ctx, chat)
+		wantAPIError(t, err, 429, "rate_limit_exceeded")
+	})
+	t.Run("rotate and revoke", func(t *testing.T) {
+		status, m := call("POST", "/keys/"+kid+"/rotate", mgmtKey, `{"previous_key_expires_in":0}`)
+		if status != 201 {
+			t.Fatalf("rotate: %d %v", status, m)
+		}
+		newKey := m["data"].(map[string]any)["key"].(string)
+		newKID := m["data"].(map[string]any)["kid"].(string)
+		_, err := c.Chat.Completions.New(ctx, chat)
+		wantAPIError(t, err, 401, "key_revoked")
+		fresh := sdk(newKey)
+		if _, err := fresh.Chat.Completions.New(ctx, chat); err != nil {
+			t.Errorf("new key: %v", err)
+		}
+		if status, _ := call("DELETE", "/keys/"+newKID, mgmtKey, ""); status != 204 {
+			t.Errorf("revoke: %d", status)
+		}
+		_, err = fresh.Chat.Completions.New(ctx, chat)
+		wantAPIError(t, err, 401, "key_revoked")
+	})
+	t.Run("usage recorded by the proxy binary", func(t *testing.T) {
+		status, m := call("GET", fmt.Sprintf("/keys/%s/usage?granularity=day", kid), mgmtKey, "")
+		var requests float64
+		for _, b := range m["data"].([]any) {
+			requests += b.(map[string]any)["requests"].(float64)
+		}
+		// chat, streamed chat, and the refused request after rotation.
+		if status != 200 || requests < 2 {
+			t.Errorf("usage: %d, %v requests", status, requests)
+		}
+	})
+}
