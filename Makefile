@@ -14,7 +14,7 @@ INFRA_STAMP := infra/node_modules/.installed-from-lock
 
 .PHONY: help
 help: ## list every target with one line each
-	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_ -]+:.*?## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(INFRA_STAMP): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
@@ -45,8 +45,15 @@ build: ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
 		fi; \
 	done
 
+# sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
+.PHONY: build-AuthorizerFunction build-ProxyFunction build-ManagementFunction
+build-AuthorizerFunction build-ProxyFunction build-ManagementFunction: ## sam build: one function's arm64 bootstrap into ARTIFACTS_DIR
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap \
+		./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)
+
 .PHONY: bench
-bench: deps ## run the Go benchmarks and report medians
+bench: deps ## run every Go benchmark 5 times (compare runs with benchstat)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
 
 .PHONY: fuzz
