@@ -117,9 +117,6 @@ func Generate(r io.Reader, kind gateway.KeyKind) (Generated, error) {
 // the store must refuse.
 func WithChecksum(body string) string { return body + checksum(body) }
 
-// NewKID returns a random kid, for records that need an id of the same form.
-func NewKID(r io.Reader) (string, error) { return randomBase62(r, KIDLength) }
-
 // randomBase62 draws n characters uniformly: bytes of 248 or more are
 // rejected, so that byte%62 has no bias (248 = 4×62).
 func randomBase62(r io.Reader, n int) (string, error) {
