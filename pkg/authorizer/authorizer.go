@@ -212,9 +212,18 @@ func deny(code gateway.Code, message string) decision {
 	return decision{outcome: "deny", code: code, message: message}
 }
 
+// credential is what the Authorization header held.
+type credential int
+
+const (
+	credentialMissing   credential = iota // no header, or an empty one
+	credentialMalformed                   // not "Bearer <key>"
+	credentialBearer
+)
+
 // bearerToken finds the Authorization header in any letter case, in the
 // single- or multi-value headers, and returns the key it carries.
-func bearerToken(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (token string, present bool) {
+func bearerToken(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (string, credential) {
 	value, found := "", false
 	for name, v := range ev.Headers {
 		if strings.EqualFold(name, "Authorization") {
@@ -230,14 +239,16 @@ func bearerToken(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (token 
 	}
 	value = strings.TrimSpace(value)
 	if value == "" {
-		return "", false
+		return "", credentialMissing
 	}
 	scheme, rest, _ := strings.Cut(value, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return value, true // not a bearer credential: malformed, not missing
+		return "", credentialMalformed // a bare key or another scheme
 	}
-	rest = strings.TrimSpace(rest)
-	return rest, rest != ""
+	if rest = strings.TrimSpace(rest); rest == "" {
+		return "", credentialMissing
+	}
+	return rest, credentialBearer
 }
 
 func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest, req *request) (decision, error) {
@@ -246,12 +257,12 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		return decision{}, gateway.Internal(err)
 	}
 	req.arn = arn
-	text, present := bearerToken(ev)
-	if !present {
+	text, cred := bearerToken(ev)
+	if cred == credentialMissing {
 		return deny(gateway.CodeMissingAuth, ""), nil
 	}
 	tok, err := keyformat.Parse(text)
-	if err != nil {
+	if cred == credentialMalformed || err != nil {
 		return deny(gateway.CodeInvalidKeyFmt, ""), nil
 	}
 	req.token = tok

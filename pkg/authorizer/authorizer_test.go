@@ -54,6 +54,7 @@ func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); retur
 type env struct {
 	t       *testing.T
 	store   *dynamo.Store
+	tables  dynamo.Tables
 	calls   *atomic.Int64
 	clock   *clock
 	logs    *lockedBuffer
@@ -68,7 +69,7 @@ func newEnv(t *testing.T) *env {
 	tables := dynamotest.NewTables(t, client)
 	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)}
 	store := dynamo.New(dynamo.Config{Client: client, Tables: tables, Now: c.Now})
-	e := &env{t: t, store: store, calls: calls, clock: c, logs: &lockedBuffer{}}
+	e := &env{t: t, store: store, tables: tables, calls: calls, clock: c, logs: &lockedBuffer{}}
 	e.newHandler()
 	e.workspace("acme", 0)
 	return e
@@ -200,6 +201,7 @@ func TestOutcomesOfFixtures(t *testing.T) {
 		{"missing_authorization.json", "", false, gateway.CodeMissingAuth, 0},
 		{"bearer_without_key.json", "", false, gateway.CodeMissingAuth, 0},
 		{"basic_scheme.json", inference, false, gateway.CodeInvalidKeyFmt, 0},
+		{"key_without_bearer.json", inference, false, gateway.CodeInvalidKeyFmt, 0},
 		{"chat_completions.json", "not-a-key", false, gateway.CodeInvalidKeyFmt, 0},
 		{"chat_completions.json", badChecksum, false, gateway.CodeInvalidKeyFmt, 0},
 		{"chat_completions.json", management, false, gateway.CodeWrongKeyKind, 0},

@@ -479,3 +479,35 @@ func TestClientGoingAwayCancelsUpstream(t *testing.T) {
 		t.Errorf("usage %+v, want the request recorded exactly once", u)
 	}
 }
+
+// TestUpstreamStormIsBounded: with the provider failing every call, each of
+// many concurrent requests makes exactly its bounded attempts, answers 502,
+// and is recorded in usage exactly once.
+func TestUpstreamStormIsBounded(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request, _ int) { w.WriteHeader(500) }, chatOK)
+	const requests = 20
+	var wg sync.WaitGroup
+	statuses := make(chan int, requests)
+	for range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := f.call("POST", "/chat/completions", `{"model":"alpha/solo","messages":[]}`, nil)
+			a.text(t)
+			statuses <- a.status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 502 {
+			t.Errorf("status %d during the storm, want 502", s)
+		}
+	}
+	if got := f.alpha.calls.Load(); got != requests*3 {
+		t.Errorf("%d upstream calls for %d requests, want exactly 3 attempts each", got, requests)
+	}
+	if u := f.usage(); u.Requests != requests || u.Errors != requests {
+		t.Errorf("usage %+v, want %d requests, all errors, each recorded once", u, requests)
+	}
+}
