@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +51,14 @@ func freePort(t *testing.T) int {
 // for Run to return.
 func startStack(t *testing.T, dataDir string, dynamoPort int) (devstack.Running, *syncBuffer, func()) {
 	t.Helper()
+	running, out, _, stop := startStackWithLogs(t, dataDir, dynamoPort)
+	return running, out, stop
+}
+
+// startStackWithLogs also returns every JSON log line the stack writes.
+func startStackWithLogs(t *testing.T, dataDir string, dynamoPort int) (devstack.Running, *syncBuffer, *syncBuffer, func()) {
+	t.Helper()
+	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan devstack.Running, 1)
 	out := &syncBuffer{}
@@ -57,12 +66,13 @@ func startStack(t *testing.T, dataDir string, dynamoPort int) (devstack.Running,
 	go func() {
 		done <- devstack.Run(ctx, devstack.Config{
 			DataDir: dataDir, Port: -1, DynamoDBPort: dynamoPort, Out: out,
-			Ready: func(r devstack.Running) { ready <- r },
+			Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+			Ready:  func(r devstack.Running) { ready <- r },
 		})
 	}()
 	select {
 	case c := <-ready:
-		return c, out, func() {
+		return c, out, logs, func() {
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("Run: %v", err)

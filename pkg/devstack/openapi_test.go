@@ -229,3 +229,8 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 	}
 
 }
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
