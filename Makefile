@@ -53,8 +53,9 @@ build-AuthorizerFunction build-ProxyFunction build-ManagementFunction: ## sam bu
 		./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)
 
 .PHONY: bench
-bench: deps ## run every Go benchmark 5 times (compare runs with benchstat)
+bench: deps ## measure DESIGN.md §8 figures (table + bench.json) after every Go benchmark (bench.out)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
+	$(GO) run ./cmd/benchreport -json bench.json
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
@@ -72,4 +73,4 @@ lint: ## gofmt and go vet
 
 .PHONY: clean
 clean: ## remove build output and the local stack's data (.dev/)
-	rm -rf bin .dev bench.out
+	rm -rf bin .dev bench.out bench.json

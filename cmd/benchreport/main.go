@@ -1,0 +1,407 @@
+// Command benchreport measures the figures of DESIGN.md §8 side by side in
+// one run and prints them as a table next to their targets, marking each met
+// or not met; it also writes them as JSON. `make bench` runs it.
+//
+// Timings are medians of repeated runs on a shared, noisy machine; the
+// proxy's overhead is measured against calling the same upstream directly,
+// interleaved, and reported as a difference and a ratio.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/aistats/edge/pkg/authcontext"
+	"github.com/aistats/edge/pkg/authorizer"
+	"github.com/aistats/edge/pkg/dynalite"
+	"github.com/aistats/edge/pkg/dynamo"
+	"github.com/aistats/edge/pkg/gateway"
+	"github.com/aistats/edge/pkg/keyformat"
+	"github.com/aistats/edge/pkg/localprovider"
+	"github.com/aistats/edge/pkg/management"
+	"github.com/aistats/edge/pkg/providers"
+	"github.com/aistats/edge/pkg/proxy"
+	"github.com/aistats/edge/pkg/upstream"
+)
+
+// figure is one row of the report.
+type figure struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	Target string  `json:"target"`
+	Met    *bool   `json:"met,omitempty"` // nil: informational
+	Note   string  `json:"note,omitempty"`
+}
+
+func met(ok bool) *bool { return &ok }
+
+func main() {
+	out := flag.String("json", "bench.json", "where to write the figures as JSON")
+	runs := flag.Int("runs", 5, "repetitions per timing; the median is reported")
+	flag.Parse()
+	ctx := context.Background()
+	var figs []figure
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+
+	db, err := dynalite.Start(ctx, dynalite.Config{})
+	if err != nil {
+		fail(err)
+	}
+	defer db.Stop()
+	calls, err := countCalls(ctx, db.Endpoint())
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, calls...)
+	figs = append(figs, authorizerCPU(*runs)...)
+	figs = append(figs, proxyOverhead(*runs)...)
+	sizes, err := binarySizes()
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, sizes...)
+	start, err := coldStart(*runs)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, start)
+
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "figure\tmeasured\ttarget\tmet\tnote")
+	for _, f := range figs {
+		verdict := "-"
+		if f.Met != nil {
+			verdict = map[bool]string{true: "met", false: "NOT MET"}[*f.Met]
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\n", f.Name, trim(f.Value), f.Unit, f.Target, verdict, f.Note)
+	}
+	tw.Flush()
+	raw, _ := json.MarshalIndent(figs, "", "  ")
+	if err := os.WriteFile(*out, append(raw, '\n'), 0o644); err != nil {
+		fail(err)
+	}
+	fmt.Println("\nwritten to", *out)
+}
+
+func trim(v float64) string {
+	if v == float64(int64(v)) {
+		return fmt.Sprint(int64(v))
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+// countCalls counts DynamoDB calls per kind of request against dynalite.
+func countCalls(ctx context.Context, endpoint string) ([]figure, error) {
+	var n atomic.Int64
+	client := dynamo.NewLocalClient(endpoint, dynamo.CountCalls(&n))
+	tables := dynamo.TablesWithPrefix("bench-")
+	if err := dynamo.CreateTables(ctx, client, tables); err != nil {
+		return nil, err
+	}
+	store := dynamo.New(dynamo.Config{Client: client, Tables: tables})
+	if err := store.CreateWorkspace(ctx, gateway.Workspace{ID: "bench", Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}}); err != nil {
+		return nil, err
+	}
+	svc := management.NewService(store, rand.Reader, nil)
+	operator := management.Actor{KID: management.OperatorActor, WorkspaceID: "bench"}
+	_, key, err := svc.CreateKey(ctx, operator, gateway.KindInference, management.KeySpec{Name: "bench", Limits: gateway.Limits{RequestsPerDay: 1}})
+	if err != nil {
+		return nil, err
+	}
+	newHandler := func() *authorizer.Handler {
+		h, _ := authorizer.New(authorizer.Config{Store: store})
+		return h
+	}
+	measure := func(h *authorizer.Handler, header string) int64 {
+		before := n.Load()
+		_, _ = h.Handle(ctx, event("Bearer "+header))
+		return n.Load() - before
+	}
+	badChecksum := key[:len(key)-1] + map[bool]string{true: "A", false: "B"}[key[len(key)-1] != 'A']
+	h := newHandler()
+	malformed := measure(h, "not-a-key")
+	bad := measure(h, badChecksum)
+	cold := measure(h, key)
+	limitedKeyHandler := h
+	limited := measure(limitedKeyHandler, key) // the limit of 1 per day is spent
+	_, warmKey, err := svc.CreateKey(ctx, operator, gateway.KindInference, management.KeySpec{Name: "warm"})
+	if err != nil {
+		return nil, err
+	}
+	measure(h, warmKey)
+	warm := measure(h, warmKey)
+
+	before := n.Load()
+	if _, _, err := svc.ListKeys(ctx, operator, gateway.KindInference, 50, "", 0); err != nil {
+		return nil, err
+	}
+	list := n.Load() - before
+	before = n.Load()
+	if _, _, err := svc.CreateKey(ctx, operator, gateway.KindInference, management.KeySpec{Name: "counted"}); err != nil {
+		return nil, err
+	}
+	create := n.Load() - before
+
+	return []figure{
+		{Name: "DynamoDB calls, malformed key", Value: float64(malformed), Unit: "calls", Target: "0", Met: met(malformed == 0)},
+		{Name: "DynamoDB calls, bad checksum", Value: float64(bad), Unit: "calls", Target: "0", Met: met(bad == 0)},
+		{Name: "DynamoDB calls, cold container", Value: float64(cold), Unit: "calls", Target: "<= 2", Met: met(cold <= 2)},
+		{Name: "DynamoDB calls, warm admitted request", Value: float64(warm), Unit: "calls", Target: "1", Met: met(warm == 1)},
+		{Name: "DynamoDB calls, rate-limited request", Value: float64(limited), Unit: "calls", Target: "-",
+			Note: "the refused write, then a read: dynalite ignores ReturnValuesOnConditionCheckFailure (1 on DynamoDB)"},
+		{Name: "DynamoDB calls, GET /v1/keys", Value: float64(list), Unit: "calls", Target: "-", Note: "query + batch read of last use"},
+		{Name: "DynamoDB calls, POST /v1/keys", Value: float64(create), Unit: "calls", Target: "-", Note: "workspace, record, state item, audit"},
+	}, nil
+}
+
+func event(authorization string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
+	return events.APIGatewayCustomAuthorizerRequestTypeRequest{
+		Type:      "REQUEST",
+		MethodArn: "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/v1/POST/chat/completions",
+		Headers:   map[string]string{"Authorization": authorization},
+	}
+}
+
+// memoryStore answers the authorizer from memory, so the benchmark measures
+// the authorizer's CPU alone.
+type memoryStore struct {
+	gateway.Admitter
+	auth gateway.KeyAuth
+	ws   gateway.WorkspaceAuth
+}
+
+func (m *memoryStore) AdmitKey(context.Context, gateway.Admission) (gateway.KeyAuth, bool, error) {
+	return m.auth, true, nil
+}
+
+func (m *memoryStore) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceAuth, bool, error) {
+	return m.ws, true, nil
+}
+
+func authorizerCPU(runs int) []figure {
+	g, _ := keyformat.Generate(rand.Reader, gateway.KindInference)
+	store := &memoryStore{
+		auth: gateway.KeyAuth{KID: g.Token.KID, WorkspaceID: "w", Kind: gateway.KindInference, SecretHash: g.Hash, Status: gateway.KeyActive},
+		ws:   gateway.WorkspaceAuth{ID: "w", Status: gateway.WorkspaceActive},
+	}
+	h, _ := authorizer.New(authorizer.Config{Store: store})
+	ev := event("Bearer " + g.Text)
+	_, _ = h.Handle(context.Background(), ev)
+	var ns, allocs []float64
+	for range runs {
+		r := testing.Benchmark(func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = h.Handle(context.Background(), ev)
+			}
+		})
+		ns = append(ns, float64(r.NsPerOp()))
+		allocs = append(allocs, float64(r.AllocsPerOp()))
+	}
+	cpu, alloc := median(ns)/1000, median(allocs)
+	return []figure{
+		{Name: "authorizer CPU per request, in-process", Value: cpu, Unit: "µs", Target: "< 5 µs", Met: met(cpu < 5)},
+		{Name: "authorizer allocations per request", Value: alloc, Unit: "allocs", Target: "< 40", Met: met(alloc < 40)},
+	}
+}
+
+// proxyOverhead compares calls through the proxy handler with direct calls
+// to the same upstream, interleaved.
+func proxyOverhead(runs int) []figure {
+	upstreamSrv := httptest.NewServer(localprovider.Handler())
+	defer upstreamSrv.Close()
+	reg, _ := providers.Default()
+	h, _ := proxy.New(proxy.Config{
+		Registry: reg, Upstream: upstream.New(upstream.Config{}), Credentials: &proxy.EnvCredentials{Getenv: os.Getenv},
+		BaseURLs: map[string]string{"local": upstreamSrv.URL + "/v1"}, Usage: discardUsage{},
+	})
+	ctx := authcontext.Context{KID: "AbCdEfGhIjKl", WorkspaceID: "w", Kind: gateway.KindInference, PlanProviders: []string{"*"}, PlanModels: []string{"*"}}
+	authz := ctx.Encode()
+	body := `{"model":"local/echo","messages":[{"role":"user","content":"one two three four five"}]}`
+	streamBody := strings.Replace(body, `"messages"`, `"stream":true,"messages"`, 1)
+	viaProxy := func(b string) (first, total time.Duration) {
+		start := time.Now()
+		out, _ := h.Handle(context.Background(), events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/chat/completions", Body: b,
+			RequestContext: events.APIGatewayProxyRequestContext{Authorizer: authz}})
+		r := out.(io.Reader)
+		buf := make([]byte, 1)
+		_, _ = io.ReadFull(r, buf)
+		first = time.Since(start)
+		_, _ = io.Copy(io.Discard, r)
+		return first, time.Since(start)
+	}
+	direct := func(b string) (first, total time.Duration) {
+		start := time.Now()
+		resp, err := http.Post(upstreamSrv.URL+"/v1/chat/completions", "application/json", strings.NewReader(strings.Replace(b, "local/echo", "echo", 1)))
+		if err != nil {
+			return 0, 0
+		}
+		buf := make([]byte, 1)
+		_, _ = io.ReadFull(resp.Body, buf)
+		first = time.Since(start)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return first, time.Since(start)
+	}
+	const perRun = 200
+	var added, ratio, firstAdded []float64
+	for range runs {
+		var p, d, pf, df []float64
+		for range perRun {
+			_, t := viaProxy(body)
+			p = append(p, float64(t.Microseconds()))
+			_, t = direct(body)
+			d = append(d, float64(t.Microseconds()))
+			f, _ := viaProxy(streamBody)
+			pf = append(pf, float64(f.Microseconds()))
+			f, _ = direct(streamBody)
+			df = append(df, float64(f.Microseconds()))
+		}
+		mp, md := median(p), median(d)
+		added = append(added, mp-md)
+		ratio = append(ratio, mp/md)
+		firstAdded = append(firstAdded, median(pf)-median(df))
+	}
+	a, r, f := median(added)/1000, median(ratio), median(firstAdded)/1000
+	return []figure{
+		{Name: "proxy latency added over the upstream (p50)", Value: a, Unit: "ms", Target: "< 1 ms", Met: met(a < 1),
+			Note: fmt.Sprintf("ratio proxy/direct %.2f; usage write excluded (in-memory)", r)},
+		{Name: "first streamed chunk delay added", Value: f, Unit: "ms", Target: "< 1 ms", Met: met(f < 1)},
+	}
+}
+
+type discardUsage struct{}
+
+func (discardUsage) RecordUsage(context.Context, gateway.UsageRecord) error { return nil }
+
+func repoRoot() string {
+	root, err := dynalite.RepoRoot()
+	if err != nil {
+		return "."
+	}
+	return root
+}
+
+// binarySizes builds the three bootstraps exactly as make build does.
+func binarySizes() ([]figure, error) {
+	var figs []figure
+	dir, err := os.MkdirTemp("", "bench-build")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	for _, name := range []string{"authorizer", "proxy", "management"} {
+		out := filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+name)
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v\n%s", name, err, b)
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			return nil, err
+		}
+		mb := float64(fi.Size()) / 1e6
+		figs = append(figs, figure{Name: "bootstrap size, " + name + " (arm64, stripped)", Value: float64(int(mb*10)) / 10, Unit: "MB", Target: "< 12 MB", Met: met(mb < 12)})
+	}
+	return figs, nil
+}
+
+// coldStart times process start to first answer of the authorizer under
+// the Lambda Runtime Interface Emulator (host architecture).
+func coldStart(runs int) (figure, error) {
+	dir, err := os.MkdirTemp("", "bench-rie")
+	if err != nil {
+		return figure{}, err
+	}
+	defer os.RemoveAll(dir)
+	build := func(out, pkg string) error {
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", pkg, err, b)
+		}
+		return nil
+	}
+	rie, bootstrap := filepath.Join(dir, "rie"), filepath.Join(dir, "bootstrap")
+	if err := build(rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"); err != nil {
+		return figure{}, err
+	}
+	if err := build(bootstrap, "./functions/authorizer"); err != nil {
+		return figure{}, err
+	}
+	var times []float64
+	payload := `{"type":"REQUEST","methodArn":"arn:aws:execute-api:eu-west-1:1:api/v1/POST/chat/completions","headers":{"Authorization":"Bearer x"}}`
+	for range runs {
+		addr, runtimeAddr := freeAddr(), freeAddr()
+		cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, "--log-level", "error", bootstrap)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TABLE_WORKSPACES=w", "TABLE_KEYS=k", "TABLE_COUNTERS=c", "TABLE_USAGE=u", "TABLE_AUDIT=a",
+			"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			return figure{}, err
+		}
+		var took time.Duration
+		for deadline := start.Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			resp, err := http.Post("http://"+addr+"/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(payload))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					took = time.Since(start)
+					break
+				}
+			}
+		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if took == 0 {
+			return figure{}, fmt.Errorf("the authorizer under the emulator never answered")
+		}
+		times = append(times, float64(took.Microseconds())/1000)
+	}
+	m := median(times)
+	return figure{Name: "process start to first answer under the RIE", Value: m, Unit: "ms", Target: "< 50 ms", Met: met(m < 50),
+		Note: "emulator and bootstrap start included"}, nil
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
