@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/aistats/edge/pkg/authcontext"
 	"github.com/aistats/edge/pkg/authorizer"
+	"github.com/aistats/edge/pkg/devstack"
 	"github.com/aistats/edge/pkg/dynalite"
 	"github.com/aistats/edge/pkg/dynamo"
 	"github.com/aistats/edge/pkg/gateway"
@@ -88,6 +90,11 @@ func main() {
 		fail(err)
 	}
 	figs = append(figs, start)
+	load, err := loadRun(ctx)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, load...)
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tmeasured\ttarget\tmet\tnote")
@@ -395,6 +402,98 @@ func coldStart(runs int) (figure, error) {
 	m := median(times)
 	return figure{Name: "process start to first answer under the RIE", Value: m, Unit: "ms", Target: "< 50 ms", Met: met(m < 50),
 		Note: "emulator and bootstrap start included"}, nil
+}
+
+// loadRun sends a fixed number of requests from a bounded number of
+// concurrent clients through the whole local stack (emulator, authorizer,
+// proxy, dynalite) and checks that exactly the limit was admitted and that
+// usage counted every answered request once.
+func loadRun(ctx context.Context) ([]figure, error) {
+	const (
+		total       = 600
+		concurrency = 12
+		limit       = 250
+	)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan devstack.Running, 1)
+	done := make(chan error, 1)
+	dataDir, err := os.MkdirTemp("", "bench-load")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dataDir)
+	go func() {
+		done <- devstack.Run(runCtx, devstack.Config{RepoRoot: repoRoot(), DataDir: dataDir, Port: -1, DynamoDBPort: -1,
+			Ready: func(r devstack.Running) { ready <- r }})
+	}()
+	var running devstack.Running
+	select {
+	case running = <-ready:
+	case err := <-done:
+		return nil, fmt.Errorf("local stack: %w", err)
+	}
+	store := dynamo.New(dynamo.Config{Client: dynamo.NewLocalClient(running.DynamoDBEndpoint), Tables: devstack.Tables})
+	k, key, err := management.NewService(store, rand.Reader, nil).CreateKey(ctx,
+		management.Actor{KID: management.OperatorActor, WorkspaceID: devstack.DemoWorkspace}, gateway.KindInference,
+		management.KeySpec{Name: "load", Limits: gateway.Limits{RequestsPerDay: limit}})
+	if err != nil {
+		return nil, err
+	}
+	body := `{"model":"local/echo","messages":[{"role":"user","content":"load test"}]}`
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+	var ok, limited, other atomic.Int64
+	latencies := make([]float64, total)
+	var next atomic.Int64
+	began := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < total; i = next.Add(1) - 1 {
+				req, _ := http.NewRequest("POST", running.Credentials.BaseURL+"/chat/completions", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+key)
+				start := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					other.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				latencies[i] = float64(time.Since(start).Microseconds()) / 1000
+				switch resp.StatusCode {
+				case 200:
+					ok.Add(1)
+				case 429:
+					limited.Add(1)
+				default:
+					other.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	day, _, err := store.GetDailyUsage(ctx, k.KID, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cancel()
+	<-done
+	sort.Float64s(latencies)
+	answered := ok.Load() + limited.Load()
+	return []figure{
+		{Name: fmt.Sprintf("load: %d requests, %d clients, throughput", total, concurrency), Value: float64(int(float64(total) / elapsed.Seconds())), Unit: "req/s", Target: "-",
+			Note: "whole local stack on one machine: emulator, authorizer, proxy, dynalite"},
+		{Name: "load: latency p50", Value: latencies[total/2], Unit: "ms", Target: "-"},
+		{Name: "load: latency p99", Value: latencies[total*99/100], Unit: "ms", Target: "-"},
+		{Name: fmt.Sprintf("load: admitted with a limit of %d", limit), Value: float64(ok.Load()), Unit: "requests", Target: fmt.Sprint(limit),
+			Met: met(ok.Load() == limit && other.Load() == 0), Note: fmt.Sprintf("%d answered 429, %d failed otherwise", limited.Load(), other.Load())},
+		{Name: "load: requests in the usage rollup", Value: float64(day.Requests), Unit: "requests", Target: fmt.Sprint(answered),
+			Met: met(day.Requests == answered), Note: "every answered request counted once, refusals as errors"},
+	}, nil
 }
 
 func freeAddr() string {
