@@ -158,6 +158,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		slog.String("workspace", d.workspace), slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency),
 		slog.String("outcome", d.outcome), slog.String("reason", string(d.code)))
 
+	return h.response(d, req, ev.MethodArn), nil
+}
+
+// response renders a decision as API Gateway's authorizer response: a Deny
+// of this method carrying the reason, or an Allow of every route of the
+// key's kind carrying the context.
+func (h *Handler) response(d decision, req *request, methodARN string) events.APIGatewayCustomAuthorizerResponse {
 	if d.outcome == "deny" {
 		principal := d.kid
 		if principal == "" {
@@ -168,11 +175,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 				Version: "2012-10-17",
 				Statement: []events.IAMPolicyStatement{{
-					Action: invokeAction, Effect: "Deny", Resource: []string{ev.MethodArn},
+					Action: invokeAction, Effect: "Deny", Resource: []string{methodARN},
 				}},
 			},
 			Context: authcontext.Refusal(d.code, d.message),
-		}, nil
+		}
 	}
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID: d.kid,
@@ -183,7 +190,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 			}},
 		},
 		Context: d.context.Encode(),
-	}, nil
+	}
 }
 
 // invokeAction is the one action a policy names; shared, never modified.

@@ -2,6 +2,7 @@ package authorizer_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -252,5 +253,26 @@ func TestUnreachableStoreFailsClosedAndFast(t *testing.T) {
 func TestConfigRejectsLongCache(t *testing.T) {
 	if _, err := authorizer.New(authorizer.Config{Store: &dynamo.Store{}, CacheTTL: time.Minute}); err == nil {
 		t.Error("a 60 s cache TTL was accepted; the maximum is 30 s")
+	}
+}
+
+// throttledStore answers as DynamoDB does when it throttles: the dynamo
+// adapter turns ProvisionedThroughputExceeded into CodeUnavailable.
+type throttledStore struct{ memoryAdmitter }
+
+func (*throttledStore) AdmitKey(context.Context, gateway.Admission) (gateway.KeyAuth, bool, error) {
+	return gateway.KeyAuth{}, false, gateway.Unavailable(errors.New("ProvisionedThroughputExceededException"))
+}
+
+func TestThrottlingFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.key("acme", gateway.KindInference, gateway.Limits{})
+	h, err := authorizer.New(authorizer.Config{Store: &throttledStore{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.handler, e.invoke = h, lambdaHandler(h)
+	if r := e.authorize("chat_completions.json", key); r.Err == nil {
+		t.Fatalf("throttled: %s, want an error (503), never Allow", r.Effect)
 	}
 }
