@@ -27,6 +27,10 @@ type Resource struct {
 // Template is a parsed SAM template.
 type Template struct {
 	Resources map[string]Resource
+	// Globals, Parameters and Outputs as parsed, for tests of the template.
+	Globals    map[string]any
+	Parameters map[string]any
+	Outputs    map[string]any
 }
 
 // Load reads and parses the template at path.
@@ -60,6 +64,9 @@ func Parse(data []byte) (*Template, error) {
 		return nil, fmt.Errorf("parse template: no Resources mapping")
 	}
 	t := &Template{Resources: map[string]Resource{}}
+	t.Globals, _ = top["Globals"].(map[string]any)
+	t.Parameters, _ = top["Parameters"].(map[string]any)
+	t.Outputs, _ = top["Outputs"].(map[string]any)
 	for id, raw := range resources {
 		m, ok := raw.(map[string]any)
 		if !ok {

@@ -1,0 +1,144 @@
+package samtemplate_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aistats/edge/pkg/providers"
+	"github.com/aistats/edge/pkg/samtemplate"
+)
+
+// statements returns every IAM statement in a function's inline Policies.
+func statements(t *testing.T, fn samtemplate.Resource) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	policies, _ := fn.Properties["Policies"].([]any)
+	for _, p := range policies {
+		sts, _ := samtemplate.Lookup(p, "Statement")
+		list, _ := sts.([]any)
+		for _, s := range list {
+			m, ok := s.(map[string]any)
+			if !ok {
+				t.Fatalf("statement %v is not a mapping", s)
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
+}
+
+func TestFunctionsAreLeastPrivilege(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	for _, id := range tpl.OfType("AWS::Serverless::Function") {
+		fn := tpl.Resources[id]
+		sts := statements(t, fn)
+		if len(sts) == 0 {
+			t.Errorf("%s has no inline policy statements", id)
+		}
+		for _, st := range sts {
+			for _, a := range strs(st["Action"]) {
+				if a == "*" || strings.HasSuffix(a, ":*") {
+					t.Errorf("%s is granted the action %s", id, a)
+				}
+			}
+			for _, r := range strs(st["Resource"]) {
+				if r == "*" {
+					t.Errorf("%s is granted every resource", id)
+				}
+			}
+		}
+		if _, ok := fn.Properties["Policies"].([]any); !ok {
+			t.Errorf("%s: Policies must be a list of inline statements", id)
+		}
+	}
+	for _, st := range statements(t, tpl.Resources["AuthorizerFunction"]) {
+		for _, a := range strs(st["Action"]) {
+			if a != "dynamodb:GetItem" && a != "dynamodb:UpdateItem" {
+				t.Errorf("the authorizer may only read and update items, but gets %s", a)
+			}
+		}
+		resources, _ := st["Resource"].([]any)
+		for _, r := range resources {
+			if target, _ := samtemplate.RefTarget(r); target != "CountersTable" {
+				t.Errorf("the authorizer reaches %v; it needs only the counters table", r)
+			}
+		}
+	}
+}
+
+func TestFunctionRuntimeAndBuild(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	g, _ := samtemplate.Lookup(tpl.Globals, "Function")
+	if samtemplate.String(g, "Runtime") != "provided.al2023" || samtemplate.String(g, "Handler") != "bootstrap" {
+		t.Errorf("Globals.Function = %v, want provided.al2023 with Handler bootstrap", g)
+	}
+	if arch := strs(mustLookup(g, "Architectures")); len(arch) != 1 || arch[0] != "arm64" {
+		t.Errorf("architectures %v, want [arm64]", arch)
+	}
+	for _, id := range tpl.OfType("AWS::Serverless::Function") {
+		if tpl.Resources[id].Metadata["BuildMethod"] != "makefile" {
+			t.Errorf("%s: BuildMethod must be makefile (Makefile target build-%s)", id, id)
+		}
+		logs := false
+		for _, lg := range tpl.OfType("AWS::Logs::LogGroup") {
+			name, _ := tpl.Resources[lg].Properties["LogGroupName"].(samtemplate.Intrinsic)
+			if strings.Contains(fmt.Sprint(name.Value), "${"+id+"}") && tpl.Resources[lg].Properties["RetentionInDays"] != nil {
+				logs = true
+			}
+		}
+		if !logs {
+			t.Errorf("%s has no log group with a retention", id)
+		}
+	}
+}
+
+func mustLookup(v any, key string) any {
+	got, _ := samtemplate.Lookup(v, key)
+	return got
+}
+
+// TestProviderSecretsComeFromParameters: each registry secret is created
+// from a NoEcho parameter, never a literal, under the name the proxy reads.
+func TestProviderSecretsComeFromParameters(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	reg, err := providers.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, id := range tpl.OfType("AWS::SecretsManager::Secret") {
+		p := tpl.Resources[id].Properties
+		param, ok := samtemplate.RefTarget(p["SecretString"])
+		if !ok {
+			t.Errorf("%s: SecretString is not a !Ref to a parameter", id)
+			continue
+		}
+		if echo, _ := samtemplate.Lookup(tpl.Parameters, param, "NoEcho"); echo != true {
+			t.Errorf("parameter %s must be NoEcho", param)
+		}
+		names[samtemplate.String(p, "Name")] = id
+	}
+	for _, p := range reg.Providers {
+		if p.Credential.Secret == "" {
+			continue
+		}
+		if _, ok := names[p.Credential.Secret]; !ok {
+			t.Errorf("no secret resource named %s for provider %s", p.Credential.Secret, p.ID)
+		}
+	}
+}
