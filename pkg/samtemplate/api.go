@@ -39,8 +39,7 @@ type Route struct {
 	// Authorized is false for routes declared with Auth: {Authorizer: NONE}.
 	Authorized bool
 	// Streaming marks a route whose integration streams its response
-	// (responseTransferMode STREAM): the function's Metadata lists it under
-	// StreamingRoutes as "METHOD /path".
+	// (responseTransferMode STREAM, declared in the API's DefinitionBody).
 	Streaming bool
 }
 
@@ -85,15 +84,12 @@ func (t *Template) API(logicalID string) (*API, error) {
 			api.GatewayResponses[typ] = gr
 		}
 	}
+	defined, err := t.definitionRoutes(res.Properties, api.Authorizer)
+	if err != nil {
+		return nil, fmt.Errorf("api %s: %w", logicalID, err)
+	}
+	api.Routes = append(api.Routes, defined...)
 	for _, fnID := range t.OfType("AWS::Serverless::Function") {
-		streaming := map[string]bool{}
-		if list, ok := t.Resources[fnID].Metadata["StreamingRoutes"].([]any); ok {
-			for _, r := range list {
-				if s, ok := r.(string); ok {
-					streaming[s] = true
-				}
-			}
-		}
 		events, _ := Lookup(t.Resources[fnID].Properties, "Events")
 		evMap, _ := events.(map[string]any)
 		names := make([]string, 0, len(evMap))
@@ -116,7 +112,6 @@ func (t *Template) API(logicalID string) (*API, error) {
 				FunctionID: fnID,
 				Authorized: api.Authorizer != nil && String(ev, "Properties", "Auth", "Authorizer") != "NONE",
 			}
-			r.Streaming = streaming[r.Method+" "+r.Path]
 			if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
 				return nil, fmt.Errorf("function %s event %s: Method and Path (starting with /) are required", fnID, name)
 			}
@@ -124,6 +119,68 @@ func (t *Template) API(logicalID string) (*API, error) {
 		}
 	}
 	return api, nil
+}
+
+// definitionRoutes reads the Lambda proxy routes declared in the API's
+// DefinitionBody (OpenAPI with x-amazon-apigateway-integration): the routes
+// SAM events cannot express, such as streaming integrations.
+func (t *Template) definitionRoutes(props map[string]any, authorizer *Authorizer) ([]Route, error) {
+	paths, ok := Lookup(props, "DefinitionBody", "paths")
+	if !ok {
+		return nil, nil
+	}
+	pathMap, ok := paths.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("DefinitionBody.paths is not a mapping")
+	}
+	var routes []Route
+	for path, ops := range pathMap {
+		opMap, _ := ops.(map[string]any)
+		for method, op := range opMap {
+			integration, ok := Lookup(op, "x-amazon-apigateway-integration")
+			if !ok {
+				return nil, fmt.Errorf("%s %s has no x-amazon-apigateway-integration", method, path)
+			}
+			if String(integration, "type") != "aws_proxy" {
+				return nil, fmt.Errorf("%s %s: only aws_proxy integrations are emulated", method, path)
+			}
+			uri, _ := Lookup(integration, "uri")
+			fnID := t.functionInURI(uri)
+			if fnID == "" {
+				return nil, fmt.Errorf("%s %s: the integration uri names no function of this template", method, path)
+			}
+			r := Route{Method: strings.ToUpper(method), Path: path, FunctionID: fnID,
+				Streaming: String(integration, "responseTransferMode") == "STREAM"}
+			if authorizer != nil {
+				security, _ := Lookup(op, "security")
+				list, _ := security.([]any)
+				for _, req := range list {
+					if _, ok := Lookup(req, authorizer.Name); ok {
+						r.Authorized = true
+					}
+				}
+			}
+			routes = append(routes, r)
+		}
+	}
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Method+routes[i].Path < routes[j].Method+routes[j].Path })
+	return routes, nil
+}
+
+// functionInURI finds the function whose ARN an integration uri (!Sub)
+// interpolates.
+func (t *Template) functionInURI(uri any) string {
+	in, ok := uri.(Intrinsic)
+	if !ok || in.Name != "Fn::Sub" {
+		return ""
+	}
+	s, _ := in.Value.(string)
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		if strings.Contains(s, "${"+id+".Arn}") {
+			return id
+		}
+	}
+	return ""
 }
 
 func parseAuthorizer(props map[string]any, name string) (*Authorizer, error) {

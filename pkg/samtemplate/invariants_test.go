@@ -142,3 +142,36 @@ func TestProviderSecretsComeFromParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestChatCompletionsStreams: the chat route is a STREAM integration that
+// invokes the proxy with response streaming, behind the authorizer, and API
+// Gateway may invoke the proxy for it.
+func TestChatCompletionsStreams(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	api, err := tpl.API("Api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range api.Routes {
+		if r.Method == "POST" && r.Path == "/chat/completions" {
+			found = true
+			if !r.Streaming || !r.Authorized || r.FunctionID != "ProxyFunction" {
+				t.Errorf("chat route %+v, want a streaming, authorized route to the proxy", r)
+			}
+		} else if r.Streaming {
+			t.Errorf("%s %s streams; only chat completions should", r.Method, r.Path)
+		}
+	}
+	if !found {
+		t.Fatal("no POST /chat/completions route")
+	}
+	uri, _ := samtemplate.Lookup(tpl.Resources["Api"].Properties, "DefinitionBody", "paths", "/chat/completions", "post", "x-amazon-apigateway-integration", "uri")
+	if in, _ := uri.(samtemplate.Intrinsic); !strings.HasSuffix(fmt.Sprint(in.Value), "/response-streaming-invocations") {
+		t.Errorf("integration uri %v does not use InvokeWithResponseStream", uri)
+	}
+	perm := tpl.Resources["ChatCompletionsPermission"]
+	if target, _ := samtemplate.RefTarget(perm.Properties["FunctionName"]); perm.Type != "AWS::Lambda::Permission" || target != "ProxyFunction" {
+		t.Errorf("no permission for API Gateway to invoke the proxy on the streaming route: %+v", perm)
+	}
+}
