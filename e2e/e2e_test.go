@@ -125,8 +125,10 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		"PROVIDER_CREDENTIALS=env", "LOCAL_PROVIDER_URL="+provider.URL+"/v1",
 	)
 	functions := map[string]gatewayemulator.Function{}
+	bootstraps := map[string]string{}
 	for id, name := range map[string]string{"AuthorizerFunction": "authorizer", "ProxyFunction": "proxy", "ManagementFunction": "management"} {
 		bootstrap := build(t, filepath.Join(dir, name), "bootstrap", "github.com/aistats/edge/functions/"+name)
+		bootstraps[name] = bootstrap
 		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, rie, bootstrap, env)}
 	}
 	api, err := samtemplate.LoadAPI(filepath.Join("..", "template.yaml"), "Api")
@@ -239,6 +241,20 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		}
 		_, err = fresh.Chat.Completions.New(ctx, chat)
 		wantAPIError(t, err, 401, "key_revoked")
+	})
+	t.Run("metrics as CloudWatch EMF lines", func(t *testing.T) {
+		for name, metric := range map[string]string{"authorizer": `"Allowed":1`, "proxy": `"CompletionTokens":`} {
+			logs, err := os.ReadFile(bootstraps[name] + ".log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(logs), `"CloudWatchMetrics":[{"Namespace":"aistats","Dimensions":[["Workspace"]]`) || !strings.Contains(string(logs), metric) {
+				t.Errorf("the %s binary wrote no EMF line with %s", name, metric)
+			}
+			if strings.Contains(string(logs), mgmtKey) || strings.Contains(string(logs), key) {
+				t.Errorf("a key reached the %s binary's log", name)
+			}
+		}
 	})
 	t.Run("usage recorded by the proxy binary", func(t *testing.T) {
 		status, m := call("GET", fmt.Sprintf("/keys/%s/usage?granularity=day", kid), mgmtKey, "")

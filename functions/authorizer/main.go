@@ -16,6 +16,7 @@ import (
 
 	"github.com/aistats/edge/pkg/authorizer"
 	"github.com/aistats/edge/pkg/dynamo"
+	"github.com/aistats/edge/pkg/emf"
 )
 
 func main() {
@@ -36,6 +37,7 @@ func main() {
 		CacheTTL:     secondsFromEnv("AUTH_CACHE_TTL_SECONDS", 30*time.Second),
 		StoreTimeout: secondsFromEnv("AUTH_STORE_TIMEOUT_SECONDS", 2*time.Second),
 		Logger:       log,
+		Metrics:      emf.New(os.Stdout, os.Getenv("PER_KEY_METRICS") == "true"),
 	})
 	if err != nil {
 		log.Error("configure authorizer", "error", err.Error())

@@ -17,6 +17,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/aistats/edge/pkg/dynamo"
+	"github.com/aistats/edge/pkg/emf"
 	"github.com/aistats/edge/pkg/providers"
 	"github.com/aistats/edge/pkg/proxy"
 	"github.com/aistats/edge/pkg/secretsmanager"
@@ -65,6 +66,7 @@ func main() {
 		Credentials: creds,
 		Usage:       dynamo.New(dynamo.Config{Client: dynamodb.NewFromConfig(awsCfg), Tables: tables}),
 		Logger:      log,
+		Metrics:     emf.New(os.Stdout, os.Getenv("PER_KEY_METRICS") == "true"),
 	})
 	if err != nil {
 		fail("configure proxy", err)

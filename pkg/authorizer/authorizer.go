@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/aistats/edge/pkg/authcontext"
+	"github.com/aistats/edge/pkg/emf"
 	"github.com/aistats/edge/pkg/gateway"
 	"github.com/aistats/edge/pkg/keyformat"
 	"github.com/aistats/edge/pkg/limits"
@@ -36,6 +37,8 @@ type Config struct {
 	// until the Lambda timeout. Default 2 s.
 	StoreTimeout time.Duration
 	Logger       *slog.Logger
+	// Metrics receives one EMF line per decision; nil emits none.
+	Metrics *emf.Emitter
 }
 
 // Handler is the authorizer. It is safe for concurrent use.
@@ -45,6 +48,7 @@ type Handler struct {
 	ttl          time.Duration
 	storeTimeout time.Duration
 	log          *slog.Logger
+	metrics      *emf.Emitter
 
 	mu         sync.Mutex
 	keys       map[string]cachedKey
@@ -79,7 +83,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("authorizer: cache TTL %s is outside 0..%s", cfg.CacheTTL, MaxCacheTTL)
 	}
 	h := &Handler{
-		store: cfg.Store, now: cfg.Now, ttl: cfg.CacheTTL, storeTimeout: cfg.StoreTimeout, log: cfg.Logger,
+		store: cfg.Store, now: cfg.Now, ttl: cfg.CacheTTL, storeTimeout: cfg.StoreTimeout, log: cfg.Logger, metrics: cfg.Metrics,
 		keys: map[string]cachedKey{}, workspaces: map[string]cachedWorkspace{}, resources: map[string][]string{},
 	}
 	if h.now == nil {
@@ -149,6 +153,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		h.log.LogAttrs(ctx, slog.LevelError, "authorize", slog.String("request_id", requestID), slog.String("kid", d.kid),
 			slog.String("workspace", d.workspace), slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency),
 			slog.String("outcome", "error"), slog.String("reason", string(gateway.ErrorCode(err))), slog.String("error", err.Error()))
+		h.metrics.Emit(d.workspace, d.kid, emf.Metric{Name: "AuthorizerErrors", Unit: "Count", Value: 1})
 		// API Gateway answers any error with AUTHORIZER_FAILURE (503).
 		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("authorizer failed; see its log line for this request")
 	}
@@ -157,6 +162,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	h.log.LogAttrs(ctx, slog.LevelInfo, "authorize", slog.String("request_id", requestID), slog.String("kid", d.kid),
 		slog.String("workspace", d.workspace), slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency),
 		slog.String("outcome", d.outcome), slog.String("reason", string(d.code)))
+	if h.metrics != nil {
+		h.metrics.Emit(d.workspace, d.kid, emf.Metric{Name: outcomeMetric[d.outcome], Unit: "Count", Value: 1})
+	}
 
 	return h.response(d, req, ev.MethodArn), nil
 }
@@ -192,6 +200,9 @@ func (h *Handler) response(d decision, req *request, methodARN string) events.AP
 		Context: d.context.Encode(),
 	}
 }
+
+// outcomeMetric names the EMF metric counted for each outcome.
+var outcomeMetric = map[string]string{"allow": "Allowed", "deny": "Denied", "rate_limited": "RateLimited"}
 
 // invokeAction is the one action a policy names; shared, never modified.
 var invokeAction = []string{"execute-api:Invoke"}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aistats/edge/pkg/access"
 	"github.com/aistats/edge/pkg/authcontext"
+	"github.com/aistats/edge/pkg/emf"
 	"github.com/aistats/edge/pkg/gateway"
 	"github.com/aistats/edge/pkg/providers"
 	"github.com/aistats/edge/pkg/upstream"
@@ -37,6 +38,8 @@ type Config struct {
 	Usage    gateway.UsageRecorder
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Metrics receives one EMF line per request; nil emits none.
+	Metrics *emf.Emitter
 }
 
 // Handler serves the proxy routes.
@@ -48,6 +51,7 @@ type Handler struct {
 	usage    gateway.UsageRecorder
 	now      func() time.Time
 	log      *slog.Logger
+	metrics  *emf.Emitter
 }
 
 // New returns a Handler.
@@ -56,7 +60,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("proxy: registry, upstream, credentials and usage are required")
 	}
 	h := &Handler{registry: cfg.Registry, upstream: cfg.Upstream, creds: cfg.Credentials, baseURLs: cfg.BaseURLs,
-		usage: cfg.Usage, now: cfg.Now, log: cfg.Logger}
+		usage: cfg.Usage, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -129,10 +133,21 @@ func (h *Handler) respond(stream bool, r events.APIGatewayProxyResponse) any {
 }
 
 func (h *Handler) logCall(c *call, err error) {
+	latency := float64(h.now().Sub(c.start).Microseconds()) / 1000
+	upstreamFailed := 0.0
+	if c.status >= 500 {
+		upstreamFailed = 1
+	}
+	h.metrics.Emit(c.ctx.WorkspaceID, c.ctx.KID,
+		emf.Metric{Name: "Requests", Unit: "Count", Value: 1},
+		emf.Metric{Name: "ServerErrors", Unit: "Count", Value: upstreamFailed},
+		emf.Metric{Name: "PromptTokens", Unit: "Count", Value: float64(c.usage.PromptTokens)},
+		emf.Metric{Name: "CompletionTokens", Unit: "Count", Value: float64(c.usage.CompletionTokens)},
+		emf.Metric{Name: "ProxyLatency", Unit: "Milliseconds", Value: latency})
 	attrs := []any{"request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "route", c.route,
 		"model", c.model, "provider", c.provider, "status", c.status, "attempts", c.attempts,
 		"prompt_tokens", c.usage.PromptTokens, "completion_tokens", c.usage.CompletionTokens,
-		"latency_ms", float64(h.now().Sub(c.start).Microseconds()) / 1000}
+		"latency_ms", latency}
 	if err != nil {
 		attrs = append(attrs, "code", string(gateway.ErrorCode(err)), "error", err.Error())
 	}

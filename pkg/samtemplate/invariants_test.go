@@ -1,6 +1,7 @@
 package samtemplate_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -173,5 +174,43 @@ func TestChatCompletionsStreams(t *testing.T) {
 	perm := tpl.Resources["ChatCompletionsPermission"]
 	if target, _ := samtemplate.RefTarget(perm.Properties["FunctionName"]); perm.Type != "AWS::Lambda::Permission" || target != "ProxyFunction" {
 		t.Errorf("no permission for API Gateway to invoke the proxy on the streaming route: %+v", perm)
+	}
+}
+
+func TestAlarmsAndDashboard(t *testing.T) {
+	tpl := loadRepoTemplate(t)
+	alarms := map[string]string{}
+	for _, id := range tpl.OfType("AWS::CloudWatch::Alarm") {
+		p := tpl.Resources[id].Properties
+		name := samtemplate.String(p, "MetricName")
+		if name == "" {
+			metrics, _ := p["Metrics"].([]any)
+			for _, m := range metrics {
+				if n := samtemplate.String(m, "MetricStat", "Metric", "MetricName"); n != "" {
+					name = n
+				}
+			}
+		}
+		alarms[name] = id
+		if actions, _ := p["AlarmActions"].([]any); len(actions) == 0 {
+			t.Errorf("alarm %s notifies nobody", id)
+		}
+	}
+	for metric, what := range map[string]string{"Errors": "authorizer errors", "5XXError": "5xx rate", "Throttles": "throttles"} {
+		if alarms[metric] == "" {
+			t.Errorf("no alarm on %s (%s)", metric, what)
+		}
+	}
+	dash := tpl.Resources["Dashboard"].Properties["DashboardBody"]
+	body, _ := dash.(samtemplate.Intrinsic)
+	text, _ := body.Value.(string)
+	// Substitute the placeholders as CloudFormation would, then the body
+	// must be valid JSON.
+	for _, ph := range []string{"${AWS::Region}", "${AWS::StackName}", "${AuthorizerFunction}", "${ProxyFunction}"} {
+		text = strings.ReplaceAll(text, ph, "x")
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
+		t.Errorf("dashboard body is not JSON once substituted: %v", err)
 	}
 }
