@@ -69,11 +69,13 @@ func (c Context) Encode() map[string]any {
 	m[keyKID] = c.KID
 	m[keyWorkspace] = c.WorkspaceID
 	m[keyKind] = string(c.Kind)
-	m[keyModels] = strings.Join(c.Models, ",")
-	m[keyProviders] = strings.Join(c.Providers, ",")
-	m[keyPlanModels] = strings.Join(c.PlanModels, ",")
-	m[keyPlanProviders] = strings.Join(c.PlanProviders, ",")
-	m[keyScopes] = strings.Join(c.Scopes, ",")
+	// Empty lists are left out: Decode reads a missing key as empty, and
+	// every entry costs an allocation on the hot path.
+	setList(m, keyModels, c.Models)
+	setList(m, keyProviders, c.Providers)
+	setList(m, keyPlanModels, c.PlanModels)
+	setList(m, keyPlanProviders, c.PlanProviders)
+	setList(m, keyScopes, c.Scopes)
 	if c.RateLimit != nil {
 		m[keyLimitName] = c.RateLimit.Name
 		m[keyLimit] = strconv.FormatInt(c.RateLimit.Limit, 10)
@@ -84,6 +86,12 @@ func (c Context) Encode() map[string]any {
 		m[keyRateLimited] = "true"
 	}
 	return m
+}
+
+func setList(m map[string]any, key string, list []string) {
+	if len(list) > 0 {
+		m[key] = strings.Join(list, ",")
+	}
 }
 
 // Refusal renders a refused key's reason for a Deny. The message is put into

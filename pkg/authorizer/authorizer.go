@@ -2,6 +2,7 @@ package authorizer
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -302,7 +303,7 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	h.mu.Unlock()
 	// A kid's secret never changes, so a cached digest refuses a wrong
 	// secret without any call.
-	if known && !keyformat.Verify(tok, cached.secretHash) {
+	if known && subtle.ConstantTimeCompare(req.hash, cached.secretHash) != 1 {
 		return decision{outcome: "deny", code: gateway.CodeInvalidKey, message: refusalMessages[gateway.CodeInvalidKey], kid: tok.KID}, nil
 	}
 

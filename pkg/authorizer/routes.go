@@ -36,15 +36,22 @@ func parseMethodARN(arn string) (methodARN, error) {
 	if !strings.HasPrefix(arn, "arn:") {
 		return methodARN{}, fmt.Errorf("method ARN %q is not an ARN", arn)
 	}
-	parts := strings.SplitN(arn, "/", 4)
-	if len(parts) < 3 || parts[1] == "" || parts[2] == "" {
+	// arn:…:api / stage / METHOD / path, without allocating a split.
+	apiEnd := strings.IndexByte(arn, '/')
+	if apiEnd < 0 {
 		return methodARN{}, fmt.Errorf("method ARN %q lacks stage or method", arn)
 	}
-	m := methodARN{base: parts[0] + "/" + parts[1], method: parts[2]}
-	if len(parts) == 4 {
-		m.path = parts[3]
+	stageEnd := strings.IndexByte(arn[apiEnd+1:], '/')
+	if stageEnd <= 0 {
+		return methodARN{}, fmt.Errorf("method ARN %q lacks stage or method", arn)
 	}
-	return m, nil
+	stageEnd += apiEnd + 1
+	rest := arn[stageEnd+1:]
+	method, path, _ := strings.Cut(rest, "/")
+	if method == "" {
+		return methodARN{}, fmt.Errorf("method ARN %q lacks stage or method", arn)
+	}
+	return methodARN{base: arn[:stageEnd], method: method, path: path}, nil
 }
 
 // allows reports whether a key of kind may call method on path.

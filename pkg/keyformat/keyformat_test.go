@@ -185,3 +185,28 @@ func (r *everyByte) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func TestChecksumBeyond32BitsIsRefused(t *testing.T) {
+	valid := mustGenerate(t, gateway.KindInference).Text
+	overflowing := valid[:len(valid)-ChecksumLength] + "zzzzzz" // 62^6-1 > 2^32
+	_, err := Parse(overflowing)
+	var perr *ParseError
+	if !errors.As(err, &perr) || perr.Reason != ReasonChecksum {
+		t.Errorf("Parse(checksum zzzzzz) = %v, want checksum_mismatch", err)
+	}
+	for _, s := range []string{"000000", "4GFfc3", "zzzzzz"} {
+		if v, ok := decodeChecksum(s); ok && checksumOf(v) != s {
+			t.Errorf("decodeChecksum(%q) = %d, which encodes back as %q", s, v, checksumOf(v))
+		}
+	}
+}
+
+// checksumOf encodes v as checksum does.
+func checksumOf(v uint32) string {
+	var out [ChecksumLength]byte
+	for i := ChecksumLength - 1; i >= 0; i-- {
+		out[i] = base62[v%62]
+		v /= 62
+	}
+	return string(out[:])
+}
