@@ -1,7 +1,6 @@
 package limits
 
 import (
-	"strconv"
 	"time"
 )
 
@@ -113,6 +112,3 @@ func Tightest(statuses []Status) (Status, bool) {
 	}
 	return best, found
 }
-
-// FormatInt is strconv.FormatInt in base 10, for context values.
-func FormatInt(n int64) string { return strconv.FormatInt(n, 10) }
