@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,14 +11,11 @@ import (
 
 	"github.com/aistats/edge/pkg/gateway"
 	"github.com/aistats/edge/pkg/keyformat"
+	"github.com/aistats/edge/pkg/management"
 )
 
 // DemoWorkspace is the workspace the local stack seeds.
 const DemoWorkspace = "demo"
-
-// AllManagementScopes are every scope a management key can hold
-// (DESIGN.md §7); the seeded management key holds them all.
-var AllManagementScopes = []string{"keys:read", "keys:write", "keys:delete", "usage:read", "management_keys:write"}
 
 // Credentials are the values written to .dev/credentials.env.
 type Credentials struct {
@@ -95,7 +91,7 @@ func Seed(ctx context.Context, store seedStore, previous Credentials) (apiKey, m
 	if err != nil {
 		return "", "", err
 	}
-	managementKey, err = reuseOrCreate(ctx, store, previous.ManagementKey, gateway.KindManagement, "demo management key", AllManagementScopes)
+	managementKey, err = reuseOrCreate(ctx, store, previous.ManagementKey, gateway.KindManagement, "demo management key", management.AllScopes)
 	if err != nil {
 		return "", "", err
 	}
@@ -108,24 +104,13 @@ func reuseOrCreate(ctx context.Context, store seedStore, text string, kind gatew
 	} else if ok {
 		return text, nil
 	}
-	for attempt := 0; attempt < 3; attempt++ {
-		g, err := keyformat.Generate(rand.Reader, kind)
-		if err != nil {
-			return "", err
-		}
-		err = store.CreateKey(ctx, gateway.Key{
-			KID: g.Token.KID, WorkspaceID: DemoWorkspace, Kind: kind, Name: name,
-			Prefix: g.Token.Prefix(), SecretHash: g.Hash, Scopes: scopes,
-		})
-		if gateway.ErrorCode(err) == gateway.CodeAlreadyExists {
-			continue // a kid collision: draw again
-		}
-		if err != nil {
-			return "", fmt.Errorf("seed %s: %w", name, err)
-		}
-		return g.Text, nil
+	_, key, err := management.InsertKey(ctx, store, rand.Reader, gateway.Key{
+		WorkspaceID: DemoWorkspace, Kind: kind, Name: name, Scopes: scopes,
+	})
+	if err != nil {
+		return "", fmt.Errorf("seed %s: %w", name, err)
 	}
-	return "", errors.New("seed key: three kid collisions in a row")
+	return key, nil
 }
 
 // stillValid reports whether text is a key of kind in the demo workspace

@@ -173,30 +173,42 @@ func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 	} else if len(spec.Scopes) > 0 {
 		return gateway.Key{}, "", invalid("scopes", "scopes belong to management keys only.")
 	}
+	status := gateway.KeyActive
+	if spec.Disabled {
+		status = gateway.KeyDisabled
+	}
+	k, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
+		WorkspaceID: actor.WorkspaceID, Kind: kind, Name: spec.Name, Status: status, Models: spec.Models,
+		Providers: spec.Providers, Scopes: spec.Scopes, Limits: spec.Limits, ExpiresAt: spec.ExpiresAt, CreatedAt: s.now(),
+	})
+	if err != nil {
+		return gateway.Key{}, "", err
+	}
+	s.audit(ctx, actor, "key.created", k.KID, map[string]any{
+		"kind": string(kind), "name": k.Name, "models": k.Models, "providers": k.Providers, "scopes": k.Scopes,
+		"limits": k.Limits, "expires_at": k.ExpiresAt, "disabled": spec.Disabled,
+	})
+	return k, text, nil
+}
+
+// InsertKey stores k under a freshly drawn kid and secret, drawing again on
+// the rare kid collision, and returns the stored key with its full text.
+// k's KID, Prefix and SecretHash are set here; everything else is the
+// caller's. It records no audit event: callers that act for someone do.
+func InsertKey(ctx context.Context, store gateway.KeyStore, rnd io.Reader, k gateway.Key) (gateway.Key, string, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		g, err := keyformat.Generate(s.rand, kind)
+		g, err := keyformat.Generate(rnd, k.Kind)
 		if err != nil {
 			return gateway.Key{}, "", gateway.Internal(err)
 		}
-		k := gateway.Key{
-			KID: g.Token.KID, WorkspaceID: actor.WorkspaceID, Kind: kind, Name: spec.Name, Prefix: g.Token.Prefix(),
-			SecretHash: g.Hash, Status: gateway.KeyActive, Models: spec.Models, Providers: spec.Providers,
-			Scopes: spec.Scopes, Limits: spec.Limits, ExpiresAt: spec.ExpiresAt, CreatedAt: s.now(),
-		}
-		if spec.Disabled {
-			k.Status = gateway.KeyDisabled
-		}
-		err = s.store.CreateKey(ctx, k)
+		k.KID, k.Prefix, k.SecretHash = g.Token.KID, g.Token.Prefix(), g.Hash
+		err = store.CreateKey(ctx, k)
 		if gateway.ErrorCode(err) == gateway.CodeAlreadyExists {
 			continue // a kid collision: draw again
 		}
 		if err != nil {
 			return gateway.Key{}, "", err
 		}
-		s.audit(ctx, actor, "key.created", k.KID, map[string]any{
-			"kind": string(kind), "name": k.Name, "models": k.Models, "providers": k.Providers, "scopes": k.Scopes,
-			"limits": k.Limits, "expires_at": k.ExpiresAt, "disabled": spec.Disabled,
-		})
 		return k, g.Text, nil
 	}
 	return gateway.Key{}, "", gateway.Internal(errors.New("create key: three kid collisions in a row"))
@@ -386,7 +398,11 @@ func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overla
 	if expires != nil && !expires.After(s.now()) {
 		expires = nil // an expired key's successor starts without the past expiry
 	}
-	fresh, text, err := s.createQuietly(ctx, actor, old, expires)
+	// The rotation's audit event covers the successor's creation.
+	fresh, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
+		WorkspaceID: old.WorkspaceID, Kind: gateway.KindInference, Name: old.Name, Status: old.Status,
+		Models: old.Models, Providers: old.Providers, Limits: old.Limits, ExpiresAt: expires, CreatedAt: s.now(),
+	})
 	if err != nil {
 		return gateway.Key{}, "", err
 	}
@@ -404,30 +420,6 @@ func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overla
 	}
 	s.audit(ctx, actor, "key.rotated", kid, map[string]any{"new_kid": fresh.KID, "previous_key_expires_in": int64(overlap.Seconds())})
 	return fresh, text, nil
-}
-
-// createQuietly creates old's successor; the rotation's audit event covers it.
-func (s *Service) createQuietly(ctx context.Context, actor Actor, old gateway.Key, expires *time.Time) (gateway.Key, string, error) {
-	for attempt := 0; attempt < 3; attempt++ {
-		g, err := keyformat.Generate(s.rand, gateway.KindInference)
-		if err != nil {
-			return gateway.Key{}, "", gateway.Internal(err)
-		}
-		k := gateway.Key{
-			KID: g.Token.KID, WorkspaceID: old.WorkspaceID, Kind: gateway.KindInference, Name: old.Name, Prefix: g.Token.Prefix(),
-			SecretHash: g.Hash, Status: old.Status, Models: old.Models, Providers: old.Providers, Limits: old.Limits,
-			ExpiresAt: expires, CreatedAt: s.now(),
-		}
-		err = s.store.CreateKey(ctx, k)
-		if gateway.ErrorCode(err) == gateway.CodeAlreadyExists {
-			continue
-		}
-		if err != nil {
-			return gateway.Key{}, "", err
-		}
-		return k, g.Text, nil
-	}
-	return gateway.Key{}, "", gateway.Internal(errors.New("rotate key: three kid collisions in a row"))
 }
 
 // Audit returns a page of the actor's workspace's audit trail.
