@@ -186,12 +186,17 @@ func (h *Handler) keyAnswer(ctx context.Context, actor Actor, kind gateway.KeyKi
 	if err != nil {
 		return result{}, err
 	}
-	used, err := h.svc.LastUsed(ctx, []string{kid})
+	return h.render(ctx, k, status)
+}
+
+// render answers with a key record and its last use.
+func (h *Handler) render(ctx context.Context, k gateway.Key, status int) (result, error) {
+	used, err := h.svc.LastUsed(ctx, []string{k.KID})
 	if err != nil {
 		return result{}, err
 	}
 	var last *time.Time
-	if t, ok := used[kid]; ok {
+	if t, ok := used[k.KID]; ok {
 		last = &t
 	}
 	return result{status: status, body: map[string]any{"data": NewKeyView(k, last, h.now())}}, nil
@@ -241,25 +246,6 @@ func jsonTypeName(kind string) string {
 	return kind
 }
 
-type limitsInput struct {
-	RequestsPerMinute *int64 `json:"requests_per_minute"`
-	RequestsPerDay    *int64 `json:"requests_per_day"`
-	RequestsPerMonth  *int64 `json:"requests_per_month"`
-}
-
-func (l *limitsInput) limits(base gateway.Limits) gateway.Limits {
-	if l.RequestsPerMinute != nil {
-		base.RequestsPerMinute = *l.RequestsPerMinute
-	}
-	if l.RequestsPerDay != nil {
-		base.RequestsPerDay = *l.RequestsPerDay
-	}
-	if l.RequestsPerMonth != nil {
-		base.RequestsPerMonth = *l.RequestsPerMonth
-	}
-	return base
-}
-
 // timeField is an RFC 3339 time that remembers whether it was sent and
 // whether it was null.
 type timeField struct {
@@ -290,7 +276,7 @@ type createInput struct {
 	Name      string      `json:"name"`
 	Models    []string    `json:"models"`
 	Providers []string    `json:"providers"`
-	Limits    limitsInput `json:"limits"`
+	Limits    LimitsPatch `json:"limits"`
 	ExpiresAt timeField   `json:"expires_at"`
 	Disabled  bool        `json:"disabled"`
 	Scopes    []string    `json:"scopes"`
@@ -304,10 +290,10 @@ func (h *Handler) createKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 	if err := decodeStrict(req, &in); err != nil {
 		return result{}, err
 	}
-	if kind == gateway.KindManagement && (in.Models != nil || in.Providers != nil || in.Limits != (limitsInput{}) || in.Disabled) {
+	if kind == gateway.KindManagement && (in.Models != nil || in.Providers != nil || in.Limits != (LimitsPatch{}) || in.Disabled) {
 		return result{}, invalid("models", "management keys take name, scopes and expires_at only.")
 	}
-	spec := KeySpec{Name: in.Name, Models: in.Models, Providers: in.Providers, Limits: in.Limits.limits(gateway.Limits{}),
+	spec := KeySpec{Name: in.Name, Models: in.Models, Providers: in.Providers, Limits: in.Limits.Apply(gateway.Limits{}),
 		Disabled: in.Disabled, Scopes: in.Scopes}
 	if in.ExpiresAt.set && !in.ExpiresAt.null {
 		spec.ExpiresAt = &in.ExpiresAt.t
@@ -325,7 +311,7 @@ type updateInput struct {
 	Name      *string      `json:"name"`
 	Models    *[]string    `json:"models"`
 	Providers *[]string    `json:"providers"`
-	Limits    *limitsInput `json:"limits"`
+	Limits    *LimitsPatch `json:"limits"`
 	Disabled  *bool        `json:"disabled"`
 	ExpiresAt timeField    `json:"expires_at"`
 }
@@ -338,15 +324,7 @@ func (h *Handler) updateKey(ctx context.Context, actor Actor, kid string, req ev
 	if err := decodeStrict(req, &in); err != nil {
 		return result{}, err
 	}
-	change := KeyChange{Name: in.Name, Models: in.Models, Providers: in.Providers, Disabled: in.Disabled}
-	if in.Limits != nil {
-		current, err := h.svc.GetKey(ctx, actor, gateway.KindInference, kid)
-		if err != nil {
-			return result{}, err
-		}
-		l := in.Limits.limits(current.Limits)
-		change.Limits = &l
-	}
+	change := KeyChange{Name: in.Name, Models: in.Models, Providers: in.Providers, Limits: in.Limits, Disabled: in.Disabled}
 	if in.ExpiresAt.set {
 		if in.ExpiresAt.null {
 			change.ClearExpiry = true
@@ -354,10 +332,11 @@ func (h *Handler) updateKey(ctx context.Context, actor Actor, kid string, req ev
 			change.ExpiresAt = &in.ExpiresAt.t
 		}
 	}
-	if _, err := h.svc.UpdateKey(ctx, actor, kid, change); err != nil {
+	k, err := h.svc.UpdateKey(ctx, actor, kid, change)
+	if err != nil {
 		return result{}, err
 	}
-	return h.keyAnswer(ctx, actor, gateway.KindInference, kid, 200)
+	return h.render(ctx, k, 200)
 }
 
 func (h *Handler) rotateKey(ctx context.Context, actor Actor, kid string, req events.APIGatewayProxyRequest) (result, error) {

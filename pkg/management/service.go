@@ -296,13 +296,35 @@ func (s *Service) ListKeys(ctx context.Context, actor Actor, kind gateway.KeyKin
 	return views, page.NextCursor, nil
 }
 
+// LimitsPatch changes some of a key's limits; nil fields stay as they are.
+type LimitsPatch struct {
+	RequestsPerMinute *int64 `json:"requests_per_minute"`
+	RequestsPerDay    *int64 `json:"requests_per_day"`
+	RequestsPerMonth  *int64 `json:"requests_per_month"`
+}
+
+// Apply returns base with the patch's limits in place.
+func (p LimitsPatch) Apply(base gateway.Limits) gateway.Limits {
+	if p.RequestsPerMinute != nil {
+		base.RequestsPerMinute = *p.RequestsPerMinute
+	}
+	if p.RequestsPerDay != nil {
+		base.RequestsPerDay = *p.RequestsPerDay
+	}
+	if p.RequestsPerMonth != nil {
+		base.RequestsPerMonth = *p.RequestsPerMonth
+	}
+	return base
+}
+
 // KeyChange is a PATCH: nil fields stay as they are.
 type KeyChange struct {
 	Name      *string
 	Models    *[]string
 	Providers *[]string
-	Limits    *gateway.Limits
-	Disabled  *bool
+	// Limits changes the limits it names and keeps the others.
+	Limits   *LimitsPatch
+	Disabled *bool
 	// ExpiresAt sets the expiry; ClearExpiry (JSON null) removes it.
 	ExpiresAt   *time.Time
 	ClearExpiry bool
@@ -310,7 +332,8 @@ type KeyChange struct {
 
 // UpdateKey changes an inference key of the actor's workspace.
 func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyChange) (gateway.Key, error) {
-	if _, err := s.GetKey(ctx, actor, gateway.KindInference, kid); err != nil {
+	current, err := s.GetKey(ctx, actor, gateway.KindInference, kid)
+	if err != nil {
 		return gateway.Key{}, err
 	}
 	changes := map[string]any{}
@@ -332,11 +355,14 @@ func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyC
 	if err := validateLists(models, providers); err != nil {
 		return gateway.Key{}, err
 	}
+	var limits *gateway.Limits
 	if c.Limits != nil {
-		if err := validateLimits(*c.Limits); err != nil {
+		merged := c.Limits.Apply(current.Limits)
+		if err := validateLimits(merged); err != nil {
 			return gateway.Key{}, err
 		}
-		changes["limits"] = *c.Limits
+		limits = &merged
+		changes["limits"] = merged
 	}
 	if c.ExpiresAt != nil {
 		if err := s.validateExpiry(c.ExpiresAt); err != nil {
@@ -351,7 +377,7 @@ func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyC
 		changes["disabled"] = *c.Disabled
 	}
 	k, err := s.store.UpdateKey(ctx, kid, gateway.KeyUpdate{
-		Name: c.Name, Models: c.Models, Providers: c.Providers, Limits: c.Limits, Disabled: c.Disabled,
+		Name: c.Name, Models: c.Models, Providers: c.Providers, Limits: limits, Disabled: c.Disabled,
 		ExpiresAt: c.ExpiresAt, ClearExpiry: c.ClearExpiry,
 	})
 	if err != nil {
