@@ -11,14 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,76 +28,53 @@ import (
 	"github.com/aistats/edge/pkg/gatewayemulator"
 	"github.com/aistats/edge/pkg/localprovider"
 	"github.com/aistats/edge/pkg/management"
+	"github.com/aistats/edge/pkg/rie"
 	"github.com/aistats/edge/pkg/samtemplate"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
-// build compiles a main package into dir/name the way `make build` does,
-// for this machine's architecture so the emulator can run it.
+// build compiles a main package into dir/name as `make build` does, for
+// this machine's architecture so the emulator can run it.
 func build(t *testing.T, dir, name, pkg string) string {
 	t.Helper()
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	if err := rie.Build("", out, pkg, "", ""); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // runUnderRIE starts bootstrap under the Runtime Interface Emulator and
-// returns its invoke API's base URL; the process group dies with the test.
-func runUnderRIE(t *testing.T, rie, bootstrap string, env []string) string {
+// returns its invoke API's base URL; the processes die with the test.
+func runUnderRIE(t *testing.T, emulator, bootstrap string, env []string) string {
 	t.Helper()
-	addr, runtimeAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, "--log-level", "error", bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = env
 	logs, err := os.Create(bootstrap + ".log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := rie.Start(emulator, bootstrap, env, logs)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		p.Stop()
 		logs.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(bootstrap + ".log")
 			t.Logf("%s log:\n%s", filepath.Base(filepath.Dir(bootstrap)), b)
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator for %s did not listen", bootstrap)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.WaitListening(30 * time.Second); err != nil {
+		t.Fatal(err)
 	}
+	return p.URL
 }
 
 func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	rie := build(t, dir, "aws-lambda-rie", "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+	emulator := build(t, dir, "aws-lambda-rie", rie.EmulatorPackage)
 
 	client := dynamotest.NewClient(t)
 	tables := dynamotest.NewTables(t, client)
@@ -129,7 +103,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 	for id, name := range map[string]string{"AuthorizerFunction": "authorizer", "ProxyFunction": "proxy", "ManagementFunction": "management"} {
 		bootstrap := build(t, filepath.Join(dir, name), "bootstrap", "github.com/aistats/edge/functions/"+name)
 		bootstraps[name] = bootstrap
-		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, rie, bootstrap, env)}
+		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, env)}
 	}
 	api, err := samtemplate.LoadAPI(filepath.Join("..", "template.yaml"), "Api")
 	if err != nil {

@@ -14,17 +14,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -42,6 +39,7 @@ import (
 	"github.com/aistats/edge/pkg/management"
 	"github.com/aistats/edge/pkg/providers"
 	"github.com/aistats/edge/pkg/proxy"
+	"github.com/aistats/edge/pkg/rie"
 	"github.com/aistats/edge/pkg/upstream"
 )
 
@@ -327,11 +325,8 @@ func binarySizes() ([]figure, error) {
 	defer os.RemoveAll(dir)
 	for _, name := range []string{"authorizer", "proxy", "management"} {
 		out := filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+name)
-		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build %s: %v\n%s", name, err, b)
+		if err := rie.Build(repoRoot(), out, "./functions/"+name, "linux", "arm64"); err != nil {
+			return nil, err
 		}
 		fi, err := os.Stat(out)
 		if err != nil {
@@ -351,38 +346,26 @@ func coldStart(runs int) (figure, error) {
 		return figure{}, err
 	}
 	defer os.RemoveAll(dir)
-	build := func(out, pkg string) error {
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
-		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, b)
-		}
-		return nil
-	}
-	rie, bootstrap := filepath.Join(dir, "rie"), filepath.Join(dir, "bootstrap")
-	if err := build(rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"); err != nil {
+	emulator, bootstrap := filepath.Join(dir, "rie"), filepath.Join(dir, "bootstrap")
+	if err := rie.Build(repoRoot(), emulator, rie.EmulatorPackage, "", ""); err != nil {
 		return figure{}, err
 	}
-	if err := build(bootstrap, "./functions/authorizer"); err != nil {
+	if err := rie.Build(repoRoot(), bootstrap, "./functions/authorizer", "", ""); err != nil {
 		return figure{}, err
 	}
+	env := append(os.Environ(), "TABLE_WORKSPACES=w", "TABLE_KEYS=k", "TABLE_COUNTERS=c", "TABLE_USAGE=u", "TABLE_AUDIT=a",
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y")
 	var times []float64
 	payload := `{"type":"REQUEST","methodArn":"arn:aws:execute-api:eu-west-1:1:api/v1/POST/chat/completions","headers":{"Authorization":"Bearer x"}}`
 	for range runs {
-		addr, runtimeAddr := freeAddr(), freeAddr()
-		cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, "--log-level", "error", bootstrap)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TABLE_WORKSPACES=w", "TABLE_KEYS=k", "TABLE_COUNTERS=c", "TABLE_USAGE=u", "TABLE_AUDIT=a",
-			"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		start := time.Now()
-		if err := cmd.Start(); err != nil {
+		p, err := rie.Start(emulator, bootstrap, env, nil)
+		if err != nil {
 			return figure{}, err
 		}
 		var took time.Duration
 		for deadline := start.Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			resp, err := http.Post("http://"+addr+"/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(payload))
+			resp, err := http.Post(p.URL+"/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(payload))
 			if err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
@@ -392,8 +375,7 @@ func coldStart(runs int) (figure, error) {
 				}
 			}
 		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		p.Stop()
 		if took == 0 {
 			return figure{}, fmt.Errorf("the authorizer under the emulator never answered")
 		}
@@ -494,13 +476,4 @@ func loadRun(ctx context.Context) ([]figure, error) {
 		{Name: "load: requests in the usage rollup", Value: float64(day.Requests), Unit: "requests", Target: fmt.Sprint(answered),
 			Met: met(day.Requests == answered), Note: "every answered request counted once, refusals as errors"},
 	}, nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
