@@ -405,9 +405,13 @@ func loadRun(ctx context.Context) ([]figure, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dataDir)
+	// The handlers' clock reads noon UTC, far from a day boundary, so the
+	// daily limit cannot reset in the middle of the run.
+	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Sub(time.Now())
+	now := func() time.Time { return time.Now().Add(shift) }
 	go func() {
 		done <- devstack.Run(runCtx, devstack.Config{RepoRoot: repoRoot(), DataDir: dataDir, Port: -1, DynamoDBPort: -1,
-			Ready: func(r devstack.Running) { ready <- r }})
+			Ready: func(r devstack.Running) { ready <- r }, Now: now})
 	}()
 	var running devstack.Running
 	select {
@@ -416,7 +420,7 @@ func loadRun(ctx context.Context) ([]figure, error) {
 		return nil, fmt.Errorf("local stack: %w", err)
 	}
 	store := dynamo.New(dynamo.Config{Client: dynamo.NewLocalClient(running.DynamoDBEndpoint), Tables: devstack.Tables})
-	k, key, err := management.NewService(store, rand.Reader, nil).CreateKey(ctx,
+	k, key, err := management.NewService(store, rand.Reader, now).CreateKey(ctx,
 		management.Actor{KID: management.OperatorActor, WorkspaceID: devstack.DemoWorkspace}, gateway.KindInference,
 		management.KeySpec{Name: "load", Limits: gateway.Limits{RequestsPerDay: limit}})
 	if err != nil {
@@ -458,7 +462,7 @@ func loadRun(ctx context.Context) ([]figure, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(began)
-	day, _, err := store.GetDailyUsage(ctx, k.KID, time.Now())
+	day, _, err := store.GetDailyUsage(ctx, k.KID, now())
 	if err != nil {
 		return nil, err
 	}

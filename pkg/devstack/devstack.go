@@ -41,6 +41,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready, if set, is called once the API answers.
 	Ready func(Running)
+	// Now is the handlers' clock; nil means time.Now. Tests set it so a
+	// rate-limit window cannot roll over between two of their requests.
+	Now func() time.Time
 }
 
 // Env is what the handlers are built from.
@@ -50,6 +53,8 @@ type Env struct {
 	Logger *slog.Logger
 	// LocalProviderURL is the base URL of the offline provider "local".
 	LocalProviderURL string
+	// Now is the clock of every handler; nil means time.Now.
+	Now func() time.Time
 }
 
 // Running describes a started stack.
@@ -155,7 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if build == nil {
 		build = LocalFunctions
 	}
-	functions, err := build(Env{Client: client, Tables: Tables, Logger: log, LocalProviderURL: localProviderURL})
+	functions, err := build(Env{Client: client, Tables: Tables, Logger: log, LocalProviderURL: localProviderURL, Now: cfg.Now})
 	if err != nil {
 		return fmt.Errorf("build functions: %w", err)
 	}

@@ -49,15 +49,31 @@ func freePort(t *testing.T) int {
 
 // startStack runs the stack until the returned stop is called, which waits
 // for Run to return.
-func startStack(t *testing.T, dataDir string, dynamoPort int) (devstack.Running, *syncBuffer, func()) {
+func startStack(t *testing.T, dataDir string, dynamoPort int) (testStack, *syncBuffer, func()) {
 	t.Helper()
 	running, out, _, stop := startStackWithLogs(t, dataDir, dynamoPort)
 	return running, out, stop
 }
 
+// testStack is a started stack and the clock its handlers read.
+type testStack struct {
+	devstack.Running
+	Now func() time.Time
+}
+
+// windowStartClock runs the wall clock shifted back so that it reads one
+// second past a whole UTC minute now: a test has 59 s before any rate-limit
+// window (minute, day, month) can roll over between two of its requests.
+func windowStartClock() func() time.Time {
+	start := time.Now()
+	shift := start.Sub(start.Truncate(time.Minute)) - time.Second
+	return func() time.Time { return time.Now().Add(-shift) }
+}
+
 // startStackWithLogs also returns every JSON log line the stack writes.
-func startStackWithLogs(t *testing.T, dataDir string, dynamoPort int) (devstack.Running, *syncBuffer, *syncBuffer, func()) {
+func startStackWithLogs(t *testing.T, dataDir string, dynamoPort int) (testStack, *syncBuffer, *syncBuffer, func()) {
 	t.Helper()
+	now := windowStartClock()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan devstack.Running, 1)
@@ -68,11 +84,12 @@ func startStackWithLogs(t *testing.T, dataDir string, dynamoPort int) (devstack.
 			DataDir: dataDir, Port: -1, DynamoDBPort: dynamoPort, Out: out,
 			Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 			Ready:  func(r devstack.Running) { ready <- r },
+			Now:    now,
 		})
 	}()
 	select {
 	case c := <-ready:
-		return c, out, logs, func() {
+		return testStack{Running: c, Now: now}, out, logs, func() {
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("Run: %v", err)

@@ -27,11 +27,11 @@ import (
 // reported at start and its routes answer 502.
 func LocalFunctions(env Env) (map[string]gatewayemulator.Function, error) {
 	store := dynamo.New(dynamo.Config{Client: env.Client, Tables: env.Tables})
-	auth, err := authorizer.New(authorizer.Config{Store: store, Logger: env.Logger})
+	auth, err := authorizer.New(authorizer.Config{Store: store, Logger: env.Logger, Now: env.Now})
 	if err != nil {
 		return nil, err
 	}
-	mgmt, err := management.New(management.Config{Store: store, Usage: store, Logger: env.Logger})
+	mgmt, err := management.New(management.Config{Store: store, Usage: store, Logger: env.Logger, Now: env.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +48,7 @@ func LocalFunctions(env Env) (map[string]gatewayemulator.Function, error) {
 		BaseURLs:    map[string]string{"local": env.LocalProviderURL},
 		Usage:       store,
 		Logger:      env.Logger,
+		Now:         env.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -142,7 +141,7 @@ func TestOpenAISDKAgainstTheLocalStack(t *testing.T) {
 	})
 	t.Run("usage was recorded once per request", func(t *testing.T) {
 		tok, _ := keyformat.Parse(creds.APIKey)
-		day, _, err := store.GetDailyUsage(ctx, tok.KID, time.Now())
+		day, _, err := store.GetDailyUsage(ctx, tok.KID, running.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
