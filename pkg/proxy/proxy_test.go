@@ -92,6 +92,9 @@ type fixture struct {
 	store       *dynamo.Store
 	alpha, beta *upstreamSpy
 	ctx         authcontext.Context
+	// now is the handler's clock: it reads noon UTC when the test starts, so
+	// usage is written and read on the same day even around midnight.
+	now func() time.Time
 }
 
 func chatOK(w http.ResponseWriter, r *http.Request, _ int) {
@@ -111,7 +114,10 @@ func newFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Reques
 	f := &fixture{t: t, store: store, alpha: newUpstream(t, alpha), beta: newUpstream(t, beta)}
 	env := map[string]string{"ALPHA_KEY": "alpha-secret", "BETA_KEY": "beta-secret"}
 	f.logs = &strings.Builder{}
+	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Sub(time.Now())
+	f.now = func() time.Time { return time.Now().Add(shift) }
 	f.h, err = proxy.New(proxy.Config{
+		Now:      f.now,
 		Logger:   slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)),
 		Registry: reg,
 		Upstream: upstream.New(upstream.Config{
@@ -182,7 +188,7 @@ func (a answer) code(t *testing.T) string {
 
 func (f *fixture) usage() gateway.UsageTotals {
 	f.t.Helper()
-	day, _, err := f.store.GetDailyUsage(context.Background(), f.ctx.KID, time.Now())
+	day, _, err := f.store.GetDailyUsage(context.Background(), f.ctx.KID, f.now())
 	if err != nil {
 		f.t.Fatal(err)
 	}
