@@ -481,8 +481,31 @@ func TestClientGoingAwayCancelsUpstream(t *testing.T) {
 		t.Fatal("the upstream call was not cancelled")
 	}
 	a.stream.Close()
-	if u := f.usage(); u.Requests != 1 {
-		t.Errorf("usage %+v, want the request recorded exactly once", u)
+	if u := f.usage(); u.Requests != 1 || u.Errors != 1 {
+		t.Errorf("usage %+v, want the request recorded exactly once, as failed", u)
+	}
+}
+
+// TestClientHangingUpAfterDoneIsASuccess: SDKs close the connection as soon
+// as they read "data: [DONE]", often before the upstream's EOF reaches the
+// proxy. The answer was complete, so usage records no error.
+func TestClientHangingUpAfterDoneIsASuccess(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		io.WriteString(w, strings.Join(chunks, ""))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the upstream keeps the connection open
+	}, chatOK)
+	a := f.call("POST", "/chat/completions", streamBody, nil)
+	all := strings.Join(chunks, "")
+	buf := make([]byte, len(all))
+	if _, err := io.ReadFull(a.stream.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	a.stream.Close() // the client read [DONE] and went away
+	if u := f.usage(); u.Requests != 1 || u.Errors != 0 || u.PromptTokens != 5 || u.CompletionTokens != 2 {
+		t.Errorf("usage %+v, want one successful request with 5+2 tokens", u)
 	}
 }
 

@@ -25,11 +25,15 @@ type sseRelay struct {
 	line     []byte
 	usage    usage
 	failed   bool
-	pending  []byte // an error event still to send
-	done     bool
-	once     sync.Once
-	finish   func(u usage, failed bool)
-	reqID    string
+	// sawDone is set once the upstream's "data: [DONE]" has passed: the
+	// answer is complete even if the client hangs up before the upstream's
+	// EOF reaches us, as SDKs do as soon as they read the sentinel.
+	sawDone bool
+	pending []byte // an error event still to send
+	done    bool
+	once    sync.Once
+	finish  func(u usage, failed bool)
+	reqID   string
 }
 
 func (s *sseRelay) Read(p []byte) (int, error) {
@@ -74,7 +78,10 @@ func (s *sseRelay) scan(b []byte) {
 		s.line = append(s.line, b[:i]...)
 		b = b[i+1:]
 		line := bytes.TrimSpace(s.line)
-		if data, ok := bytes.CutPrefix(line, []byte("data:")); ok && bytes.Contains(data, []byte(`"usage"`)) {
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if ok && bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
+			s.sawDone = true
+		} else if ok && bytes.Contains(data, []byte(`"usage"`)) {
 			var chunk struct {
 				Usage *usage `json:"usage"`
 			}
@@ -94,9 +101,10 @@ func (s *sseRelay) end() {
 }
 
 // Close ends the stream early: the upstream call is cancelled by closing its
-// body, and usage is still recorded once.
+// body, and usage is still recorded once. A stream closed before its [DONE]
+// counts as failed.
 func (s *sseRelay) Close() error {
-	if !s.done {
+	if !s.done && !s.sawDone {
 		s.failed = true
 	}
 	s.done = true
