@@ -42,9 +42,10 @@ func main() {
 	if err != nil {
 		fail("load AWS configuration", err)
 	}
-	// Provider credentials come from Secrets Manager; PROVIDER_CREDENTIALS=env
-	// reads the variables the registry names instead (local runs and tests).
-	var creds proxy.Credentials = &secretsmanager.Credentials{Client: sm.NewFromConfig(awsCfg)}
+	// Provider credentials come from Secrets Manager, under the stack's
+	// PROVIDER_SECRET_PREFIX; PROVIDER_CREDENTIALS=env reads the variables
+	// the registry names instead (local runs and tests).
+	var creds proxy.Credentials = &secretsmanager.Credentials{Client: sm.NewFromConfig(awsCfg), Prefix: os.Getenv("PROVIDER_SECRET_PREFIX")}
 	switch v := os.Getenv("PROVIDER_CREDENTIALS"); v {
 	case "", "secretsmanager":
 	case "env":

@@ -24,7 +24,10 @@ const (
 type Credential struct {
 	// Env is the environment variable read locally.
 	Env string `json:"env"`
-	// Secret is the AWS Secrets Manager secret name read in AWS.
+	// Secret is the AWS Secrets Manager secret name read in AWS, relative to
+	// the stack: the proxy prefixes it with PROVIDER_SECRET_PREFIX (the
+	// stack name and a slash), so two stacks in one account never share a
+	// provider key.
 	Secret string `json:"secret"`
 }
 

@@ -114,12 +114,23 @@ func mustLookup(v any, key string) any {
 }
 
 // TestProviderSecretsComeFromParameters: each registry secret is created
-// from a NoEcho parameter, never a literal, under the name the proxy reads.
+// from a NoEcho parameter, never a literal, under the name the proxy reads:
+// its PROVIDER_SECRET_PREFIX (the stack's name) and the registry's name, so
+// two stacks in one account neither collide nor read each other's keys.
 func TestProviderSecretsComeFromParameters(t *testing.T) {
 	tpl := loadRepoTemplate(t)
 	reg, err := providers.Default()
 	if err != nil {
 		t.Fatal(err)
+	}
+	const stackPrefix = "${AWS::StackName}/"
+	prefix, _ := samtemplate.Lookup(tpl.Resources["ProxyFunction"].Properties, "Environment", "Variables", "PROVIDER_SECRET_PREFIX")
+	if in, ok := prefix.(samtemplate.Intrinsic); !ok || in.Name != "Fn::Sub" || in.Value != stackPrefix {
+		t.Errorf("ProxyFunction PROVIDER_SECRET_PREFIX = %v, want !Sub %q", prefix, stackPrefix)
+	}
+	policy := fmt.Sprint(tpl.Resources["ProxyFunction"].Properties["Policies"])
+	if !strings.Contains(policy, ":secret:"+stackPrefix+"providers/*") {
+		t.Errorf("the proxy may not read this stack's provider secrets, or reads more: %s", policy)
 	}
 	names := map[string]string{}
 	for _, id := range tpl.OfType("AWS::SecretsManager::Secret") {
@@ -132,14 +143,20 @@ func TestProviderSecretsComeFromParameters(t *testing.T) {
 		if echo, _ := samtemplate.Lookup(tpl.Parameters, param, "NoEcho"); echo != true {
 			t.Errorf("parameter %s must be NoEcho", param)
 		}
-		names[samtemplate.String(p, "Name")] = id
+		name, ok := p["Name"].(samtemplate.Intrinsic)
+		if !ok || name.Name != "Fn::Sub" {
+			t.Errorf("%s: Name is not a !Sub under the stack's name", id)
+			continue
+		}
+		sub, _ := name.Value.(string)
+		names[sub] = id
 	}
 	for _, p := range reg.Providers {
 		if p.Credential.Secret == "" {
 			continue
 		}
-		if _, ok := names[p.Credential.Secret]; !ok {
-			t.Errorf("no secret resource named %s for provider %s", p.Credential.Secret, p.ID)
+		if _, ok := names[stackPrefix+p.Credential.Secret]; !ok {
+			t.Errorf("no secret resource named %s%s for provider %s", stackPrefix, p.Credential.Secret, p.ID)
 		}
 	}
 }

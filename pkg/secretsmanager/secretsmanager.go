@@ -25,6 +25,9 @@ type Client interface {
 // Credentials reads provider credentials from Secrets Manager.
 type Credentials struct {
 	Client Client
+	// Prefix is put before every registry secret name: the stack's name and
+	// a slash in AWS, so each stack reads its own secrets.
+	Prefix string
 	mu     sync.Mutex
 	cache  map[string]string
 }
@@ -40,7 +43,8 @@ func (c *Credentials) Credential(ctx context.Context, p *providers.Provider) (st
 	if v, ok := c.cache[p.ID]; ok {
 		return v, nil
 	}
-	out, err := c.Client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(p.Credential.Secret)})
+	name := c.Prefix + p.Credential.Secret
+	out, err := c.Client.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(name)})
 	value := ""
 	switch {
 	case err == nil:
@@ -48,7 +52,7 @@ func (c *Credentials) Credential(ctx context.Context, p *providers.Provider) (st
 	case isNotFound(err):
 		// Not configured: remembered, like a found secret, for the container's life.
 	default:
-		return "", fmt.Errorf("read credential of provider %s from secret %s: %w", p.ID, p.Credential.Secret, err)
+		return "", fmt.Errorf("read credential of provider %s from secret %s: %w", p.ID, name, err)
 	}
 	if c.cache == nil {
 		c.cache = map[string]string{}

@@ -31,16 +31,20 @@ func (f *fakeSecrets) GetSecretValue(_ context.Context, in *sm.GetSecretValueInp
 }
 
 func TestCredentialsAreReadOncePerContainer(t *testing.T) {
-	fake := &fakeSecrets{values: map[string]string{"aistats/providers/openai": "sk-upstream\n"}}
-	c := &Credentials{Client: fake}
-	openai := &providers.Provider{ID: "openai", Credential: providers.Credential{Secret: "aistats/providers/openai"}}
-	groq := &providers.Provider{ID: "groq", Credential: providers.Credential{Secret: "aistats/providers/groq"}}
+	fake := &fakeSecrets{values: map[string]string{
+		"prod/providers/openai":    "sk-upstream\n",
+		"staging/providers/openai": "sk-other-stack",
+		"providers/groq":           "sk-unprefixed",
+	}}
+	c := &Credentials{Client: fake, Prefix: "prod/"}
+	openai := &providers.Provider{ID: "openai", Credential: providers.Credential{Secret: "providers/openai"}}
+	groq := &providers.Provider{ID: "groq", Credential: providers.Credential{Secret: "providers/groq"}}
 	for range 3 {
 		if v, err := c.Credential(context.Background(), openai); err != nil || v != "sk-upstream" {
 			t.Fatalf("Credential = %q, %v", v, err)
 		}
 		if v, err := c.Credential(context.Background(), groq); err != nil || v != "" {
-			t.Fatalf("missing secret = %q, %v; want not configured", v, err)
+			t.Fatalf("secret missing under the prefix = %q, %v; want not configured", v, err)
 		}
 	}
 	if fake.calls != 2 {
