@@ -189,6 +189,10 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		wantAPIError(t, err, 403, "model_not_allowed")
 	})
 	t.Run("429", func(t *testing.T) {
+		// The binaries read the real clock: keep both requests in one UTC day.
+		if left := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)); left < 15*time.Second {
+			time.Sleep(left + time.Second)
+		}
 		_, once := createKey(`{"name":"once","limits":{"requests_per_day":1}}`)
 		oc := sdk(once)
 		if _, err := oc.Chat.Completions.New(ctx, chat); err != nil {
