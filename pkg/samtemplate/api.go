@@ -89,6 +89,16 @@ func (t *Template) API(logicalID string) (*API, error) {
 		return nil, fmt.Errorf("api %s: %w", logicalID, err)
 	}
 	api.Routes = append(api.Routes, defined...)
+	// SAM adds a function's Api events to an API that has its own
+	// DefinitionBody only when MergeDefinitions is true; otherwise it drops
+	// them without a word and the deployed API lacks those routes.
+	_, hasBody := Lookup(res.Properties, "DefinitionBody")
+	merge, _ := Lookup(res.Properties, "MergeDefinitions")
+	eventsDeployed := !hasBody || merge == true
+	seen := map[string]bool{}
+	for _, r := range api.Routes {
+		seen[r.Method+" "+r.Path] = true
+	}
 	for _, fnID := range t.OfType("AWS::Serverless::Function") {
 		events, _ := Lookup(t.Resources[fnID].Properties, "Events")
 		evMap, _ := events.(map[string]any)
@@ -115,6 +125,13 @@ func (t *Template) API(logicalID string) (*API, error) {
 			if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
 				return nil, fmt.Errorf("function %s event %s: Method and Path (starting with /) are required", fnID, name)
 			}
+			if !eventsDeployed {
+				return nil, fmt.Errorf("function %s event %s: api %s has a DefinitionBody without MergeDefinitions: true, so SAM would not deploy this route", fnID, name, logicalID)
+			}
+			if seen[r.Method+" "+r.Path] {
+				return nil, fmt.Errorf("function %s event %s: %s %s is declared twice on api %s", fnID, name, r.Method, r.Path, logicalID)
+			}
+			seen[r.Method+" "+r.Path] = true
 			api.Routes = append(api.Routes, r)
 		}
 	}

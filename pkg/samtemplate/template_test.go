@@ -1,9 +1,11 @@
 package samtemplate_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,6 +94,70 @@ func TestRepoTemplateAPI(t *testing.T) {
 		if routes[route] != fn {
 			t.Errorf("route %s served by %q, want %s", route, routes[route], fn)
 		}
+	}
+}
+
+// TestEventsOnADefinitionBodyNeedMergeDefinitions: SAM ignores a function's
+// Api events on an API with its own DefinitionBody unless MergeDefinitions
+// is true, so the parser refuses such a template rather than emulate routes
+// that would never be deployed.
+func TestEventsOnADefinitionBodyNeedMergeDefinitions(t *testing.T) {
+	const template = `
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1%s
+      DefinitionBody:
+        openapi: "3.0.1"
+        paths:
+          /a:
+            post:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                uri: !Sub "arn:aws:apigateway:r:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations"
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        B:
+          Type: Api
+          Properties: {RestApiId: !Ref Api, Path: %s, Method: get}
+`
+	for _, tc := range []struct {
+		name, merge, path string
+		routes            int
+	}{
+		{"without MergeDefinitions", "", "/b", 0},
+		{"with MergeDefinitions", "\n      MergeDefinitions: true", "/b", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tpl, err := samtemplate.Parse(fmt.Appendf(nil, template, tc.merge, tc.path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			api, err := tpl.API("Api")
+			if tc.routes == 0 {
+				if err == nil || !strings.Contains(err.Error(), "MergeDefinitions") {
+					t.Errorf("API() = %v routes, %v; want an error naming MergeDefinitions", api, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(api.Routes) != tc.routes {
+				t.Errorf("routes %+v, want %d", api.Routes, tc.routes)
+			}
+		})
+	}
+	dup := strings.Replace(fmt.Sprintf(template, "\n      MergeDefinitions: true", "/a"), "Method: get", "Method: post", 1)
+	tpl, err := samtemplate.Parse([]byte(dup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tpl.API("Api"); err == nil || !strings.Contains(err.Error(), "declared twice") {
+		t.Errorf("POST /a in both the DefinitionBody and an event: %v, want an error", err)
 	}
 }
 
