@@ -170,7 +170,15 @@ func encodeCursor(last item) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
-// ListKeys returns one page of a workspace's keys, oldest first.
+// maxListQueries bounds the Query calls one page of a kind-filtered list
+// may make: past it the page is returned short, with a cursor, so a
+// workspace with many keys of the other kind cannot make a request slow.
+const maxListQueries = 5
+
+// ListKeys returns one page of a workspace's keys, oldest first. A page
+// filtered by kind is filled up to the limit across Query calls (DynamoDB
+// applies Limit before the filter), so pages are short only at the end or
+// when maxListQueries is reached; a cursor then still leads on.
 func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.ListKeysOptions) (gateway.KeyPage, error) {
 	limit := opts.Limit
 	switch {
@@ -188,6 +196,9 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.L
 		Limit:                     aws.Int32(int32(limit)),
 	}
 	if opts.Kind != "" {
+		// Items of the other kind are read and dropped: read a full page's
+		// worth each time, keep what is needed.
+		in.Limit = aws.Int32(int32(MaxPageSize))
 		in.FilterExpression = aws.String("#kind = :kind")
 		in.ExpressionAttributeNames = map[string]string{"#kind": "kind"}
 		in.ExpressionAttributeValues[":kind"] = str(string(opts.Kind))
@@ -199,20 +210,35 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.L
 		}
 		in.ExclusiveStartKey = start
 	}
-	out, err := s.client.Query(ctx, in)
-	if err != nil {
-		return gateway.KeyPage{}, classify("list keys of workspace "+workspaceID, err)
-	}
-	page := gateway.KeyPage{Keys: make([]gateway.Key, 0, len(out.Items))}
-	for _, it := range out.Items {
-		k, err := decodeKey(it)
+	page := gateway.KeyPage{Keys: make([]gateway.Key, 0, limit)}
+	// resume is the item the next page starts after; nil when none is left.
+	var resume item
+	for queries := 1; ; queries++ {
+		out, err := s.client.Query(ctx, in)
 		if err != nil {
-			return gateway.KeyPage{}, gateway.Internal(err)
+			return gateway.KeyPage{}, classify("list keys of workspace "+workspaceID, err)
 		}
-		page.Keys = append(page.Keys, k)
+		resume = out.LastEvaluatedKey
+		for i, it := range out.Items {
+			k, err := decodeKey(it)
+			if err != nil {
+				return gateway.KeyPage{}, gateway.Internal(err)
+			}
+			page.Keys = append(page.Keys, k)
+			if len(page.Keys) == limit {
+				if i < len(out.Items)-1 {
+					resume = it // the page is full in the middle of what was read
+				}
+				break
+			}
+		}
+		if len(page.Keys) == limit || len(resume) == 0 || queries == maxListQueries {
+			break
+		}
+		in.ExclusiveStartKey = resume
 	}
-	if len(out.LastEvaluatedKey) > 0 {
-		cursor, err := encodeCursor(out.LastEvaluatedKey)
+	if len(resume) > 0 {
+		cursor, err := encodeCursor(resume)
 		if err != nil {
 			return gateway.KeyPage{}, gateway.Internal(fmt.Errorf("encode cursor: %w", err))
 		}

@@ -185,6 +185,56 @@ func TestListKeysPaginates(t *testing.T) {
 		t.Errorf("listed in %d pages, want at least 3 with limit 3", pages)
 	}
 
+	t.Run("pages filtered by kind are full", func(t *testing.T) {
+		// Seven inference keys, then management keys between more
+		// inference keys: DynamoDB filters after Limit, the store must not.
+		var mks, sks []string
+		for i := range 6 {
+			clock.Advance(time.Second)
+			k := newKey(t, "acme", gateway.KindManagement)
+			if err := s.CreateKey(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			mks = append(mks, k.KID)
+			if i%2 == 1 {
+				clock.Advance(time.Second)
+				sks = append(sks, createKey(t, s, "acme").KID)
+			}
+		}
+		list := func(kind gateway.KeyKind, limit int) (kids []string, sizes []int) {
+			cursor := ""
+			for range 20 {
+				page, err := s.ListKeys(ctx, "acme", gateway.ListKeysOptions{Limit: limit, Cursor: cursor, Kind: kind})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sizes = append(sizes, len(page.Keys))
+				for _, k := range page.Keys {
+					if k.Kind != kind {
+						t.Errorf("%s listed among %s keys", k.KID, kind)
+					}
+					kids = append(kids, k.KID)
+				}
+				if cursor = page.NextCursor; cursor == "" {
+					return kids, sizes
+				}
+			}
+			t.Fatal("pagination does not end")
+			return nil, nil
+		}
+		if kids, sizes := list(gateway.KindManagement, 4); !slices.Equal(kids, mks) || sizes[0] != 4 {
+			t.Errorf("management keys %v in pages of %v, want %v with a full first page", kids, sizes, mks)
+		}
+		kids, sizes := list(gateway.KindInference, 3)
+		if wantKids := append(slices.Clone(want), sks...); !slices.Equal(kids, wantKids) {
+			t.Errorf("inference keys %v, want %v", kids, wantKids)
+		}
+		for i, n := range sizes[:len(sizes)-1] {
+			if n != 3 {
+				t.Errorf("page %d holds %d keys, want 3: only the last page may be short (%v)", i, n, sizes)
+			}
+		}
+	})
 	t.Run("cursor of another workspace", func(t *testing.T) {
 		page, err := s.ListKeys(ctx, "acme", gateway.ListKeysOptions{Limit: 1})
 		if err != nil {
