@@ -368,6 +368,15 @@ func TestListPaginationAndUnusedKeys(t *testing.T) {
 	if a.status != 200 || strings.Join(stale, ",") != strings.Join(kids[1:], ",") {
 		t.Errorf("unused for 5 days: %v, want %v", stale, kids[1:])
 	}
+	// Pages of two: the used key 0 is skipped, and the page is still full.
+	a = e.call(actor("acme"), "GET", "/keys", "", "", map[string]string{"unused_for_days": "5", "limit": "2"})
+	stale = nil
+	for _, v := range a.list() {
+		stale = append(stale, v.(map[string]any)["kid"].(string))
+	}
+	if a.status != 200 || strings.Join(stale, ",") != strings.Join(kids[1:3], ",") || a.body["next_cursor"] == nil {
+		t.Errorf("unused for 5 days, limit 2: %v (next %v), want %v and a cursor", stale, a.body["next_cursor"], kids[1:3])
+	}
 	if used := e.call(actor("acme"), "GET", "/keys/{kid}", kids[0], "", nil).data()["last_used_at"]; used != e.now.Truncate(time.Minute).Format(time.RFC3339) {
 		t.Errorf("last_used_at = %v, want this minute", used)
 	}

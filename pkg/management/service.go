@@ -258,42 +258,56 @@ func (s *Service) LastUsed(ctx context.Context, kids []string) (map[string]time.
 	return s.store.LastUsed(ctx, kids)
 }
 
-// ListKeys returns a page of the workspace's keys of kind. With
-// unusedForDays > 0 only keys not used (or, if never used, created) in that
-// many days are kept, so stale keys are easy to find.
+// maxUnusedRounds bounds the pages one unused_for_days listing reads: past
+// it the page is returned short, with a cursor, so a large workspace of
+// busy keys cannot make one request slow.
+const maxUnusedRounds = 5
+
+// ListKeys returns a page of up to limit (1 or more) of the workspace's keys
+// of kind. With unusedForDays > 0 only keys not used (or, if never used,
+// created) in that many days are kept, so stale keys are easy to find; the
+// page is then filled from further keys, reading at most maxUnusedRounds
+// pages of them.
 func (s *Service) ListKeys(ctx context.Context, actor Actor, kind gateway.KeyKind, limit int, cursor string, unusedForDays int) ([]KeyView, string, error) {
-	page, err := s.store.ListKeys(ctx, actor.WorkspaceID, gateway.ListKeysOptions{Limit: limit, Cursor: cursor, Kind: kind})
-	if err != nil {
-		return nil, "", err
-	}
-	kids := make([]string, len(page.Keys))
-	for i, k := range page.Keys {
-		kids[i] = k.KID
-	}
-	used, err := s.store.LastUsed(ctx, kids)
-	if err != nil {
-		return nil, "", err
-	}
 	now := s.now()
 	cutoff := now.AddDate(0, 0, -unusedForDays)
 	views := []KeyView{}
-	for _, k := range page.Keys {
-		var last *time.Time
-		if t, ok := used[k.KID]; ok {
-			last = &t
+	for round := 1; ; round++ {
+		// Ask for no more keys than the page has room for, so every key read
+		// is either shown or skipped and the store's cursor stays exact.
+		page, err := s.store.ListKeys(ctx, actor.WorkspaceID, gateway.ListKeysOptions{Limit: limit - len(views), Cursor: cursor, Kind: kind})
+		if err != nil {
+			return nil, "", err
 		}
-		if unusedForDays > 0 {
-			seen := k.CreatedAt
-			if last != nil {
-				seen = *last
-			}
-			if seen.After(cutoff) {
-				continue
-			}
+		kids := make([]string, len(page.Keys))
+		for i, k := range page.Keys {
+			kids[i] = k.KID
 		}
-		views = append(views, NewKeyView(k, last, now))
+		used, err := s.store.LastUsed(ctx, kids)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, k := range page.Keys {
+			var last *time.Time
+			if t, ok := used[k.KID]; ok {
+				last = &t
+			}
+			if unusedForDays > 0 {
+				seen := k.CreatedAt
+				if last != nil {
+					seen = *last
+				}
+				if seen.After(cutoff) {
+					continue
+				}
+			}
+			views = append(views, NewKeyView(k, last, now))
+		}
+		cursor = page.NextCursor
+		if len(views) == limit || cursor == "" || round == maxUnusedRounds {
+			return views, cursor, nil
+		}
 	}
-	return views, page.NextCursor, nil
 }
 
 // LimitsPatch changes some of a key's limits; nil fields stay as they are.
