@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,19 +94,28 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 
 	env := append(os.Environ(),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_DYNAMODB="+dynamotest.Endpoint(t),
 		"TABLE_WORKSPACES="+tables.Workspaces, "TABLE_KEYS="+tables.Keys, "TABLE_COUNTERS="+tables.Counters,
 		"TABLE_USAGE="+tables.Usage, "TABLE_AUDIT="+tables.Audit,
 		"PROVIDER_CREDENTIALS=env", "LOCAL_PROVIDER_URL="+provider.URL+"/v1",
 	)
 	functions := map[string]gatewayemulator.Function{}
 	bootstraps := map[string]string{}
+	// Each binary reaches DynamoDB through its own recorder, so the calls it
+	// makes can be held against its IAM policy once every flow has run.
+	recorders := map[string]*dynamoRecorder{}
 	for id, name := range map[string]string{"AuthorizerFunction": "authorizer", "ProxyFunction": "proxy", "ManagementFunction": "management"} {
 		bootstrap := build(t, filepath.Join(dir, name), "bootstrap", "github.com/aistats/edge/functions/"+name)
 		bootstraps[name] = bootstrap
-		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, env)}
+		rec, endpoint := newDynamoRecorder(t, dynamotest.Endpoint(t), tables)
+		recorders[id] = rec
+		fnEnv := append(slices.Clip(env), "AWS_ENDPOINT_URL_DYNAMODB="+endpoint)
+		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, fnEnv)}
 	}
-	api, err := samtemplate.LoadAPI(filepath.Join("..", "template.yaml"), "Api")
+	tpl, err := samtemplate.Load(filepath.Join("..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := tpl.API("Api")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,5 +254,32 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		if status != 200 || requests < 2 {
 			t.Errorf("usage: %d, %v requests", status, requests)
 		}
+	})
+	t.Run("every other management call", func(t *testing.T) {
+		ownKID, own := createKey(`{"name":"reads its own record"}`)
+		if status, m := call("GET", "/key", own, ""); status != 200 {
+			t.Errorf("GET /key with the inference key: %d %v", status, m)
+		}
+		status, m := call("POST", "/management-keys", mgmtKey, `{"name":"ci","scopes":["keys:read"]}`)
+		if status != 201 {
+			t.Fatalf("POST /management-keys: %d %v", status, m)
+		}
+		mk := m["data"].(map[string]any)["kid"].(string)
+		for _, c := range []struct{ method, path, body string }{
+			{"PATCH", "/keys/" + ownKID, `{"name":"renamed","limits":{"requests_per_day":10}}`},
+			{"GET", "/keys?unused_for_days=0", ""},
+			{"GET", "/keys/" + ownKID, ""},
+			{"GET", "/keys/" + kid + "/usage?granularity=hour", ""},
+			{"GET", "/management-keys", ""},
+			{"DELETE", "/management-keys/" + mk, ""},
+			{"GET", "/audit-events", ""},
+		} {
+			if status, m := call(c.method, c.path, mgmtKey, c.body); status != 200 && status != 204 {
+				t.Errorf("%s %s: %d %v", c.method, c.path, status, m)
+			}
+		}
+	})
+	t.Run("every DynamoDB call is granted by template.yaml", func(t *testing.T) {
+		checkIAM(t, tpl, recorders)
 	})
 }

@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aistats/edge/pkg/dynamo"
+	"github.com/aistats/edge/pkg/samtemplate"
+)
+
+// dynamoRecorder stands between one function's binary and DynamoDB and
+// notes every action it takes on every table or index, as IAM names them
+// ("dynamodb:Query KeysTable/index/by_workspace"), so the test can hold the
+// calls the binaries really make against the policies template.yaml grants.
+type dynamoRecorder struct {
+	proxy *httputil.ReverseProxy
+	// logical maps a table name to its logical id in template.yaml.
+	logical map[string]string
+	mu      sync.Mutex
+	seen    map[string]bool
+}
+
+// newDynamoRecorder returns a recorder in front of endpoint and its URL.
+func newDynamoRecorder(t *testing.T, endpoint string, tables dynamo.Tables) (*dynamoRecorder, string) {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &dynamoRecorder{proxy: httputil.NewSingleHostReverseProxy(target), logical: map[string]string{}, seen: map[string]bool{}}
+	for _, def := range tables.Definitions() {
+		r.logical[*def.Create.TableName] = def.Role + "Table"
+	}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return r, srv.URL
+}
+
+func (r *dynamoRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	var in struct {
+		TableName    string
+		IndexName    string
+		RequestItems map[string]json.RawMessage
+	}
+	_ = json.Unmarshal(body, &in)
+	_, op, _ := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
+	var resources []string
+	if in.TableName != "" {
+		res := r.name(in.TableName)
+		if in.IndexName != "" {
+			res += "/index/" + in.IndexName
+		}
+		resources = append(resources, res)
+	}
+	for table := range in.RequestItems {
+		resources = append(resources, r.name(table))
+	}
+	r.mu.Lock()
+	for _, res := range resources {
+		r.seen["dynamodb:"+op+" "+res] = true
+	}
+	r.mu.Unlock()
+	r.proxy.ServeHTTP(w, req)
+}
+
+func (r *dynamoRecorder) name(table string) string {
+	if id, ok := r.logical[table]; ok {
+		return id
+	}
+	return "unknown table " + table
+}
+
+// calls returns what the function did, sorted.
+func (r *dynamoRecorder) calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.seen))
+	for c := range r.seen {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var subIndexARN = regexp.MustCompile(`^\$\{(\w+)\.Arn\}(/index/[\w*.-]+)$`)
+
+// granted returns the DynamoDB actions function fnID may take, as
+// "dynamodb:Action Resource" with Resource a table's logical id, optionally
+// followed by /index/name (or /index/*).
+func granted(t *testing.T, tpl *samtemplate.Template, fnID string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	policies, _ := tpl.Resources[fnID].Properties["Policies"].([]any)
+	for _, p := range policies {
+		sts, _ := samtemplate.Lookup(p, "Statement")
+		list, _ := sts.([]any)
+		for _, st := range list {
+			if samtemplate.String(st, "Effect") != "Allow" {
+				continue
+			}
+			actions, _ := samtemplate.Lookup(st, "Action")
+			resources, _ := samtemplate.Lookup(st, "Resource")
+			for _, a := range asList(actions) {
+				action, _ := a.(string)
+				if !strings.HasPrefix(action, "dynamodb:") {
+					continue
+				}
+				for _, res := range asList(resources) {
+					if id, ok := samtemplate.RefTarget(res); ok {
+						out[action+" "+id] = true
+						continue
+					}
+					if sub, ok := res.(samtemplate.Intrinsic); ok && sub.Name == "Fn::Sub" {
+						s, _ := sub.Value.(string)
+						if m := subIndexARN.FindStringSubmatch(s); m != nil {
+							out[action+" "+m[1]+m[2]] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// allows reports whether the grants cover call, with an index wildcard.
+func allows(grants map[string]bool, call string) bool {
+	if grants[call] {
+		return true
+	}
+	if base, _, ok := strings.Cut(call, "/index/"); ok {
+		return grants[base+"/index/*"]
+	}
+	return false
+}
+
+// checkIAM fails the test for every DynamoDB call a binary made that its
+// function's policy in template.yaml does not allow: in AWS that call would
+// be AccessDenied.
+func checkIAM(t *testing.T, tpl *samtemplate.Template, recorders map[string]*dynamoRecorder) {
+	t.Helper()
+	for fnID, rec := range recorders {
+		calls := rec.calls()
+		if len(calls) == 0 {
+			t.Errorf("%s made no DynamoDB call through its recorder", fnID)
+		}
+		grants := granted(t, tpl, fnID)
+		for _, c := range calls {
+			if !allows(grants, c) {
+				t.Errorf("%s calls %s, which template.yaml does not grant it", fnID, c)
+			}
+		}
+		t.Logf("%s: %s", fnID, strings.Join(calls, ", "))
+	}
+}
