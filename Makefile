@@ -67,9 +67,11 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
 	done
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, and cfn-lint on template.yaml
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@command -v cfn-lint >/dev/null || { echo "cfn-lint is missing (it comes with the machine image, beside the SAM translator the template tests use)" >&2; exit 1; }
+	cfn-lint template.yaml
 
 .PHONY: clean
 clean: ## remove build output and the local stack's data (.dev/)
