@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/aistats/edge/pkg/dynamo"
 	"github.com/aistats/edge/pkg/samtemplate"
 )
 
@@ -18,19 +20,28 @@ import (
 // `sam deploy` runs (infra/sam_transform.py), and returns its resources.
 func deployed(t *testing.T) map[string]cfnResource {
 	t.Helper()
+	resources, err := renderOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resources
+}
+
+// renderOnce runs the translator once per test binary (it takes a second).
+var renderOnce = sync.OnceValues(func() (map[string]cfnResource, error) {
 	cmd := exec.Command("python3", filepath.Join("..", "..", "infra", "sam_transform.py"), filepath.Join("..", "..", "template.yaml"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("the SAM translator (python3 with aws-sam-translator, on the machine image) could not render template.yaml: %v\n%s", err, stderr.String())
+		return nil, fmt.Errorf("the SAM translator (python3 with aws-sam-translator, on the machine image) could not render template.yaml: %w\n%s", err, stderr.String())
 	}
 	var cfn struct{ Resources map[string]cfnResource }
 	if err := json.Unmarshal(out, &cfn); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return cfn.Resources
-}
+	return cfn.Resources, nil
+})
 
 type cfnResource struct {
 	Type       string
@@ -178,6 +189,30 @@ func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
 			t.Errorf("no permission lets API Gateway invoke the authorizer %s", api.Authorizer.FunctionID)
 		}
 	})
+}
+
+// TestDeployedFunctionsFindTheirTables: after SAM merges Globals into each
+// function, every function's environment names all five tables, each by a
+// Ref to the right table, as dynamo.TablesFromEnv needs at start; the proxy
+// also gets its secret prefix.
+func TestDeployedFunctionsFindTheirTables(t *testing.T) {
+	resources := deployed(t)
+	want := dynamo.Tables{Workspaces: "WorkspacesTable", Keys: "KeysTable", Counters: "CountersTable", Usage: "UsageTable", Audit: "AuditTable"}
+	for _, id := range []string{"AuthorizerFunction", "ProxyFunction", "ManagementFunction"} {
+		fn, ok := resources[id]
+		if !ok || fn.Type != "AWS::Lambda::Function" {
+			t.Errorf("SAM made no AWS::Lambda::Function %s", id)
+			continue
+		}
+		vars, _ := samtemplate.Lookup(fn.Properties, "Environment", "Variables")
+		tables, err := dynamo.TablesFromEnv(func(name string) string { return refName(mustMap(vars)[name]) })
+		if err != nil || tables != want {
+			t.Errorf("%s: tables %+v, %v; want each TABLE_ variable a Ref to its table", id, tables, err)
+		}
+		if id == "ProxyFunction" && subString(mustMap(vars)["PROVIDER_SECRET_PREFIX"]) != "${AWS::StackName}/" {
+			t.Errorf("ProxyFunction: PROVIDER_SECRET_PREFIX = %v, want the stack name and a slash", mustMap(vars)["PROVIDER_SECRET_PREFIX"])
+		}
+	}
 }
 
 // refName returns the logical id a FunctionName points at (Ref or GetAtt).
