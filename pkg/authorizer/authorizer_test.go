@@ -1,7 +1,6 @@
 package authorizer_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/aistats/edge/internal/syncbuf"
 	"github.com/aistats/edge/pkg/authcontext"
 	"github.com/aistats/edge/pkg/authorizer"
 	"github.com/aistats/edge/pkg/dynamo"
@@ -36,19 +36,6 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 
-// lockedBuffer collects log lines from concurrent requests.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // env is an authorizer over a fresh set of dynalite tables, with every
 // DynamoDB call counted.
 type env struct {
@@ -57,7 +44,7 @@ type env struct {
 	tables  dynamo.Tables
 	calls   *atomic.Int64
 	clock   *clock
-	logs    *lockedBuffer
+	logs    *syncbuf.Buffer
 	handler *authorizer.Handler
 	invoke  lambda.Handler
 }
@@ -69,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	tables := dynamotest.NewTables(t, client)
 	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)}
 	store := dynamo.New(dynamo.Config{Client: client, Tables: tables, Now: c.Now})
-	e := &env{t: t, store: store, tables: tables, calls: calls, clock: c, logs: &lockedBuffer{}}
+	e := &env{t: t, store: store, tables: tables, calls: calls, clock: c, logs: &syncbuf.Buffer{}}
 	e.newHandler()
 	e.workspace("acme", 0)
 	return e

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/aistats/edge/internal/syncbuf"
 	"github.com/aistats/edge/pkg/authorizer"
 	"github.com/aistats/edge/pkg/dynalite"
 	"github.com/aistats/edge/pkg/dynamo"
@@ -49,7 +50,7 @@ func faultEnv(t *testing.T, endpoint string, tables dynamo.Tables) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, store: store, tables: tables, handler: h, invoke: lambda.NewHandler(h.Handle), calls: new(atomic.Int64),
-		clock: &clock{now: time.Now()}, logs: &lockedBuffer{}}
+		clock: &clock{now: time.Now()}, logs: &syncbuf.Buffer{}}
 }
 
 // TestDynamoDBStoppedMidRun: while DynamoDB is down every request fails

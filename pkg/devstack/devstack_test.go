@@ -1,7 +1,6 @@
 package devstack_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,30 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/aistats/edge/internal/syncbuf"
 	"github.com/aistats/edge/pkg/devstack"
 )
-
-// syncBuffer is an io.Writer safe for the stack's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -49,7 +30,7 @@ func freePort(t *testing.T) int {
 
 // startStack runs the stack until the returned stop is called, which waits
 // for Run to return.
-func startStack(t *testing.T, dataDir string, dynamoPort int) (testStack, *syncBuffer, func()) {
+func startStack(t *testing.T, dataDir string, dynamoPort int) (testStack, *syncbuf.Buffer, func()) {
 	t.Helper()
 	running, out, _, stop := startStackWithLogs(t, dataDir, dynamoPort)
 	return running, out, stop
@@ -71,13 +52,13 @@ func windowStartClock() func() time.Time {
 }
 
 // startStackWithLogs also returns every JSON log line the stack writes.
-func startStackWithLogs(t *testing.T, dataDir string, dynamoPort int) (testStack, *syncBuffer, *syncBuffer, func()) {
+func startStackWithLogs(t *testing.T, dataDir string, dynamoPort int) (testStack, *syncbuf.Buffer, *syncbuf.Buffer, func()) {
 	t.Helper()
 	now := windowStartClock()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan devstack.Running, 1)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- devstack.Run(ctx, devstack.Config{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/aistats/edge/internal/syncbuf"
 	"github.com/aistats/edge/pkg/authcontext"
 	"github.com/aistats/edge/pkg/dynamo"
 	"github.com/aistats/edge/pkg/dynamo/dynamotest"
@@ -73,20 +74,8 @@ func (u *upstreamSpy) body(t *testing.T) map[string]any {
 	return m
 }
 
-// lockedWriter serialises writes from the stream's goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 type fixture struct {
-	logs        *strings.Builder
+	logs        *syncbuf.Buffer
 	t           *testing.T
 	h           *proxy.Handler
 	store       *dynamo.Store
@@ -113,12 +102,12 @@ func newFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Reques
 	store := dynamo.New(dynamo.Config{Client: client, Tables: dynamotest.NewTables(t, client)})
 	f := &fixture{t: t, store: store, alpha: newUpstream(t, alpha), beta: newUpstream(t, beta)}
 	env := map[string]string{"ALPHA_KEY": "alpha-secret", "BETA_KEY": "beta-secret"}
-	f.logs = &strings.Builder{}
+	f.logs = &syncbuf.Buffer{}
 	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Sub(time.Now())
 	f.now = func() time.Time { return time.Now().Add(shift) }
 	f.h, err = proxy.New(proxy.Config{
 		Now:      f.now,
-		Logger:   slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)),
+		Logger:   slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Registry: reg,
 		Upstream: upstream.New(upstream.Config{
 			HTTP:        &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 300 * time.Millisecond}},
