@@ -1,0 +1,9 @@
+// Package localprovider is the offline provider "local" of the local stack:
+// a real HTTP server speaking the OpenAI wire format, so that everything,
+// streaming included, works without a network or a provider account.
+//
+// Its model echo answers chat completions with the last user message
+// (streamed in several chunks when asked, with usage in the last chunk when
+// stream_options.include_usage is set) and embeddings with a deterministic
+// vector.
+package localprovider
