@@ -1,0 +1,296 @@
+package smoke
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Config says which gateway to check and with what.
+type Config struct {
+	// BaseURL is the API's base URL, ending in the stage: …/v1.
+	BaseURL string
+	// ManagementKey needs the scopes keys:read, keys:write, keys:delete and
+	// usage:read. It is sent to BaseURL only and never printed.
+	ManagementKey string
+	// Model, if set, is called for a chat completion, plain and streamed; it
+	// must be served by a provider the deployment has a key for.
+	Model string
+	// HTTP is the client; nil means one with a 60 s timeout.
+	HTTP *http.Client
+	// Now names the throwaway key; nil means time.Now.
+	Now func() time.Time
+	// UsageWait bounds how long to wait for usage to show (streamed calls
+	// are recorded when the stream ends); 0 means 10 s.
+	UsageWait time.Duration
+}
+
+// Run performs every check in order, writing one line per check to out,
+// and returns an error naming the checks that failed. The key it creates is
+// revoked before it returns, whatever happened.
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	if cfg.BaseURL == "" || cfg.ManagementKey == "" {
+		return errors.New("smoke: the base URL and a management key are required")
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 60 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.UsageWait == 0 {
+		cfg.UsageWait = 10 * time.Second
+	}
+	r := &runner{cfg: cfg, ctx: ctx, out: out, base: strings.TrimSuffix(cfg.BaseURL, "/")}
+	r.run()
+	if len(r.failed) > 0 {
+		return fmt.Errorf("smoke: %d of %d checks failed: %s", len(r.failed), r.checks, strings.Join(r.failed, "; "))
+	}
+	fmt.Fprintf(out, "all %d checks passed\n", r.checks)
+	return nil
+}
+
+type runner struct {
+	cfg    Config
+	ctx    context.Context
+	out    io.Writer
+	base   string
+	checks int
+	failed []string
+}
+
+// answer is one HTTP response, read whole.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// errorCode returns the code of an error body of DESIGN.md §3, or "".
+func (a answer) errorCode() string {
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(a.body, &e)
+	return e.Error.Code
+}
+
+func (a answer) String() string {
+	body := string(a.body)
+	if len(body) > 300 {
+		body = body[:300] + "…"
+	}
+	return fmt.Sprintf("%d %s", a.status, body)
+}
+
+func (r *runner) call(method, path, key string, body any) (answer, error) {
+	var reader io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return answer{}, err
+		}
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(r.ctx, method, r.base+path, reader)
+	if err != nil {
+		return answer{}, err
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.cfg.HTTP.Do(req)
+	if err != nil {
+		return answer{}, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return answer{}, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: raw}, nil
+}
+
+// check records one named check: fn returns why it failed, or nil.
+func (r *runner) check(name string, fn func() error) bool {
+	r.checks++
+	if err := fn(); err != nil {
+		r.failed = append(r.failed, name)
+		fmt.Fprintf(r.out, "FAIL %s: %v\n", name, err)
+		return false
+	}
+	fmt.Fprintf(r.out, "ok   %s\n", name)
+	return true
+}
+
+// expect returns an error unless a has the status and, when code is set,
+// that error code.
+func expect(a answer, err error, status int, code string) error {
+	if err != nil {
+		return err
+	}
+	if a.status != status || (code != "" && a.errorCode() != code) {
+		want := fmt.Sprint(status)
+		if code != "" {
+			want += " " + code
+		}
+		return fmt.Errorf("got %s, want %s", a, want)
+	}
+	return nil
+}
+
+func (r *runner) run() {
+	r.check("a request without a key is refused: 401 missing_authorization with x-request-id", func() error {
+		a, err := r.call("GET", "/models", "", nil)
+		if err := expect(a, err, 401, "missing_authorization"); err != nil {
+			return err
+		}
+		if a.header.Get("x-request-id") == "" {
+			return errors.New("no x-request-id header")
+		}
+		return nil
+	})
+	r.check("a key with a bad checksum is refused: 401 invalid_key_format", func() error {
+		bad := "aistats_v1_sk_AAAAAAAAAAAA_" + strings.Repeat("A", 46)
+		a, err := r.call("GET", "/models", bad, nil)
+		return expect(a, err, 401, "invalid_key_format")
+	})
+	if !r.check("the management key lists keys", func() error {
+		a, err := r.call("GET", "/keys?limit=1", r.cfg.ManagementKey, nil)
+		return expect(a, err, 200, "")
+	}) {
+		return // nothing below can work without it
+	}
+
+	// The throwaway key may make exactly the calls below before its limit.
+	calls := 1 // GET /models
+	if r.cfg.Model != "" {
+		calls += 2 // a chat completion, plain and streamed
+	}
+	var kid, key string
+	if !r.check("a management key creates an inference key", func() error {
+		a, err := r.call("POST", "/keys", r.cfg.ManagementKey, map[string]any{
+			"name":   "aistats smoke " + r.cfg.Now().UTC().Format(time.RFC3339),
+			"limits": map[string]int{"requests_per_day": calls},
+		})
+		if err := expect(a, err, 201, ""); err != nil {
+			return err
+		}
+		var created struct {
+			Data struct{ KID, Key string }
+		}
+		if err := json.Unmarshal(a.body, &created); err != nil || created.Data.Key == "" {
+			return fmt.Errorf("no key in the answer (%v)", err)
+		}
+		kid, key = created.Data.KID, created.Data.Key
+		return nil
+	}) {
+		return
+	}
+	revoked := false
+	defer func() {
+		if !revoked { // leave no usable key behind
+			_, _ = r.call("DELETE", "/keys/"+kid, r.cfg.ManagementKey, nil)
+		}
+	}()
+
+	r.check("the new key lists its models", func() error {
+		a, err := r.call("GET", "/models", key, nil)
+		if err := expect(a, err, 200, ""); err != nil {
+			return err
+		}
+		var list struct {
+			Object string
+			Data   []struct{ ID string }
+		}
+		if err := json.Unmarshal(a.body, &list); err != nil || list.Object != "list" {
+			return fmt.Errorf("not an OpenAI model list: %s", a)
+		}
+		if r.cfg.Model != "" && !strings.Contains(string(a.body), `"`+r.cfg.Model+`"`) {
+			return fmt.Errorf("%s is not among the key's models", r.cfg.Model)
+		}
+		return nil
+	})
+	if r.cfg.Model != "" {
+		chat := map[string]any{"model": r.cfg.Model, "max_tokens": 16,
+			"messages": []map[string]string{{"role": "user", "content": "Reply with the word ok."}}}
+		r.check("a chat completion through "+r.cfg.Model, func() error {
+			a, err := r.call("POST", "/chat/completions", key, chat)
+			if err := expect(a, err, 200, ""); err != nil {
+				return err
+			}
+			if !bytes.Contains(a.body, []byte(`"choices"`)) {
+				return fmt.Errorf("no choices: %s", a)
+			}
+			return nil
+		})
+		chat["stream"] = true
+		r.check("a streamed chat completion through "+r.cfg.Model, func() error {
+			a, err := r.call("POST", "/chat/completions", key, chat)
+			if err := expect(a, err, 200, ""); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(a.header.Get("Content-Type"), "text/event-stream") || !bytes.Contains(a.body, []byte("data: [DONE]")) {
+				return fmt.Errorf("not a finished SSE stream: %s", a)
+			}
+			return nil
+		})
+	}
+	r.check("past its limit the key gets 429 with Retry-After", func() error {
+		a, err := r.call("GET", "/models", key, nil)
+		if err := expect(a, err, 429, "rate_limit_exceeded"); err != nil {
+			return err
+		}
+		if a.header.Get("Retry-After") == "" {
+			return errors.New("no Retry-After header")
+		}
+		return nil
+	})
+	r.check("usage shows the key's requests", func() error {
+		deadline := time.Now().Add(r.cfg.UsageWait)
+		for {
+			a, err := r.call("GET", "/keys/"+kid+"/usage?granularity=day", r.cfg.ManagementKey, nil)
+			if err := expect(a, err, 200, ""); err != nil {
+				return err
+			}
+			var usage struct {
+				Data []struct{ Requests int64 }
+			}
+			if err := json.Unmarshal(a.body, &usage); err != nil {
+				return fmt.Errorf("usage: %s", a)
+			}
+			var requests int64
+			for _, b := range usage.Data {
+				requests += b.Requests
+			}
+			// Every answered request counts, the refused one too.
+			if requests >= int64(calls)+1 {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%d requests in usage, want %d", requests, calls+1)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	r.check("a revoked key is refused on its next request: 401 key_revoked", func() error {
+		a, err := r.call("DELETE", "/keys/"+kid, r.cfg.ManagementKey, nil)
+		if err := expect(a, err, 204, ""); err != nil {
+			return err
+		}
+		revoked = true
+		a, err = r.call("GET", "/models", key, nil)
+		return expect(a, err, 401, "key_revoked")
+	})
+}
