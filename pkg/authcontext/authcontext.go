@@ -13,7 +13,7 @@ import (
 )
 
 // Context keys. They are part of the deployed contract between functions:
-// rename one only together with every reader.
+// rename one only together with Wire's JSON tags and every reader.
 const (
 	keyKID           = "kid"
 	keyWorkspace     = "workspace"
@@ -23,10 +23,7 @@ const (
 	keyPlanModels    = "plan_models"
 	keyPlanProviders = "plan_providers"
 	keyScopes        = "scopes"
-	keyLimitName     = "ratelimit_name"
-	keyLimit         = "ratelimit_limit"
-	keyRemaining     = "ratelimit_remaining"
-	keyReset         = "ratelimit_reset"
+	keyRateLimit     = "ratelimit"
 	keyRateLimited   = "rate_limited"
 	// KeyCode and KeyMessage carry a refusal's reason in a Deny; the
 	// ACCESS_DENIED Gateway Response in template.yaml renders them.
@@ -62,43 +59,85 @@ type Context struct {
 	RateLimited bool
 }
 
-// Encode renders c as an authorizer context: strings only, lists joined by
-// commas (names of models, providers and scopes never contain one).
-func (c Context) Encode() map[string]any {
-	m := make(map[string]any, 13) // sized once: this runs on every request
-	m[keyKID] = c.KID
-	m[keyWorkspace] = c.WorkspaceID
-	m[keyKind] = string(c.Kind)
-	// Empty lists are left out: Decode reads a missing key as empty, and
-	// every entry costs an allocation on the hot path.
-	setList(m, keyModels, c.Models)
-	setList(m, keyProviders, c.Providers)
-	setList(m, keyPlanModels, c.PlanModels)
-	setList(m, keyPlanProviders, c.PlanProviders)
-	setList(m, keyScopes, c.Scopes)
-	if c.RateLimit != nil {
-		m[keyLimitName] = c.RateLimit.Name
-		m[keyLimit] = strconv.FormatInt(c.RateLimit.Limit, 10)
-		m[keyRemaining] = strconv.FormatInt(c.RateLimit.Remaining, 10)
-		m[keyReset] = strconv.FormatInt(c.RateLimit.ResetSeconds, 10)
+// Wire is the context as the authorizer returns it to API Gateway, which
+// hands it to the integration as a map of strings: every value a string,
+// lists joined by commas (names of models, providers and scopes never
+// contain one), empty values left out (Decode reads a missing key as empty).
+// It is a struct, not a map, because the authorizer builds one on every
+// request: filling it allocates nothing but joined lists and the rate limit.
+type Wire struct {
+	KID           string `json:"kid,omitempty"`
+	WorkspaceID   string `json:"workspace,omitempty"`
+	Kind          string `json:"kind,omitempty"`
+	Models        string `json:"models,omitempty"`
+	Providers     string `json:"providers,omitempty"`
+	PlanModels    string `json:"plan_models,omitempty"`
+	PlanProviders string `json:"plan_providers,omitempty"`
+	Scopes        string `json:"scopes,omitempty"`
+	// RateLimit is the tightest limit as "name:limit:remaining:reset"
+	// (seconds): one value, not four, to build and to pass.
+	RateLimit   string `json:"ratelimit,omitempty"`
+	RateLimited string `json:"rate_limited,omitempty"`
+	// Code and Message carry a refusal's reason in a Deny; the ACCESS_DENIED
+	// Gateway Response in template.yaml renders them.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Wire renders c for API Gateway.
+func (c Context) Wire() Wire {
+	w := Wire{
+		KID: c.KID, WorkspaceID: c.WorkspaceID, Kind: string(c.Kind),
+		Models: join(c.Models), Providers: join(c.Providers),
+		PlanModels: join(c.PlanModels), PlanProviders: join(c.PlanProviders),
+		Scopes: join(c.Scopes),
+	}
+	if rl := c.RateLimit; rl != nil {
+		b := make([]byte, 0, 64)
+		b = append(b, rl.Name...)
+		b = strconv.AppendInt(append(b, ':'), rl.Limit, 10)
+		b = strconv.AppendInt(append(b, ':'), rl.Remaining, 10)
+		b = strconv.AppendInt(append(b, ':'), rl.ResetSeconds, 10)
+		w.RateLimit = string(b)
 	}
 	if c.RateLimited {
-		m[keyRateLimited] = "true"
+		w.RateLimited = "true"
+	}
+	return w
+}
+
+func join(list []string) string {
+	if len(list) == 1 {
+		return list[0] // no copy for the common "*"
+	}
+	return strings.Join(list, ",")
+}
+
+// Map returns w as API Gateway passes it to an integration: the non-empty
+// values under their JSON names. Tests and the local emulators use it to
+// build integration events.
+func (w Wire) Map() map[string]any {
+	m := map[string]any{}
+	for k, v := range map[string]string{
+		keyKID: w.KID, keyWorkspace: w.WorkspaceID, keyKind: w.Kind,
+		keyModels: w.Models, keyProviders: w.Providers, keyPlanModels: w.PlanModels, keyPlanProviders: w.PlanProviders,
+		keyScopes: w.Scopes, keyRateLimit: w.RateLimit, keyRateLimited: w.RateLimited, KeyCode: w.Code, KeyMessage: w.Message,
+	} {
+		if v != "" {
+			m[k] = v
+		}
 	}
 	return m
 }
 
-func setList(m map[string]any, key string, list []string) {
-	if len(list) > 0 {
-		m[key] = strings.Join(list, ",")
-	}
-}
+// Encode is c as an integration receives it: c.Wire().Map().
+func (c Context) Encode() map[string]any { return c.Wire().Map() }
 
 // Refusal renders a refused key's reason for a Deny. The message is put into
 // JSON by a Gateway Response template without escaping, so it must not
 // contain characters that need escaping in a JSON string.
-func Refusal(code gateway.Code, message string) map[string]any {
-	return map[string]any{KeyCode: string(code), KeyMessage: message}
+func Refusal(code gateway.Code, message string) Wire {
+	return Wire{Code: string(code), Message: message}
 }
 
 // SafeForTemplate reports whether s can be placed inside a JSON string
@@ -139,14 +178,10 @@ func Decode(m map[string]any) (Context, error) {
 	if c.KID == "" || c.WorkspaceID == "" || (c.Kind != gateway.KindInference && c.Kind != gateway.KindManagement) {
 		return Context{}, errors.New("authorizer context lacks kid, workspace or kind")
 	}
-	if name := get(keyLimitName); name != "" {
-		rl := RateLimit{Name: name}
-		var err1, err2, err3 error
-		rl.Limit, err1 = strconv.ParseInt(get(keyLimit), 10, 64)
-		rl.Remaining, err2 = strconv.ParseInt(get(keyRemaining), 10, 64)
-		rl.ResetSeconds, err3 = strconv.ParseInt(get(keyReset), 10, 64)
-		if err := errors.Join(err1, err2, err3); err != nil {
-			return Context{}, fmt.Errorf("authorizer context has a malformed rate limit: %w", err)
+	if s := get(keyRateLimit); s != "" {
+		rl, err := decodeRateLimit(s)
+		if err != nil {
+			return Context{}, fmt.Errorf("authorizer context has a malformed rate limit %q: %w", s, err)
 		}
 		c.RateLimit = &rl
 	}
@@ -154,6 +189,20 @@ func Decode(m map[string]any) (Context, error) {
 		return Context{}, errors.New("authorizer context is rate limited without a limit")
 	}
 	return c, nil
+}
+
+// decodeRateLimit reads "name:limit:remaining:reset".
+func decodeRateLimit(s string) (RateLimit, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 4 || parts[0] == "" {
+		return RateLimit{}, errors.New("want name:limit:remaining:reset")
+	}
+	rl := RateLimit{Name: parts[0]}
+	var err1, err2, err3 error
+	rl.Limit, err1 = strconv.ParseInt(parts[1], 10, 64)
+	rl.Remaining, err2 = strconv.ParseInt(parts[2], 10, 64)
+	rl.ResetSeconds, err3 = strconv.ParseInt(parts[3], 10, 64)
+	return rl, errors.Join(err1, err2, err3)
 }
 
 // Headers returns the headers every response of an integration carries: the

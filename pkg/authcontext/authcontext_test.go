@@ -38,6 +38,30 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 }
 
+// TestWireJSONIsItsMap: what the authorizer returns (Wire, as JSON) is what
+// integrations are tested with (Map), key for key.
+func TestWireJSONIsItsMap(t *testing.T) {
+	for name, w := range map[string]Wire{
+		"allow": Context{KID: "AbCdEfGhIjKl", WorkspaceID: "acme", Kind: gateway.KindManagement, Scopes: []string{"keys:read", "usage:read"},
+			PlanModels: []string{"*"}, RateLimit: &RateLimit{Name: "requests_per_minute", Limit: 10, Remaining: 0, ResetSeconds: 7}, RateLimited: true}.Wire(),
+		"deny": Refusal(gateway.CodeKeyRevoked, "The API key was revoked."),
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw, err := json.Marshal(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, w.Map()) {
+				t.Errorf("JSON %s, Map %v", raw, w.Map())
+			}
+		})
+	}
+}
+
 func TestCheckAnswersRateLimitedRequests(t *testing.T) {
 	c := Context{KID: "AbCdEfGhIjKl", WorkspaceID: "acme", Kind: gateway.KindInference, RateLimited: true,
 		RateLimit: &RateLimit{Name: "requests_per_day", Limit: 3, Remaining: 0, ResetSeconds: 125}}
@@ -83,7 +107,9 @@ func TestCheckFailsClosedWithoutContext(t *testing.T) {
 		"none":                   nil,
 		"no kind":                {"kid": "AbCdEfGhIjKl", "workspace": "acme"},
 		"limited without limit":  {"kid": "AbCdEfGhIjKl", "workspace": "acme", "kind": "sk", "rate_limited": "true"},
-		"malformed limit number": {"kid": "AbCdEfGhIjKl", "workspace": "acme", "kind": "sk", "ratelimit_name": "x", "ratelimit_limit": "many"},
+		"malformed limit number": {"kid": "AbCdEfGhIjKl", "workspace": "acme", "kind": "sk", "ratelimit": "x:many:1:2"},
+		"limit missing a field":  {"kid": "AbCdEfGhIjKl", "workspace": "acme", "kind": "sk", "ratelimit": "x:1:2"},
+		"limit without a name":   {"kid": "AbCdEfGhIjKl", "workspace": "acme", "kind": "sk", "ratelimit": ":1:2:3"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, resp := Check(request(ctx))

@@ -56,7 +56,13 @@ type Handler struct {
 	workspaces map[string]cachedWorkspace
 	// resources caches the Allow policy's resources per API stage and key
 	// kind: they never change in a container's life.
-	resources map[string][]string
+	resources map[resourcesKey][]string
+}
+
+// resourcesKey is a struct, not a joined string, so a lookup allocates nothing.
+type resourcesKey struct {
+	stage string
+	kind  gateway.KeyKind
 }
 
 // cachedKey is what a warm container remembers of a key: its digest, to
@@ -85,7 +91,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		store: cfg.Store, now: cfg.Now, ttl: cfg.CacheTTL, storeTimeout: cfg.StoreTimeout, log: cfg.Logger, metrics: cfg.Metrics,
-		keys: map[string]cachedKey{}, workspaces: map[string]cachedWorkspace{}, resources: map[string][]string{},
+		keys: map[string]cachedKey{}, workspaces: map[string]cachedWorkspace{}, resources: map[resourcesKey][]string{},
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -141,7 +147,7 @@ type request struct {
 }
 
 // Handle authorizes one request.
-func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (Response, error) {
 	start := h.now()
 	req := &request{now: start}
 	d, err := h.decide(ctx, ev, req)
@@ -156,7 +162,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 			slog.String("outcome", "error"), slog.String("reason", string(gateway.ErrorCode(err))), slog.String("error", err.Error()))
 		h.metrics.Emit(d.workspace, d.kid, emf.Metric{Name: "AuthorizerErrors", Unit: "Count", Value: 1})
 		// API Gateway answers any error with AUTHORIZER_FAILURE (503).
-		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("authorizer failed; see its log line for this request")
+		return Response{}, errors.New("authorizer failed; see its log line for this request")
 	}
 	// LogAttrs, not Info(...any): typed attributes are not boxed, which
 	// matters on the path every request takes.
@@ -170,16 +176,25 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	return h.response(d, req, ev.MethodArn), nil
 }
 
+// Response is API Gateway's authorizer response, in the JSON shape of
+// events.APIGatewayCustomAuthorizerResponse but with the context a struct:
+// a map would cost an allocation per entry on every request.
+type Response struct {
+	PrincipalID    string                                  `json:"principalId"`
+	PolicyDocument events.APIGatewayCustomAuthorizerPolicy `json:"policyDocument"`
+	Context        authcontext.Wire                        `json:"context,omitzero"`
+}
+
 // response renders a decision as API Gateway's authorizer response: a Deny
 // of this method carrying the reason, or an Allow of every route of the
 // key's kind carrying the context.
-func (h *Handler) response(d decision, req *request, methodARN string) events.APIGatewayCustomAuthorizerResponse {
+func (h *Handler) response(d decision, req *request, methodARN string) Response {
 	if d.outcome == "deny" {
 		principal := d.kid
 		if principal == "" {
 			principal = "anonymous"
 		}
-		return events.APIGatewayCustomAuthorizerResponse{
+		return Response{
 			PrincipalID: principal,
 			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 				Version: "2012-10-17",
@@ -190,7 +205,7 @@ func (h *Handler) response(d decision, req *request, methodARN string) events.AP
 			Context: authcontext.Refusal(d.code, d.message),
 		}
 	}
-	return events.APIGatewayCustomAuthorizerResponse{
+	return Response{
 		PrincipalID: d.kid,
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 			Version: "2012-10-17",
@@ -198,7 +213,7 @@ func (h *Handler) response(d decision, req *request, methodARN string) events.AP
 				Action: invokeAction, Effect: "Allow", Resource: h.allowedResources(req.arn, req.token.Kind),
 			}},
 		},
-		Context: d.context.Encode(),
+		Context: d.context.Wire(),
 	}
 }
 
@@ -210,7 +225,7 @@ var invokeAction = []string{"execute-api:Invoke"}
 
 // allowedResources returns the cached resources of an Allow for kind.
 func (h *Handler) allowedResources(arn methodARN, kind gateway.KeyKind) []string {
-	cacheKey := arn.base + " " + string(kind)
+	cacheKey := resourcesKey{stage: arn.base, kind: kind}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r, ok := h.resources[cacheKey]
@@ -465,7 +480,8 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyAuth) (decision, bool
 	}
 	// The key is fine, so a limit refused it.
 	var exhausted []limits.Status
-	for _, s := range keyStatuses(auth, req.now) {
+	var buf [len(limits.Windows)]limits.Status
+	for _, s := range keyStatuses(buf[:0], auth, req.now) {
 		if s.Exhausted() {
 			exhausted = append(exhausted, s)
 		}
@@ -526,9 +542,10 @@ func (h *Handler) workspaceRefusal(ctx context.Context, req *request, key gatewa
 	return d, nil
 }
 
-func keyStatuses(auth gateway.KeyAuth, now time.Time) []limits.Status {
+// keyStatuses appends the standing of each of the key's limits to out (a
+// caller's buffer, so the hot path does not allocate a slice).
+func keyStatuses(out []limits.Status, auth gateway.KeyAuth, now time.Time) []limits.Status {
 	limitOf := [...]int64{auth.Limits.RequestsPerMinute, auth.Limits.RequestsPerDay, auth.Limits.RequestsPerMonth}
-	var out []limits.Status
 	for _, w := range limits.Windows {
 		if limitOf[w] > 0 {
 			out = append(out, limits.Status{Window: w, Scope: "key", Limit: limitOf[w], Used: auth.Used[w], Reset: w.End(now)})
@@ -566,7 +583,8 @@ func baseContext(auth gateway.KeyAuth) authcontext.Context {
 func (h *Handler) allow(req *request, key gateway.KeyAuth, ws gateway.WorkspaceAuth) decision {
 	c := baseContext(key)
 	c.PlanModels, c.PlanProviders = ws.Plan.Models, ws.Plan.Providers
-	statuses := keyStatuses(key, req.now)
+	var buf [len(limits.Windows) + 1]limits.Status // the key's windows and the workspace's
+	statuses := keyStatuses(buf[:0], key, req.now)
 	if ws.Plan.RequestsPerMinute > 0 {
 		statuses = append(statuses, limits.Status{Window: limits.Minute, Scope: "workspace", Limit: ws.Plan.RequestsPerMinute, Used: ws.UsedMinute, Reset: limits.Minute.End(req.now)})
 	}

@@ -48,7 +48,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 			t.Fatalf("header %q was allowed", header)
 		}
 		if !allowed {
-			if code, _ := resp.Context["code"].(string); code == "" {
+			if resp.Context.Code == "" {
 				t.Fatalf("deny without a reason for %q", header)
 			}
 		}

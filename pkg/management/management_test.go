@@ -118,8 +118,7 @@ func (e *env) admitted(key string) (bool, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	code, _ := resp.Context["code"].(string)
-	return resp.PolicyDocument.Statement[0].Effect == "Allow", code
+	return resp.PolicyDocument.Statement[0].Effect == "Allow", resp.Context.Code
 }
 
 func TestCreateKey(t *testing.T) {
