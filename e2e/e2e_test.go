@@ -31,6 +31,7 @@ import (
 	"github.com/aistats/edge/pkg/management"
 	"github.com/aistats/edge/pkg/rie"
 	"github.com/aistats/edge/pkg/samtemplate"
+	"github.com/aistats/edge/pkg/secretsmanager/secretsmanagertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
@@ -96,8 +97,13 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 		"TABLE_WORKSPACES="+tables.Workspaces, "TABLE_KEYS="+tables.Keys, "TABLE_COUNTERS="+tables.Counters,
 		"TABLE_USAGE="+tables.Usage, "TABLE_AUDIT="+tables.Audit,
-		"PROVIDER_CREDENTIALS=env", "LOCAL_PROVIDER_URL="+provider.URL+"/v1",
+		"LOCAL_PROVIDER_URL="+provider.URL+"/v1",
 	)
+	// Provider keys come from Secrets Manager, as in AWS: a server speaking
+	// its wire protocol holds this stack's OpenAI key only.
+	const stackName, openAIKey = "e2e-stack", "sk-e2e-openai-provider-key"
+	secrets := secretsmanagertest.NewServer(t, map[string]string{stackName + "/providers/openai": openAIKey})
+	proxyEnv := []string{"PROVIDER_SECRET_PREFIX=" + stackName + "/", "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secrets.URL}
 	functions := map[string]gatewayemulator.Function{}
 	bootstraps := map[string]string{}
 	// Each binary reaches DynamoDB through its own recorder, so the calls it
@@ -109,6 +115,9 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		rec, endpoint := newDynamoRecorder(t, dynamotest.Endpoint(t), tables)
 		recorders[id] = rec
 		fnEnv := append(slices.Clip(env), "AWS_ENDPOINT_URL_DYNAMODB="+endpoint)
+		if id == "ProxyFunction" {
+			fnEnv = append(fnEnv, proxyEnv...)
+		}
 		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, fnEnv)}
 	}
 	tpl, err := samtemplate.Load(filepath.Join("..", "template.yaml"))
@@ -276,6 +285,27 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		} {
 			if status, m := call(c.method, c.path, mgmtKey, c.body); status != 200 && status != 204 {
 				t.Errorf("%s %s: %d %v", c.method, c.path, status, m)
+			}
+		}
+	})
+	t.Run("provider keys from Secrets Manager under the stack's prefix", func(t *testing.T) {
+		_, lister := createKey(`{"name":"lists models"}`)
+		status, m := call("GET", "/models", lister, "")
+		var ids []string
+		for _, d := range asList(m["data"]) {
+			ids = append(ids, fmt.Sprint(d.(map[string]any)["id"]))
+		}
+		if status != 200 || !slices.Contains(ids, "openai/gpt-4o-mini") || slices.Contains(ids, "groq/llama-3.1-8b-instant") {
+			t.Errorf("models %d %v: want OpenAI's (its secret exists) and not Groq's (it has none)", status, ids)
+		}
+		asked := secrets.Asked()
+		if !slices.Contains(asked, stackName+"/providers/openai") {
+			t.Errorf("the proxy asked Secrets Manager for %v, not %s/providers/openai", asked, stackName)
+		}
+		checkSecretsIAM(t, tpl, "ProxyFunction", stackName, asked)
+		for _, name := range []string{"proxy", "authorizer", "management"} {
+			if logs, _ := os.ReadFile(bootstraps[name] + ".log"); strings.Contains(string(logs), openAIKey) {
+				t.Errorf("the provider key reached the %s binary's log", name)
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -137,6 +138,45 @@ func granted(t *testing.T, tpl *samtemplate.Template, fnID string) map[string]bo
 		}
 	}
 	return out
+}
+
+// checkSecretsIAM fails the test for every secret the function read that
+// its policy does not let it read in a stack named stackName.
+func checkSecretsIAM(t *testing.T, tpl *samtemplate.Template, fnID, stackName string, names []string) {
+	t.Helper()
+	vars := strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "us-east-1",
+		"${AWS::AccountId}", "111122223333", "${AWS::StackName}", stackName)
+	var patterns []string
+	policies, _ := tpl.Resources[fnID].Properties["Policies"].([]any)
+	for _, p := range policies {
+		sts, _ := samtemplate.Lookup(p, "Statement")
+		for _, st := range asList(sts) {
+			actions, _ := samtemplate.Lookup(st, "Action")
+			if !slices.Contains(asList(actions), any("secretsmanager:GetSecretValue")) {
+				continue
+			}
+			resources, _ := samtemplate.Lookup(st, "Resource")
+			for _, res := range asList(resources) {
+				if sub, ok := res.(samtemplate.Intrinsic); ok && sub.Name == "Fn::Sub" {
+					s, _ := sub.Value.(string)
+					patterns = append(patterns, vars.Replace(s))
+				}
+			}
+		}
+	}
+	for _, name := range names {
+		// Secrets Manager appends six random characters to a secret's ARN.
+		arn := "arn:aws:secretsmanager:us-east-1:111122223333:secret:" + name + "-AbCdEf"
+		if !slices.ContainsFunc(patterns, func(p string) bool { return globMatch(p, arn) }) {
+			t.Errorf("%s reads secret %s, which template.yaml does not grant it (%v)", fnID, name, patterns)
+		}
+	}
+}
+
+// globMatch matches an IAM resource pattern, where * spans any characters.
+func globMatch(pattern, s string) bool {
+	quoted := strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `.*`)
+	return regexp.MustCompile("^" + quoted + "$").MatchString(s)
 }
 
 func asList(v any) []any {
