@@ -34,7 +34,8 @@ var renderOnce = sync.OnceValues(func() (map[string]cfnResource, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("the SAM translator (python3 with aws-sam-translator, on the machine image) could not render template.yaml: %w\n%s", err, stderr.String())
+		return nil, fmt.Errorf("the SAM translator could not render template.yaml (python3 needs aws-sam-translator: "+
+			"run the tests through make test, which installs it into infra/.venv where it is missing): %w\n%s", err, stderr.String())
 	}
 	var cfn struct{ Resources map[string]cfnResource }
 	if err := json.Unmarshal(out, &cfn); err != nil {
