@@ -14,7 +14,7 @@ INFRA_STAMP := infra/node_modules/.installed-from-lock
 # would (make test, make lint). Our machine image has them; elsewhere they
 # are installed, pinned by infra/requirements.txt, into infra/.venv.
 PYTHON ?= python3
-SAM_TOOLS ?= $(shell $(PYTHON) -c 'import samtranslator, cfnlint' 2>/dev/null && echo system || echo venv)
+SAM_TOOLS ?= $(shell $(PYTHON) -c 'import importlib.util as u, sys; sys.exit(not (u.find_spec("samtranslator") and u.find_spec("cfnlint")))' 2>/dev/null && echo system || echo venv)
 ifeq ($(SAM_TOOLS),venv)
 PYTHON_STAMP := infra/.venv/.installed-from-requirements
 export PATH := $(CURDIR)/infra/.venv/bin:$(PATH)
