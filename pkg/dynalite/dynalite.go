@@ -60,7 +60,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		port = p
 	}
 	args := []string{
-		filepath.Join(infra, "node_modules", "dynalite", "cli.js"),
+		// infra/dynalite.js runs dynalite's cli.js, but survives a client
+		// dropping a request half sent, which dynalite itself dies of.
+		filepath.Join(infra, "dynalite.js"),
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		// Tables are usable at once, as the tests and the local stack expect.
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0",
