@@ -89,5 +89,5 @@ lint: $(PYTHON_STAMP) ## gofmt, go vet, and cfn-lint on template.yaml
 	cfn-lint template.yaml
 
 .PHONY: clean
-clean: ## remove build output and the local stack's data (.dev/)
-	rm -rf bin .dev bench.out bench.json
+clean: ## remove build output, the local stack's data (.dev/) and infra/.venv
+	rm -rf bin .dev bench.out bench.json infra/.venv
