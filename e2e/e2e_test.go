@@ -32,6 +32,7 @@ import (
 	"github.com/aistats/edge/pkg/rie"
 	"github.com/aistats/edge/pkg/samtemplate"
 	"github.com/aistats/edge/pkg/secretsmanager/secretsmanagertest"
+	"github.com/aistats/edge/pkg/smoke"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
@@ -71,6 +72,14 @@ func runUnderRIE(t *testing.T, emulator, bootstrap string, env []string) string 
 		t.Fatal(err)
 	}
 	return p.URL
+}
+
+// awayFromDayEnd waits out the last seconds of a UTC day: the binaries read
+// the real clock, and a daily limit must not reset between two requests.
+func awayFromDayEnd() {
+	if left := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)); left < 15*time.Second {
+		time.Sleep(left + time.Second)
+	}
 }
 
 func TestBuiltBinariesBehindTheGateway(t *testing.T) {
@@ -208,10 +217,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		wantAPIError(t, err, 403, "model_not_allowed")
 	})
 	t.Run("429", func(t *testing.T) {
-		// The binaries read the real clock: keep both requests in one UTC day.
-		if left := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)); left < 15*time.Second {
-			time.Sleep(left + time.Second)
-		}
+		awayFromDayEnd()
 		_, once := createKey(`{"name":"once","limits":{"requests_per_day":1}}`)
 		oc := sdk(once)
 		if _, err := oc.Chat.Completions.New(ctx, chat); err != nil {
@@ -307,6 +313,13 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 			if logs, _ := os.ReadFile(bootstraps[name] + ".log"); strings.Contains(string(logs), openAIKey) {
 				t.Errorf("the provider key reached the %s binary's log", name)
 			}
+		}
+	})
+	t.Run("the post-deploy smoke check passes against the built binaries", func(t *testing.T) {
+		awayFromDayEnd() // its throwaway key has a daily limit
+		var out strings.Builder
+		if err := smoke.Run(ctx, smoke.Config{BaseURL: base, ManagementKey: mgmtKey, Model: "local/echo"}, &out); err != nil {
+			t.Errorf("%v\n%s", err, out.String())
 		}
 	})
 	t.Run("every DynamoDB call is granted by template.yaml", func(t *testing.T) {
