@@ -107,37 +107,36 @@ var subIndexARN = regexp.MustCompile(`^\$\{(\w+)\.Arn\}(/index/[\w*.-]+)$`)
 func granted(t *testing.T, tpl *samtemplate.Template, fnID string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	policies, _ := tpl.Resources[fnID].Properties["Policies"].([]any)
-	for _, p := range policies {
-		sts, _ := samtemplate.Lookup(p, "Statement")
-		list, _ := sts.([]any)
-		for _, st := range list {
-			if samtemplate.String(st, "Effect") != "Allow" {
+	for _, st := range allowed(t, tpl, fnID) {
+		for _, action := range st.Actions {
+			if !strings.HasPrefix(action, "dynamodb:") {
 				continue
 			}
-			actions, _ := samtemplate.Lookup(st, "Action")
-			resources, _ := samtemplate.Lookup(st, "Resource")
-			for _, a := range asList(actions) {
-				action, _ := a.(string)
-				if !strings.HasPrefix(action, "dynamodb:") {
+			for _, res := range st.Resources {
+				if id, ok := samtemplate.RefTarget(res); ok {
+					out[action+" "+id] = true
 					continue
 				}
-				for _, res := range asList(resources) {
-					if id, ok := samtemplate.RefTarget(res); ok {
-						out[action+" "+id] = true
-						continue
-					}
-					if sub, ok := res.(samtemplate.Intrinsic); ok && sub.Name == "Fn::Sub" {
-						s, _ := sub.Value.(string)
-						if m := subIndexARN.FindStringSubmatch(s); m != nil {
-							out[action+" "+m[1]+m[2]] = true
-						}
+				if sub, ok := res.(samtemplate.Intrinsic); ok && sub.Name == "Fn::Sub" {
+					s, _ := sub.Value.(string)
+					if m := subIndexARN.FindStringSubmatch(s); m != nil {
+						out[action+" "+m[1]+m[2]] = true
 					}
 				}
 			}
 		}
 	}
 	return out
+}
+
+// allowed returns the Allow statements of function fnID's policies.
+func allowed(t *testing.T, tpl *samtemplate.Template, fnID string) []samtemplate.Statement {
+	t.Helper()
+	sts, err := tpl.Statements(fnID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.DeleteFunc(sts, func(st samtemplate.Statement) bool { return st.Effect != "Allow" })
 }
 
 // checkSecretsIAM fails the test for every secret the function read that
@@ -147,36 +146,24 @@ func checkSecretsIAM(t *testing.T, tpl *samtemplate.Template, fnID, stackName st
 	vars := strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "us-east-1",
 		"${AWS::AccountId}", "111122223333", "${AWS::StackName}", stackName)
 	var patterns []string
-	policies, _ := tpl.Resources[fnID].Properties["Policies"].([]any)
-	for _, p := range policies {
-		sts, _ := samtemplate.Lookup(p, "Statement")
-		for _, st := range asList(sts) {
-			actions, _ := samtemplate.Lookup(st, "Action")
-			if !slices.Contains(asList(actions), any("secretsmanager:GetSecretValue")) {
-				continue
-			}
-			resources, _ := samtemplate.Lookup(st, "Resource")
-			for _, res := range asList(resources) {
-				if sub, ok := res.(samtemplate.Intrinsic); ok && sub.Name == "Fn::Sub" {
-					s, _ := sub.Value.(string)
-					patterns = append(patterns, vars.Replace(s))
-				}
+	for _, st := range allowed(t, tpl, fnID) {
+		if !slices.Contains(st.Actions, "secretsmanager:GetSecretValue") {
+			continue
+		}
+		for _, res := range st.Resources {
+			if sub, ok := res.(samtemplate.Intrinsic); ok && sub.Name == "Fn::Sub" {
+				s, _ := sub.Value.(string)
+				patterns = append(patterns, vars.Replace(s))
 			}
 		}
 	}
 	for _, name := range names {
 		// Secrets Manager appends six random characters to a secret's ARN.
 		arn := "arn:aws:secretsmanager:us-east-1:111122223333:secret:" + name + "-AbCdEf"
-		if !slices.ContainsFunc(patterns, func(p string) bool { return globMatch(p, arn) }) {
+		if !slices.ContainsFunc(patterns, func(p string) bool { return samtemplate.MatchARN(p, arn) }) {
 			t.Errorf("%s reads secret %s, which template.yaml does not grant it (%v)", fnID, name, patterns)
 		}
 	}
-}
-
-// globMatch matches an IAM resource pattern, where * spans any characters.
-func globMatch(pattern, s string) bool {
-	quoted := strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `.*`)
-	return regexp.MustCompile("^" + quoted + "$").MatchString(s)
 }
 
 func asList(v any) []any {

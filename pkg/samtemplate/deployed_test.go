@@ -182,7 +182,7 @@ func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
 		for _, r := range api.Routes {
 			// A path parameter is one segment of a concrete request.
 			request := api.StageName + "/" + r.Method + regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "x")
-			if !slices.ContainsFunc(grants, func(g grant) bool { return g.fn == r.FunctionID && arnMatch(g.pattern, request) }) {
+			if !slices.ContainsFunc(grants, func(g grant) bool { return g.fn == r.FunctionID && samtemplate.MatchARN(g.pattern, request) }) {
 				t.Errorf("no permission lets API Gateway invoke %s for %s %s", r.FunctionID, r.Method, r.Path)
 			}
 		}
@@ -227,12 +227,6 @@ func refName(v any) string {
 		return s
 	}
 	return ""
-}
-
-// arnMatch matches an execute-api ARN pattern, where * spans any characters.
-func arnMatch(pattern, s string) bool {
-	quoted := strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `.*`)
-	return regexp.MustCompile("^" + quoted + "$").MatchString(s)
 }
 
 func mustMap(v any) map[string]any {

@@ -11,22 +11,13 @@ import (
 )
 
 // statements returns every IAM statement in a function's inline Policies.
-func statements(t *testing.T, fn samtemplate.Resource) []map[string]any {
+func statements(t *testing.T, tpl *samtemplate.Template, fnID string) []samtemplate.Statement {
 	t.Helper()
-	var out []map[string]any
-	policies, _ := fn.Properties["Policies"].([]any)
-	for _, p := range policies {
-		sts, _ := samtemplate.Lookup(p, "Statement")
-		list, _ := sts.([]any)
-		for _, s := range list {
-			m, ok := s.(map[string]any)
-			if !ok {
-				t.Fatalf("statement %v is not a mapping", s)
-			}
-			out = append(out, m)
-		}
+	sts, err := tpl.Statements(fnID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return sts
 }
 
 func strs(v any) []string {
@@ -47,34 +38,34 @@ func TestFunctionsAreLeastPrivilege(t *testing.T) {
 	tpl := loadRepoTemplate(t)
 	for _, id := range tpl.OfType("AWS::Serverless::Function") {
 		fn := tpl.Resources[id]
-		sts := statements(t, fn)
+		if _, ok := fn.Properties["Policies"].([]any); !ok {
+			t.Errorf("%s: Policies must be a list of inline statements", id)
+			continue
+		}
+		sts := statements(t, tpl, id)
 		if len(sts) == 0 {
 			t.Errorf("%s has no inline policy statements", id)
 		}
 		for _, st := range sts {
-			for _, a := range strs(st["Action"]) {
+			for _, a := range st.Actions {
 				if a == "*" || strings.HasSuffix(a, ":*") {
 					t.Errorf("%s is granted the action %s", id, a)
 				}
 			}
-			for _, r := range strs(st["Resource"]) {
+			for _, r := range st.Resources {
 				if r == "*" {
 					t.Errorf("%s is granted every resource", id)
 				}
 			}
 		}
-		if _, ok := fn.Properties["Policies"].([]any); !ok {
-			t.Errorf("%s: Policies must be a list of inline statements", id)
-		}
 	}
-	for _, st := range statements(t, tpl.Resources["AuthorizerFunction"]) {
-		for _, a := range strs(st["Action"]) {
+	for _, st := range statements(t, tpl, "AuthorizerFunction") {
+		for _, a := range st.Actions {
 			if a != "dynamodb:GetItem" && a != "dynamodb:UpdateItem" {
 				t.Errorf("the authorizer may only read and update items, but gets %s", a)
 			}
 		}
-		resources, _ := st["Resource"].([]any)
-		for _, r := range resources {
+		for _, r := range st.Resources {
 			if target, _ := samtemplate.RefTarget(r); target != "CountersTable" {
 				t.Errorf("the authorizer reaches %v; it needs only the counters table", r)
 			}
