@@ -251,31 +251,11 @@ func parseGatewayResponse(v any) (GatewayResponse, error) {
 			return gr, fmt.Errorf("StatusCode is not a number")
 		}
 	}
-	if headers, ok := Lookup(v, "ResponseParameters", "Headers"); ok {
-		m, ok := headers.(map[string]any)
-		if !ok {
-			return gr, fmt.Errorf("ResponseParameters.Headers is not a mapping")
-		}
-		for name, expr := range m {
-			s, ok := expr.(string)
-			if !ok {
-				return gr, fmt.Errorf("header %s: mapping expression is not a string", name)
-			}
-			gr.Headers[name] = s
-		}
+	if err := readStrings(v, gr.Headers, "ResponseParameters", "Headers"); err != nil {
+		return gr, err
 	}
-	if templates, ok := Lookup(v, "ResponseTemplates"); ok {
-		m, ok := templates.(map[string]any)
-		if !ok {
-			return gr, fmt.Errorf("ResponseTemplates is not a mapping")
-		}
-		for ct, tpl := range m {
-			s, ok := tpl.(string)
-			if !ok {
-				return gr, fmt.Errorf("template for %s is not a string", ct)
-			}
-			gr.Templates[ct] = s
-		}
+	if err := readStrings(v, gr.Templates, "ResponseTemplates"); err != nil {
+		return gr, err
 	}
 	return gr, nil
 }
@@ -287,4 +267,26 @@ func LoadAPI(path, logicalID string) (*API, error) {
 		return nil, err
 	}
 	return t.API(logicalID)
+}
+
+// readStrings copies the mapping of strings at path in v into into; a
+// missing mapping is no error, anything but strings is.
+func readStrings(v any, into map[string]string, path ...string) error {
+	raw, ok := Lookup(v, path...)
+	if !ok {
+		return nil
+	}
+	where := strings.Join(path, ".")
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s is not a mapping", where)
+	}
+	for k, v := range m {
+		s, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("%s.%s is not a string", where, k)
+		}
+		into[k] = s
+	}
+	return nil
 }
