@@ -50,6 +50,17 @@ test: deps ## run unit and dynalite-backed integration tests, fuzz seed corpora 
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+# The local stack and the CLI are used on macOS and Windows too; CI checks
+# that everything, tests included, compiles there (go vet type-checks tests).
+CROSS_TARGETS := darwin/arm64 windows/amd64
+
+.PHONY: cross
+cross: ## check that every package and test compiles for darwin/arm64 and windows/amd64
+	@for t in $(CROSS_TARGETS); do \
+		echo "vet for $$t"; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./... || exit 1; \
+	done
+
 .PHONY: build
 build: ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
 	@for f in $(FUNCTIONS); do \

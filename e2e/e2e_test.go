@@ -23,16 +23,16 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/dynamo/dynamotest"
-	"github.com/aistats/edge/pkg/gateway"
-	"github.com/aistats/edge/pkg/gatewayemulator"
-	"github.com/aistats/edge/pkg/localprovider"
-	"github.com/aistats/edge/pkg/management"
-	"github.com/aistats/edge/pkg/rie"
-	"github.com/aistats/edge/pkg/samtemplate"
-	"github.com/aistats/edge/pkg/secretsmanager/secretsmanagertest"
-	"github.com/aistats/edge/pkg/smoke"
+	"github.com/aistats/edge/internal/local/apigateway"
+	"github.com/aistats/edge/internal/local/localprovider"
+	"github.com/aistats/edge/internal/local/rie"
+	"github.com/aistats/edge/internal/local/samtemplate"
+	"github.com/aistats/edge/internal/smoke"
+	"github.com/aistats/edge/internal/testing/dynamotest"
+	"github.com/aistats/edge/internal/testing/secretsmanagertest"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/handler/management"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
@@ -113,7 +113,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 	const stackName, openAIKey = "e2e-stack", "sk-e2e-openai-provider-key"
 	secrets := secretsmanagertest.NewServer(t, map[string]string{stackName + "/providers/openai": openAIKey})
 	proxyEnv := []string{"PROVIDER_SECRET_PREFIX=" + stackName + "/", "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secrets.URL}
-	functions := map[string]gatewayemulator.Function{}
+	functions := map[string]apigateway.Function{}
 	bootstraps := map[string]string{}
 	// Each binary reaches DynamoDB through its own recorder, so the calls it
 	// makes can be held against its IAM policy once every flow has run.
@@ -127,7 +127,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		if id == "ProxyFunction" {
 			fnEnv = append(fnEnv, proxyEnv...)
 		}
-		functions[id] = &gatewayemulator.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, fnEnv)}
+		functions[id] = &apigateway.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, fnEnv)}
 	}
 	tpl, err := samtemplate.Load(filepath.Join("..", "template.yaml"))
 	if err != nil {
@@ -137,7 +137,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gatewayemulator.New(gatewayemulator.Config{API: api, Functions: functions})
+	gw, err := apigateway.New(apigateway.Config{API: api, Functions: functions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/samtemplate"
+	"github.com/aistats/edge/internal/local/samtemplate"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
 )
 
 // dynamoRecorder stands between one function's binary and DynamoDB and

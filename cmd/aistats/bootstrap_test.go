@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/dynamo/dynamotest"
-	"github.com/aistats/edge/pkg/keyformat"
-	"github.com/aistats/edge/pkg/samtemplate"
+	"github.com/aistats/edge/internal/local/samtemplate"
+	"github.com/aistats/edge/internal/testing/dynamotest"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/keyformat"
 )
 
 // TestBootstrapCommandOutputWorks runs the stack's BootstrapCommand output,

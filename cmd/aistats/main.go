@@ -14,8 +14,8 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/aistats/edge/pkg/devstack"
-	"github.com/aistats/edge/pkg/gateway"
+	"github.com/aistats/edge/internal/local/devstack"
+	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
 const usage = `usage: aistats <command> [flags]

@@ -12,13 +12,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aistats/edge/internal/local/dynalite"
+
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aistats/edge/pkg/devstack"
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/gateway"
-	"github.com/aistats/edge/pkg/management"
+	"github.com/aistats/edge/internal/local/devstack"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/handler/management"
 )
 
 // connection flags shared by the operator commands.
@@ -39,13 +41,13 @@ func (c *connection) register(fs *flag.FlagSet) {
 func (c *connection) store(ctx context.Context) (*dynamo.Store, error) {
 	switch {
 	case c.local:
-		return dynamo.New(dynamo.Config{Client: dynamo.NewLocalClient("http://127.0.0.1:" + strconv.Itoa(envInt("DYNAMODB_PORT", 8000))), Tables: devstack.Tables}), nil
+		return dynamo.New(dynamo.Config{Client: dynalite.NewClient("http://127.0.0.1:" + strconv.Itoa(envInt("DYNAMODB_PORT", 8000))), Tables: devstack.Tables}), nil
 	case c.endpoint != "":
 		tables := devstack.Tables
 		if c.prefix != "" {
 			tables = dynamo.TablesWithPrefix(c.prefix)
 		}
-		return dynamo.New(dynamo.Config{Client: dynamo.NewLocalClient(c.endpoint), Tables: tables}), nil
+		return dynamo.New(dynamo.Config{Client: dynalite.NewClient(c.endpoint), Tables: tables}), nil
 	}
 	tables, err := dynamo.TablesFromEnv(os.Getenv)
 	if err != nil {

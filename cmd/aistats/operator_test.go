@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aistats/edge/pkg/dynamo/dynamotest"
-	"github.com/aistats/edge/pkg/keyformat"
+	"github.com/aistats/edge/internal/testing/dynamotest"
+	"github.com/aistats/edge/pkg/domain/keyformat"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/aistats/edge/pkg/smoke"
+	"github.com/aistats/edge/internal/smoke"
 )
 
 const smokeUsage = `usage: aistats smoke [--base-url URL] [--model MODEL]

@@ -7,7 +7,7 @@ import (
 
 // TestSmokeCommandLine: the management key comes only from the
 // environment, and a wrong command line is a usage error (exit 2). The
-// checks themselves are tested in pkg/smoke against the local stack.
+// checks themselves are tested in internal/smoke against the local stack.
 func TestSmokeCommandLine(t *testing.T) {
 	t.Setenv("AISTATS_BASE_URL", "")
 	t.Setenv("AISTATS_MANAGEMENT_KEY", "")

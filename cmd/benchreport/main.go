@@ -28,19 +28,19 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/aistats/edge/pkg/authcontext"
-	"github.com/aistats/edge/pkg/authorizer"
-	"github.com/aistats/edge/pkg/devstack"
-	"github.com/aistats/edge/pkg/dynalite"
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/gateway"
-	"github.com/aistats/edge/pkg/keyformat"
-	"github.com/aistats/edge/pkg/localprovider"
-	"github.com/aistats/edge/pkg/management"
-	"github.com/aistats/edge/pkg/providers"
-	"github.com/aistats/edge/pkg/proxy"
-	"github.com/aistats/edge/pkg/rie"
-	"github.com/aistats/edge/pkg/upstream"
+	"github.com/aistats/edge/internal/local/devstack"
+	"github.com/aistats/edge/internal/local/dynalite"
+	"github.com/aistats/edge/internal/local/localprovider"
+	"github.com/aistats/edge/internal/local/rie"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/adapter/upstream"
+	"github.com/aistats/edge/pkg/handler/authcontext"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
+	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/handler/authorizer"
+	"github.com/aistats/edge/pkg/handler/management"
+	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
 // figure is one row of the report.
@@ -126,7 +126,7 @@ func median(xs []float64) float64 {
 // countCalls counts DynamoDB calls per kind of request against dynalite.
 func countCalls(ctx context.Context, endpoint string) ([]figure, error) {
 	var n atomic.Int64
-	client := dynamo.NewLocalClient(endpoint, dynamo.CountCalls(&n))
+	client := dynalite.NewClient(endpoint, dynamo.CountCalls(&n))
 	tables := dynamo.TablesWithPrefix("bench-")
 	if err := dynamo.CreateTables(ctx, client, tables); err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func authorizerCPU(runs int) []figure {
 	g, _ := keyformat.Generate(rand.Reader, gateway.KindInference)
 	// A typical request, not the cheapest: the key has a daily limit (so the
 	// context carries the RateLimit standing) and the workspace plan
-	// allow-lists, as pkg/authorizer's BenchmarkAuthorizeWarm.
+	// allow-lists, as pkg/handler/authorizer's BenchmarkAuthorizeWarm.
 	store := &memoryStore{
 		auth: gateway.KeyAuth{KID: g.Token.KID, WorkspaceID: "w", Kind: gateway.KindInference, SecretHash: g.Hash, Status: gateway.KeyActive,
 			Limits: gateway.Limits{RequestsPerDay: 1 << 40}},
@@ -424,7 +424,7 @@ func loadRun(ctx context.Context) ([]figure, error) {
 	case err := <-done:
 		return nil, fmt.Errorf("local stack: %w", err)
 	}
-	store := dynamo.New(dynamo.Config{Client: dynamo.NewLocalClient(running.DynamoDBEndpoint), Tables: devstack.Tables})
+	store := dynamo.New(dynamo.Config{Client: dynalite.NewClient(running.DynamoDBEndpoint), Tables: devstack.Tables})
 	k, key, err := management.NewService(store, rand.Reader, now).CreateKey(ctx,
 		management.Actor{KID: management.OperatorActor, WorkspaceID: devstack.DemoWorkspace}, gateway.KindInference,
 		management.KeySpec{Name: "load", Limits: gateway.Limits{RequestsPerDay: limit}})

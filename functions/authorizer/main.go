@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aistats/edge/pkg/authorizer"
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/emf"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/adapter/emf"
+	"github.com/aistats/edge/pkg/handler/authorizer"
 )
 
 func main() {

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/management"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/handler/management"
 )
 
 func main() {

@@ -16,12 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/aistats/edge/pkg/dynamo"
-	"github.com/aistats/edge/pkg/emf"
-	"github.com/aistats/edge/pkg/providers"
-	"github.com/aistats/edge/pkg/proxy"
-	"github.com/aistats/edge/pkg/secretsmanager"
-	"github.com/aistats/edge/pkg/upstream"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/adapter/emf"
+	"github.com/aistats/edge/pkg/adapter/secretsmanager"
+	"github.com/aistats/edge/pkg/adapter/upstream"
+	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
 func main() {

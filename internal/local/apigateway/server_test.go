@@ -1,0 +1,294 @@
+package apigateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/aistats/edge/internal/local/apigateway"
+	"github.com/aistats/edge/internal/local/samtemplate"
+)
+
+// authorizerFunc adapts a func to a REQUEST authorizer handler.
+type authorizerFunc func(events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error)
+
+// stack is the repository's template.yaml served by the emulator, with
+// test handlers pushed through lambda.NewHandler so the JSON shapes are real.
+type stack struct {
+	url            string
+	authorizerHits atomic.Int32
+	lastEvent      atomic.Pointer[events.APIGatewayProxyRequest]
+}
+
+func newStack(t *testing.T, authorize authorizerFunc, integration func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)) *stack {
+	t.Helper()
+	api, err := samtemplate.LoadAPI(filepath.Join("..", "..", "..", "template.yaml"), "Api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &stack{}
+	authHandler := func(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+		st.authorizerHits.Add(1)
+		return authorize(ev)
+	}
+	proxyHandler := func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		st.lastEvent.Store(&ev)
+		return integration(ctx, ev)
+	}
+	srv, err := apigateway.New(apigateway.Config{
+		API: api,
+		Functions: map[string]apigateway.Function{
+			"AuthorizerFunction": lambda.NewHandler(authHandler),
+			"ProxyFunction":      lambda.NewHandler(proxyHandler),
+			// ManagementFunction is left out: its routes must fail loudly.
+		},
+		IntegrationTimeout: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	st.url = hs.URL
+	return st
+}
+
+func policy(effect, resource string, ctx map[string]any) map[string]any {
+	return map[string]any{
+		"principalId": "kid123",
+		"policyDocument": map[string]any{
+			"Version":   "2012-10-17",
+			"Statement": []any{map[string]any{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}},
+		},
+		"context": ctx,
+	}
+}
+
+func allowAll(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+	// Allow every route of the stage, derived from the method ARN as the
+	// real authorizer does.
+	arn := ev.MethodArn
+	stage := strings.Join(strings.SplitN(arn, "/", 3)[:2], "/")
+	return policy("Allow", stage+"/*", map[string]any{"workspace": "demo", "remaining": 7, "streaming": true}), nil
+}
+
+func echo(_ context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json", "X-Test": "yes"}, Body: `{"ok":true}`}, nil
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func call(t *testing.T, method, url, authorization, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// wantError checks an error answer in the shape of DESIGN.md §3.
+func wantError(t *testing.T, r response, status int, errType, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d (body %s)", r.status, status, r.raw)
+	}
+	e, _ := r.body["error"].(map[string]any)
+	if e == nil {
+		t.Fatalf("body %s has no error object", r.raw)
+	}
+	if e["type"] != errType || e["code"] != code {
+		t.Errorf("error type/code = %v/%v, want %s/%s", e["type"], e["code"], errType, code)
+	}
+	if msg, _ := e["message"].(string); msg == "" {
+		t.Error("error message is empty")
+	}
+	if _, ok := e["param"]; !ok {
+		t.Error("error has no param field")
+	}
+	id := r.header.Get("x-request-id")
+	if id == "" || r.body["request_id"] != id {
+		t.Errorf("x-request-id %q and body request_id %v differ or are empty", id, r.body["request_id"])
+	}
+}
+
+func TestMissingAuthorizationIsAnsweredByTheGateway(t *testing.T) {
+	st := newStack(t, allowAll, echo)
+	for name, auth := range map[string]string{"absent": "", "blank": "   "} {
+		t.Run(name, func(t *testing.T) {
+			r := call(t, "POST", st.url+"/v1/chat/completions", auth, "{}")
+			wantError(t, r, 401, "authentication_error", "missing_authorization")
+			if st.authorizerHits.Load() != 0 {
+				t.Error("the authorizer was called without an identity header")
+			}
+		})
+	}
+}
+
+func TestDenyCarriesTheReasonFromTheContext(t *testing.T) {
+	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+		return policy("Deny", ev.MethodArn, map[string]any{"code": "key_revoked", "message": "This key was revoked."}), nil
+	}, echo)
+	r := call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
+	wantError(t, r, 401, "authentication_error", "key_revoked")
+	if msg := r.body["error"].(map[string]any)["message"]; msg != "This key was revoked." {
+		t.Errorf("message = %v, want the authorizer's", msg)
+	}
+}
+
+func TestAllowForOtherRoutesIsDenied(t *testing.T) {
+	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+		return policy("Allow", "arn:aws:execute-api:*:*:*/v1/GET/keys", map[string]any{"code": "wrong_key_kind", "message": "Use a management key."}), nil
+	}, echo)
+	r := call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
+	wantError(t, r, 401, "authentication_error", "wrong_key_kind")
+}
+
+func TestAuthorizerFailuresFailClosed(t *testing.T) {
+	cases := map[string]authorizerFunc{
+		"error": func(events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+			return nil, errors.New("dynamodb unreachable")
+		},
+		"nested context": func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+			return policy("Allow", "*", map[string]any{"limits": map[string]any{"rpm": 1}}), nil
+		},
+		"no principal": func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+			p := policy("Allow", "*", nil)
+			delete(p, "principalId")
+			return p, nil
+		},
+		"bad effect": func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+			return policy("Permit", "*", nil), nil
+		},
+	}
+	for name, auth := range cases {
+		t.Run(name, func(t *testing.T) {
+			st := newStack(t, auth, echo)
+			r := call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
+			wantError(t, r, 503, "api_error", "service_unavailable")
+			if r.header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+			if st.lastEvent.Load() != nil {
+				t.Error("the integration ran although the authorizer failed")
+			}
+		})
+	}
+	t.Run("Unauthorized error is 401", func(t *testing.T) {
+		st := newStack(t, func(events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+			return nil, errors.New("Unauthorized")
+		}, echo)
+		wantError(t, call(t, "GET", st.url+"/v1/models", "Bearer x", ""), 401, "authentication_error", "missing_authorization")
+	})
+}
+
+func TestAllowPassesContextAsStrings(t *testing.T) {
+	var seen events.APIGatewayCustomAuthorizerRequestTypeRequest
+	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+		seen = ev
+		return allowAll(ev)
+	}, echo)
+	r := call(t, "POST", st.url+"/v1/embeddings?x=1", "Bearer aistats", `{"model":"m"}`)
+	if r.status != 200 || r.raw != `{"ok":true}` || r.header.Get("X-Test") != "yes" {
+		t.Fatalf("response %d %s, want the integration's 200", r.status, r.raw)
+	}
+	if seen.Type != "REQUEST" || seen.HTTPMethod != "POST" || seen.Headers["Authorization"] != "Bearer aistats" ||
+		!strings.HasSuffix(seen.MethodArn, ":local/v1/POST/embeddings") || seen.RequestContext.Stage != "v1" {
+		t.Errorf("authorizer event = %+v", seen)
+	}
+	ev := st.lastEvent.Load()
+	if ev.Body != `{"model":"m"}` || ev.Path != "/embeddings" || ev.Resource != "/embeddings" || ev.QueryStringParameters["x"] != "1" {
+		t.Errorf("proxy event = %+v", ev)
+	}
+	auth := ev.RequestContext.Authorizer
+	for k, want := range map[string]string{"workspace": "demo", "remaining": "7", "streaming": "true", "principalId": "kid123"} {
+		if got, ok := auth[k].(string); !ok || got != want {
+			t.Errorf("authorizer context %s = %#v, want string %q", k, auth[k], want)
+		}
+	}
+	if ev.RequestContext.RequestID != r.header.Get("x-amzn-RequestId") {
+		t.Error("integration request id differs from the response's")
+	}
+}
+
+func TestRoutingAndIntegrationFailures(t *testing.T) {
+	st := newStack(t, allowAll, func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		switch {
+		case ev.Body == "block":
+			<-ctx.Done() // outlives the integration timeout
+			return events.APIGatewayProxyResponse{}, ctx.Err()
+		case ev.Resource == "/models":
+			return events.APIGatewayProxyResponse{}, errors.New("boom")
+		}
+		return echo(ctx, ev)
+	})
+	t.Run("unknown route", func(t *testing.T) {
+		wantError(t, call(t, "GET", st.url+"/v1/nope", "Bearer x", ""), 404, "not_found_error", "not_found")
+	})
+	t.Run("known path, other method", func(t *testing.T) {
+		wantError(t, call(t, "GET", st.url+"/v1/embeddings", "Bearer x", ""), 404, "not_found_error", "not_found")
+	})
+	t.Run("streaming route with a function that cannot stream", func(t *testing.T) {
+		wantError(t, call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}"), 502, "api_error", "internal_error")
+	})
+	t.Run("function not built", func(t *testing.T) {
+		wantError(t, call(t, "POST", st.url+"/v1/keys", "Bearer x", "{}"), 502, "api_error", "internal_error")
+	})
+	t.Run("function error", func(t *testing.T) {
+		wantError(t, call(t, "GET", st.url+"/v1/models", "Bearer x", ""), 502, "api_error", "internal_error")
+	})
+	t.Run("integration timeout", func(t *testing.T) {
+		wantError(t, call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "block"), 504, "api_error", "internal_error")
+	})
+	t.Run("payload over 10 MB", func(t *testing.T) {
+		wantError(t, call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", strings.Repeat("a", apigateway.MaxPayloadBytes+1)),
+			413, "invalid_request_error", "body_too_large")
+	})
+	t.Run("path parameters", func(t *testing.T) {
+		st := newStack(t, allowAll, echo)
+		call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "{}")
+		if ev := st.lastEvent.Load(); ev.PathParameters != nil {
+			t.Errorf("path parameters %v on a route without any", ev.PathParameters)
+		}
+	})
+}
+
+func TestRefusesWhatItCannotEmulate(t *testing.T) {
+	api := &samtemplate.API{StageName: "v1", GatewayResponses: map[string]samtemplate.GatewayResponse{
+		"DEFAULT_4XX": {Templates: map[string]string{"application/json": `{"m":"$util.escapeJavaScript($context.error.message)"}`}},
+	}}
+	if _, err := apigateway.New(apigateway.Config{API: api}); err == nil {
+		t.Error("a template using $util was accepted")
+	}
+	api = &samtemplate.API{StageName: "v1", Authorizer: &samtemplate.Authorizer{Name: "A", ReauthorizeEvery: 300}}
+	if _, err := apigateway.New(apigateway.Config{API: api}); err == nil {
+		t.Error("a caching authorizer was accepted")
+	}
+}

@@ -1,0 +1,120 @@
+package devstack_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aistats/edge/internal/local/dynalite"
+
+	"github.com/aistats/edge/internal/local/devstack"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
+)
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (a answer) code() string {
+	e, _ := a.body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func get(t *testing.T, url, key string) answer {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.body)
+	return a
+}
+
+// TestAuthorizerThroughTheLocalStack drives the real authorizer behind the
+// API Gateway emulator, as a client of `make dev` would.
+func TestAuthorizerThroughTheLocalStack(t *testing.T) {
+	running, _, stop := startStack(t, t.TempDir(), -1)
+	defer stop()
+	base := running.Credentials.BaseURL
+
+	t.Run("no key", func(t *testing.T) {
+		if a := get(t, base+"/key", ""); a.status != 401 || a.code() != "missing_authorization" {
+			t.Errorf("got %d %s", a.status, a.raw)
+		}
+	})
+	t.Run("bad checksum", func(t *testing.T) {
+		k := running.Credentials.APIKey
+		bad := k[:len(k)-1] + map[bool]string{true: "A", false: "B"}[k[len(k)-1] != 'A']
+		a := get(t, base+"/key", bad)
+		if a.status != 401 || a.code() != "invalid_key_format" || a.header.Get("x-request-id") == "" {
+			t.Errorf("got %d %s", a.status, a.raw)
+		}
+	})
+	t.Run("management key on an inference route", func(t *testing.T) {
+		if a := get(t, base+"/models", running.Credentials.ManagementKey); a.status != 401 || a.code() != "wrong_key_kind" {
+			t.Errorf("got %d %s", a.status, a.raw)
+		}
+	})
+	t.Run("demo key reads itself", func(t *testing.T) {
+		a := get(t, base+"/key", running.Credentials.APIKey)
+		data, _ := a.body["data"].(map[string]any)
+		if a.status != 200 || data["status"] != "active" || !strings.HasPrefix(running.Credentials.APIKey, data["prefix"].(string)) {
+			t.Errorf("got %d %s", a.status, a.raw)
+		}
+		if strings.Contains(a.raw, running.Credentials.APIKey) {
+			t.Error("the key's own secret came back")
+		}
+	})
+	t.Run("three requests a day, then 429", func(t *testing.T) {
+		client := dynalite.NewClient(running.DynamoDBEndpoint)
+		store := dynamo.New(dynamo.Config{Client: client, Tables: devstack.Tables})
+		g, err := keyformat.Generate(rand.Reader, gateway.KindInference)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = store.CreateKey(context.Background(), gateway.Key{
+			KID: g.Token.KID, WorkspaceID: devstack.DemoWorkspace, Kind: gateway.KindInference, Name: "three a day",
+			Prefix: g.Token.Prefix(), SecretHash: g.Hash, Limits: gateway.Limits{RequestsPerDay: 3},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 3; i++ {
+			a := get(t, base+"/key", g.Text)
+			if a.status != 200 || a.header.Get("RateLimit-Limit") != "3" || a.header.Get("RateLimit-Remaining") != strconv.Itoa(3-i) {
+				t.Fatalf("request %d: %d, RateLimit %s/%s: %s", i, a.status, a.header.Get("RateLimit-Remaining"), a.header.Get("RateLimit-Limit"), a.raw)
+			}
+		}
+		a := get(t, base+"/key", g.Text)
+		if a.status != 429 || a.code() != "rate_limit_exceeded" {
+			t.Fatalf("fourth request: %d %s", a.status, a.raw)
+		}
+		for _, h := range []string{"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+			"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-request-id"} {
+			if a.header.Get(h) == "" {
+				t.Errorf("429 lacks %s", h)
+			}
+		}
+		if a.header.Get("RateLimit-Remaining") != "0" || a.header.Get("Retry-After") == "0" {
+			t.Errorf("429 headers: remaining %s, retry after %s", a.header.Get("RateLimit-Remaining"), a.header.Get("Retry-After"))
+		}
+	})
+}

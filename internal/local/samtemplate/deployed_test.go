@@ -1,0 +1,240 @@
+package samtemplate_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aistats/edge/internal/local/samtemplate"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+)
+
+// deployed renders template.yaml through the AWS SAM translator, the library
+// `sam deploy` runs (infra/sam_transform.py), and returns its resources.
+func deployed(t *testing.T) map[string]cfnResource {
+	t.Helper()
+	resources, err := renderOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resources
+}
+
+// renderOnce runs the translator once per test binary (it takes a second).
+var renderOnce = sync.OnceValues(func() (map[string]cfnResource, error) {
+	cmd := exec.Command("python3", filepath.Join("..", "..", "..", "infra", "sam_transform.py"), filepath.Join("..", "..", "..", "template.yaml"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("the SAM translator could not render template.yaml (python3 needs aws-sam-translator: "+
+			"run the tests through make test, which installs it into infra/.venv where it is missing): %w\n%s", err, stderr.String())
+	}
+	var cfn struct{ Resources map[string]cfnResource }
+	if err := json.Unmarshal(out, &cfn); err != nil {
+		return nil, err
+	}
+	return cfn.Resources, nil
+})
+
+type cfnResource struct {
+	Type       string
+	Properties map[string]any
+}
+
+var arnRef = regexp.MustCompile(`\$\{(\w+)\.Arn\}`)
+
+// subString returns the template string of an Fn::Sub, in either form.
+func subString(v any) string {
+	m, _ := v.(map[string]any)
+	switch s := m["Fn::Sub"].(type) {
+	case string:
+		return s
+	case []any:
+		str, _ := s[0].(string)
+		return str
+	}
+	return ""
+}
+
+// TestDeployedAPIIsTheEmulatedAPI: what SAM deploys has exactly the routes
+// the local emulator serves, each behind the authorizer and integrated with
+// the same function (the chat route streaming), the same never-cached
+// authorizer, and the same Gateway Responses, so nothing passes locally that
+// would be missing or different in AWS.
+func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
+	api, err := loadRepoTemplate(t).API("Api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := deployed(t)
+	rest, ok := resources["Api"]
+	if !ok || rest.Type != "AWS::ApiGateway::RestApi" {
+		t.Fatalf("SAM made no AWS::ApiGateway::RestApi Api")
+	}
+	body, _ := rest.Properties["Body"].(map[string]any)
+
+	emulated := map[string]string{}
+	for _, r := range api.Routes {
+		emulated[r.Method+" "+r.Path] = fmt.Sprintf("%s streaming=%v authorized=%v", r.FunctionID, r.Streaming, r.Authorized)
+	}
+	deployedRoutes := map[string]string{}
+	paths, _ := body["paths"].(map[string]any)
+	for path, ops := range paths {
+		for method, op := range ops.(map[string]any) {
+			integration, _ := samtemplate.Lookup(op, "x-amazon-apigateway-integration")
+			fn := ""
+			if m := arnRef.FindStringSubmatch(subString(mustMap(integration)["uri"])); m != nil {
+				fn = m[1]
+			}
+			authorized := false
+			security, _ := samtemplate.Lookup(op, "security")
+			for _, req := range asSlice(security) {
+				if _, ok := samtemplate.Lookup(req, api.Authorizer.Name); ok {
+					authorized = true
+				}
+			}
+			streaming := samtemplate.String(integration, "responseTransferMode") == "STREAM"
+			deployedRoutes[strings.ToUpper(method)+" "+path] = fmt.Sprintf("%s streaming=%v authorized=%v", fn, streaming, authorized)
+		}
+	}
+	for route, want := range emulated {
+		if got, ok := deployedRoutes[route]; !ok {
+			t.Errorf("%s is served locally but SAM does not deploy it", route)
+		} else if got != want {
+			t.Errorf("%s: deployed as %s, emulated as %s", route, got, want)
+		}
+	}
+	for route := range deployedRoutes {
+		if _, ok := emulated[route]; !ok {
+			t.Errorf("%s is deployed but not emulated", route)
+		}
+	}
+
+	authorizer, _ := samtemplate.Lookup(body, "components", "securitySchemes", api.Authorizer.Name, "x-amazon-apigateway-authorizer")
+	if samtemplate.String(authorizer, "type") != "request" ||
+		samtemplate.String(authorizer, "identitySource") != "method.request.header.Authorization" ||
+		mustMap(authorizer)["authorizerResultTtlInSeconds"] != float64(api.Authorizer.ReauthorizeEvery) {
+		t.Errorf("deployed authorizer %v, want a REQUEST authorizer on the Authorization header, cached %d s", authorizer, api.Authorizer.ReauthorizeEvery)
+	}
+	if !strings.Contains(fmt.Sprint(mustMap(authorizer)["authorizerUri"]), api.Authorizer.FunctionID) {
+		t.Errorf("deployed authorizer does not invoke %s", api.Authorizer.FunctionID)
+	}
+
+	responses, _ := body["x-amazon-apigateway-gateway-responses"].(map[string]any)
+	for typ, want := range api.GatewayResponses {
+		got, ok := responses[typ]
+		if !ok {
+			t.Errorf("gateway response %s is emulated but not deployed", typ)
+			continue
+		}
+		status, _ := strconv.Atoi(samtemplate.String(got, "statusCode"))
+		if status != want.StatusCode {
+			t.Errorf("gateway response %s: deployed status %d, emulated %d", typ, status, want.StatusCode)
+		}
+		for name, expr := range want.Headers {
+			if deployedExpr := samtemplate.String(got, "responseParameters", "gatewayresponse.header."+name); deployedExpr != expr {
+				t.Errorf("gateway response %s header %s: deployed %q, emulated %q", typ, name, deployedExpr, expr)
+			}
+		}
+		for contentType, tmpl := range want.Templates {
+			if deployedTmpl := samtemplate.String(got, "responseTemplates", contentType); deployedTmpl != tmpl {
+				t.Errorf("gateway response %s template %s: deployed %q, emulated %q", typ, contentType, deployedTmpl, tmpl)
+			}
+		}
+	}
+	if len(responses) != len(api.GatewayResponses) {
+		t.Errorf("%d gateway responses deployed, %d emulated", len(responses), len(api.GatewayResponses))
+	}
+
+	stage := ""
+	for _, r := range resources {
+		if r.Type == "AWS::ApiGateway::Stage" {
+			stage = samtemplate.String(r.Properties, "StageName")
+		}
+	}
+	if stage != api.StageName {
+		t.Errorf("deployed stage %q, emulated %q", stage, api.StageName)
+	}
+
+	t.Run("API Gateway may invoke every function it routes to", func(t *testing.T) {
+		// Each permission as (function, a pattern of stage/METHOD/path).
+		type grant struct{ fn, pattern string }
+		var grants []grant
+		for _, r := range resources {
+			if r.Type != "AWS::Lambda::Permission" || samtemplate.String(r.Properties, "Principal") != "apigateway.amazonaws.com" {
+				continue
+			}
+			fn := refName(r.Properties["FunctionName"])
+			arn := subString(r.Properties["SourceArn"])
+			arn = strings.NewReplacer("${__ApiId__}", "API", "${Api}", "API", "${__Stage__}", "*").Replace(arn)
+			if _, rest, ok := strings.Cut(arn, ":API/"); ok {
+				grants = append(grants, grant{fn, rest})
+			}
+		}
+		for _, r := range api.Routes {
+			// A path parameter is one segment of a concrete request.
+			request := api.StageName + "/" + r.Method + regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "x")
+			if !slices.ContainsFunc(grants, func(g grant) bool { return g.fn == r.FunctionID && samtemplate.MatchARN(g.pattern, request) }) {
+				t.Errorf("no permission lets API Gateway invoke %s for %s %s", r.FunctionID, r.Method, r.Path)
+			}
+		}
+		if !slices.ContainsFunc(grants, func(g grant) bool { return g.fn == api.Authorizer.FunctionID && g.pattern == "authorizers/*" }) {
+			t.Errorf("no permission lets API Gateway invoke the authorizer %s", api.Authorizer.FunctionID)
+		}
+	})
+}
+
+// TestDeployedFunctionsFindTheirTables: after SAM merges Globals into each
+// function, every function's environment names all five tables, each by a
+// Ref to the right table, as dynamo.TablesFromEnv needs at start; the proxy
+// also gets its secret prefix.
+func TestDeployedFunctionsFindTheirTables(t *testing.T) {
+	resources := deployed(t)
+	want := dynamo.Tables{Workspaces: "WorkspacesTable", Keys: "KeysTable", Counters: "CountersTable", Usage: "UsageTable", Audit: "AuditTable"}
+	for _, id := range []string{"AuthorizerFunction", "ProxyFunction", "ManagementFunction"} {
+		fn, ok := resources[id]
+		if !ok || fn.Type != "AWS::Lambda::Function" {
+			t.Errorf("SAM made no AWS::Lambda::Function %s", id)
+			continue
+		}
+		vars, _ := samtemplate.Lookup(fn.Properties, "Environment", "Variables")
+		tables, err := dynamo.TablesFromEnv(func(name string) string { return refName(mustMap(vars)[name]) })
+		if err != nil || tables != want {
+			t.Errorf("%s: tables %+v, %v; want each TABLE_ variable a Ref to its table", id, tables, err)
+		}
+		if id == "ProxyFunction" && subString(mustMap(vars)["PROVIDER_SECRET_PREFIX"]) != "${AWS::StackName}/" {
+			t.Errorf("ProxyFunction: PROVIDER_SECRET_PREFIX = %v, want the stack name and a slash", mustMap(vars)["PROVIDER_SECRET_PREFIX"])
+		}
+	}
+}
+
+// refName returns the logical id a FunctionName points at (Ref or GetAtt).
+func refName(v any) string {
+	m, _ := v.(map[string]any)
+	if s, ok := m["Ref"].(string); ok {
+		return s
+	}
+	if l, ok := m["Fn::GetAtt"].([]any); ok && len(l) > 0 {
+		s, _ := l[0].(string)
+		return s
+	}
+	return ""
+}
+
+func mustMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func asSlice(v any) []any {
+	l, _ := v.([]any)
+	return l
+}

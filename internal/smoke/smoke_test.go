@@ -1,0 +1,101 @@
+package smoke_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aistats/edge/internal/local/devstack"
+	"github.com/aistats/edge/internal/smoke"
+)
+
+// localStack starts the whole local gateway (dynalite, emulator, handlers,
+// the offline provider) for the test. Its clock reads noon UTC, so the
+// throwaway key's daily limit cannot reset in the middle of a run.
+func localStack(t *testing.T) devstack.Credentials {
+	t.Helper()
+	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Sub(time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan devstack.Running, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- devstack.Run(ctx, devstack.Config{
+			DataDir: t.TempDir(), Port: -1, DynamoDBPort: -1, Out: io.Discard,
+			Logger: slog.New(slog.DiscardHandler),
+			Ready:  func(r devstack.Running) { ready <- r },
+			Now:    func() time.Time { return time.Now().Add(shift) },
+		})
+	}()
+	select {
+	case r := <-ready:
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("local stack: %v", err)
+			}
+		})
+		return r.Credentials
+	case err := <-done:
+		cancel()
+		t.Fatalf("local stack ended before it was ready: %v", err)
+	case <-time.After(3 * time.Minute):
+		cancel()
+		t.Fatal("local stack not ready in time")
+	}
+	panic("unreachable")
+}
+
+func TestSmokeAgainstTheLocalStack(t *testing.T) {
+	creds := localStack(t)
+	ctx := context.Background()
+
+	t.Run("every check passes, with a model", func(t *testing.T) {
+		var out strings.Builder
+		err := smoke.Run(ctx, smoke.Config{BaseURL: creds.BaseURL, ManagementKey: creds.ManagementKey, Model: "local/echo"}, &out)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		for _, want := range []string{"ok   a chat completion through local/echo", "ok   a streamed chat completion", "ok   past its limit the key gets 429", "ok   usage shows", "ok   a revoked key is refused", "all 10 checks passed"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		}
+		if strings.Contains(out.String(), creds.ManagementKey) || strings.Contains(out.String(), "aistats_v1_sk_") {
+			t.Errorf("a key reached the output:\n%s", out.String())
+		}
+	})
+	t.Run("without a model the model calls are left out", func(t *testing.T) {
+		var out strings.Builder
+		if err := smoke.Run(ctx, smoke.Config{BaseURL: creds.BaseURL + "/", ManagementKey: creds.ManagementKey}, &out); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		if strings.Contains(out.String(), "chat completion") || !strings.Contains(out.String(), "all 8 checks passed") {
+			t.Errorf("output:\n%s", out.String())
+		}
+	})
+	t.Run("an inference key in place of a management key fails loudly", func(t *testing.T) {
+		var out strings.Builder
+		err := smoke.Run(ctx, smoke.Config{BaseURL: creds.BaseURL, ManagementKey: creds.APIKey}, &out)
+		if err == nil || !strings.Contains(err.Error(), "the management key lists keys") {
+			t.Fatalf("Run = %v, want the failed check named\n%s", err, out.String())
+		}
+		if !strings.Contains(out.String(), "FAIL the management key lists keys: got 401") || strings.Contains(out.String(), creds.APIKey) {
+			t.Errorf("output:\n%s", out.String())
+		}
+	})
+	t.Run("a model the key may not use fails its checks", func(t *testing.T) {
+		var out strings.Builder
+		err := smoke.Run(ctx, smoke.Config{BaseURL: creds.BaseURL, ManagementKey: creds.ManagementKey, Model: "local/no-such-model"}, &out)
+		if err == nil || !strings.Contains(out.String(), "FAIL a chat completion through local/no-such-model: got 404") {
+			t.Errorf("Run = %v\n%s", err, out.String())
+		}
+	})
+	t.Run("nothing to check against", func(t *testing.T) {
+		if err := smoke.Run(ctx, smoke.Config{}, io.Discard); err == nil {
+			t.Error("Run without a base URL succeeded")
+		}
+	})
+}

@@ -1,0 +1,358 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/limits"
+)
+
+// The authorizer's state items in the Counters table hold a projection of
+// the key record (what the authorizer needs) and one counter attribute per
+// current window, named c_<window>_<window id>. Counters of past windows are
+// removed by later writes; correctness never depends on their removal, since
+// only the current window's attribute is compared.
+const (
+	attrSecretHash = "secret_hash"
+	attrKind       = "kind"
+	attrModels     = "models"
+	attrProviders  = "providers"
+	attrScopes     = "scopes"
+	attrRPM        = "rpm"
+	attrRPD        = "rpd"
+	attrRPMo       = "rpmo"
+	attrLastUsed   = "last_used_at"
+	attrPlanRPM    = "plan_rpm"
+	attrPlanModels = "plan_models"
+	attrPlanProvs  = "plan_providers"
+	counterPrefix  = "c_"
+)
+
+var _ gateway.Admitter = (*Store)(nil)
+
+func counterAttr(w limits.Window, id string) string {
+	return counterPrefix + w.Short() + "_" + id
+}
+
+// limitAttr names the attribute holding each window's limit on a key item.
+var limitAttr = [...]string{limits.Minute: attrRPM, limits.Day: attrRPD, limits.Month: attrRPMo}
+
+// counterWindows maps the short tag in a counter attribute to its window.
+var counterWindows = map[string]limits.Window{"m": limits.Minute, "d": limits.Day, "mo": limits.Month}
+
+// readCounters splits an item's counter attributes into the current
+// windows' counts and the names of stale ones.
+func readCounters(it item, now time.Time) (used [3]int64, stale []string) {
+	for name, v := range it {
+		if !strings.HasPrefix(name, counterPrefix) {
+			continue
+		}
+		tag, id, ok := strings.Cut(name[len(counterPrefix):], "_")
+		w, known := counterWindows[tag]
+		if !ok || !known || id != w.ID(now) {
+			stale = append(stale, name)
+			continue
+		}
+		if n, ok := v.(*ddbtypes.AttributeValueMemberN); ok {
+			r := itemReader{item: item{name: n}}
+			used[w] = r.num(name)
+		}
+	}
+	return used, stale
+}
+
+// keyStateItem is the authorizer's projection of a key record.
+func keyStateItem(k gateway.Key, workspaceDisabled bool) item {
+	it := item{
+		attrPK:           str(KeyStatePK(k.KID)),
+		attrState:        str(string(k.Status)),
+		attrWorkspaceID:  str(k.WorkspaceID),
+		attrKind:         str(string(k.Kind)),
+		attrSecretHash:   &ddbtypes.AttributeValueMemberB{Value: k.SecretHash},
+		attrModels:       stringList(k.Models),
+		attrProviders:    stringList(k.Providers),
+		attrScopes:       stringList(k.Scopes),
+		attrRPM:          num(k.Limits.RequestsPerMinute),
+		attrRPD:          num(k.Limits.RequestsPerDay),
+		attrRPMo:         num(k.Limits.RequestsPerMonth),
+		attrWorkspaceOff: boolean(workspaceDisabled),
+	}
+	if k.ExpiresAt != nil {
+		it[attrExpiresMS] = num(k.ExpiresAt.UnixMilli())
+	}
+	return it
+}
+
+func decodeKeyAuth(it item, now time.Time) (gateway.KeyAuth, error) {
+	r := itemReader{item: it}
+	a := gateway.KeyAuth{
+		KID:         strings.TrimPrefix(r.str(attrPK), "key#"),
+		WorkspaceID: r.str(attrWorkspaceID),
+		Kind:        gateway.KeyKind(r.str(attrKind)),
+		SecretHash:  r.bytes(attrSecretHash),
+		Status:      gateway.KeyStatus(r.str(attrState)),
+		Models:      r.list(attrModels),
+		Providers:   r.list(attrProviders),
+		Scopes:      r.list(attrScopes),
+		Limits: gateway.Limits{
+			RequestsPerMinute: r.num(attrRPM),
+			RequestsPerDay:    r.num(attrRPD),
+			RequestsPerMonth:  r.num(attrRPMo),
+		},
+	}
+	if v, ok := it[attrWorkspaceOff].(*ddbtypes.AttributeValueMemberBOOL); ok {
+		a.WorkspaceDisabled = v.Value
+	}
+	if _, ok := it[attrExpiresMS]; ok {
+		t := time.UnixMilli(r.num(attrExpiresMS)).UTC()
+		a.ExpiresAt = &t
+	}
+	a.Used, a.Stale = readCounters(it, now)
+	a.LastUsedAt = r.optionalTime(attrLastUsed)
+	if r.err != nil {
+		return gateway.KeyAuth{}, gateway.Internal(errors.New("decode state of key " + a.KID + ": " + r.err.Error()))
+	}
+	return a, nil
+}
+
+func decodeWorkspaceAuth(it item, now time.Time) (gateway.WorkspaceAuth, error) {
+	r := itemReader{item: it}
+	a := gateway.WorkspaceAuth{
+		ID:     strings.TrimPrefix(r.str(attrPK), "ws#"),
+		Status: gateway.WorkspaceStatus(r.str(attrState)),
+		Plan: gateway.Plan{
+			Providers:         r.list(attrPlanProvs),
+			Models:            r.list(attrPlanModels),
+			RequestsPerMinute: r.num(attrPlanRPM),
+		},
+	}
+	used, stale := readCounters(it, now)
+	a.UsedMinute, a.Stale = used[limits.Minute], stale
+	if r.err != nil {
+		return gateway.WorkspaceAuth{}, gateway.Internal(errors.New("decode state of workspace " + a.ID + ": " + r.err.Error()))
+	}
+	return a, nil
+}
+
+// expression collects names and values for one request's expressions.
+type expression struct {
+	names  map[string]string
+	values item
+}
+
+// removals lists the counter attributes to drop: the previous window of each
+// kind (the usual case) and whatever stale names the caller saw.
+func removals(now time.Time, stale []string, windows ...limits.Window) []string {
+	current := map[string]bool{}
+	for _, w := range windows {
+		current[counterAttr(w, w.ID(now))] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if !current[name] && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, w := range windows {
+		add(counterAttr(w, w.PreviousID(now)))
+	}
+	for _, s := range stale {
+		add(s)
+	}
+	return out
+}
+
+func (e *expression) removeClause(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		alias := "#r" + strconv.Itoa(i)
+		e.names[alias] = n
+		parts[i] = alias
+	}
+	return " REMOVE " + strings.Join(parts, ", ")
+}
+
+// AdmitKey counts one request against a key in a single conditional write
+// that also refuses a revoked, disabled, expired or wrong-secret key and a
+// key over any limit (DESIGN.md §4): with limit L and any number of
+// concurrent callers exactly min(attempts, L) succeed per window, and a
+// refused request changes nothing. The write also keeps last_used_at
+// current to the minute, so that costs no extra call.
+func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyAuth, bool, error) {
+	now := a.Now.UTC()
+	e := expression{
+		names: map[string]string{
+			"#state": attrState, "#kind": attrKind, "#hash": attrSecretHash, "#wsoff": attrWorkspaceOff,
+			"#exp": attrExpiresMS, "#last": attrLastUsed,
+			"#cm":  counterAttr(limits.Minute, limits.Minute.ID(now)),
+			"#cd":  counterAttr(limits.Day, limits.Day.ID(now)),
+			"#cmo": counterAttr(limits.Month, limits.Month.ID(now)),
+			"#lm":  attrRPM, "#ld": attrRPD, "#lmo": attrRPMo,
+		},
+		values: item{
+			":active": str(string(gateway.KeyActive)), ":kind": str(string(a.Kind)),
+			":hash": &ddbtypes.AttributeValueMemberB{Value: a.SecretHash}, ":false": boolean(false),
+			":now": num(now.UnixMilli()), ":zero": num(0), ":one": num(1),
+			":minute": timeValue(limits.Minute.Start(now)),
+		},
+	}
+	update := "SET #last = :minute ADD #cm :one, #cd :one, #cmo :one" +
+		e.removeClause(removals(now, a.Stale, limits.Windows[:]...))
+	condition := "#state = :active AND #kind = :kind AND #hash = :hash" +
+		" AND (attribute_not_exists(#wsoff) OR #wsoff = :false)" +
+		" AND (attribute_not_exists(#exp) OR #exp > :now)" +
+		" AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)" +
+		" AND (attribute_not_exists(#cd) OR #ld = :zero OR #cd < #ld)" +
+		" AND (attribute_not_exists(#cmo) OR #lmo = :zero OR #cmo < #lmo)"
+	attrs, admitted, err := s.countingUpdate(ctx, KeyStatePK(a.KID), update, condition, e)
+	if err != nil {
+		return gateway.KeyAuth{}, false, classify("admit request for key "+a.KID, err)
+	}
+	if attrs == nil {
+		return gateway.KeyAuth{}, false, nil // dynalite: the caller reads the item
+	}
+	auth, err := decodeKeyAuth(attrs, now)
+	return auth, admitted && err == nil, err
+}
+
+// countingUpdate runs a conditional counting write on a state item. It
+// returns the item after the write when admitted, or as it was when refused
+// if DynamoDB sends it back (dynalite does not: then attrs is nil).
+func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string, e expression) (attrs item, admitted bool, err error) {
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.tables.Counters),
+		Key:                                 item{attrPK: str(pk)},
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String(condition),
+		ExpressionAttributeNames:            e.names,
+		ExpressionAttributeValues:           e.values,
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); ok {
+		if len(ccf.Item) == 0 {
+			return nil, false, nil
+		}
+		return ccf.Item, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out.Attributes, true, nil
+}
+
+// releaseCounters takes back one counted request from the named counters of
+// a state item, touching only counters that exist and are positive.
+func (s *Store) releaseCounters(ctx context.Context, pk string, counters ...string) error {
+	names := map[string]string{}
+	var adds, conds []string
+	for i, c := range counters {
+		alias := "#c" + strconv.Itoa(i)
+		names[alias] = c
+		adds = append(adds, alias+" :minus")
+		conds = append(conds, alias+" > :zero")
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(pk)},
+		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ")),
+		ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return err
+	}
+	return nil
+}
+
+// GetKeyAuth reads a key's state item; a missing one is CodeKeyNotFound.
+func (s *Store) GetKeyAuth(ctx context.Context, kid string, now time.Time) (gateway.KeyAuth, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Counters),
+		Key:            item{attrPK: str(KeyStatePK(kid))},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return gateway.KeyAuth{}, classify("get state of key "+kid, err)
+	}
+	if out.Item == nil {
+		return gateway.KeyAuth{}, keyNotFound(kid)
+	}
+	return decodeKeyAuth(out.Item, now.UTC())
+}
+
+// ReleaseKey takes back one counted request of the windows at now. It
+// touches only counters that exist, so it never creates negative counts.
+func (s *Store) ReleaseKey(ctx context.Context, kid string, now time.Time) error {
+	now = now.UTC()
+	err := s.releaseCounters(ctx, KeyStatePK(kid), counterAttr(limits.Minute, limits.Minute.ID(now)),
+		counterAttr(limits.Day, limits.Day.ID(now)), counterAttr(limits.Month, limits.Month.ID(now)))
+	if err != nil {
+		return classify("release request of key "+kid, err)
+	}
+	return nil
+}
+
+// AdmitWorkspace counts one request against a workspace's own per-minute
+// limit, refusing it when the workspace is disabled or the limit is reached.
+// It returns the workspace's plan, so that a cold authorizer learns it in
+// the same call.
+func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission) (gateway.WorkspaceAuth, bool, error) {
+	now := a.Now.UTC()
+	e := expression{
+		names: map[string]string{
+			"#state": attrState, "#cm": counterAttr(limits.Minute, limits.Minute.ID(now)), "#lm": attrPlanRPM,
+		},
+		values: item{":active": str(string(gateway.WorkspaceActive)), ":zero": num(0), ":one": num(1)},
+	}
+	update := "ADD #cm :one" + e.removeClause(removals(now, a.Stale, limits.Minute))
+	attrs, admitted, err := s.countingUpdate(ctx, WorkspaceStatePK(a.WorkspaceID), update,
+		"#state = :active AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)", e)
+	if err != nil {
+		return gateway.WorkspaceAuth{}, false, classify("admit request for workspace "+a.WorkspaceID, err)
+	}
+	if attrs == nil {
+		return gateway.WorkspaceAuth{}, false, nil
+	}
+	auth, err := decodeWorkspaceAuth(attrs, now)
+	return auth, admitted && err == nil, err
+}
+
+// GetWorkspaceAuth reads a workspace's state item; a missing one is
+// CodeWorkspaceNF.
+func (s *Store) GetWorkspaceAuth(ctx context.Context, id string, now time.Time) (gateway.WorkspaceAuth, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Counters),
+		Key:            item{attrPK: str(WorkspaceStatePK(id))},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return gateway.WorkspaceAuth{}, classify("get state of workspace "+id, err)
+	}
+	if out.Item == nil {
+		return gateway.WorkspaceAuth{}, gateway.Errorf(gateway.CodeWorkspaceNF, "Workspace %s does not exist.", id)
+	}
+	return decodeWorkspaceAuth(out.Item, now.UTC())
+}
+
+// ReleaseWorkspace takes back one counted request of the minute at now.
+func (s *Store) ReleaseWorkspace(ctx context.Context, id string, now time.Time) error {
+	if err := s.releaseCounters(ctx, WorkspaceStatePK(id), counterAttr(limits.Minute, limits.Minute.ID(now.UTC()))); err != nil {
+		return classify("release request of workspace "+id, err)
+	}
+	return nil
+}

@@ -1,0 +1,473 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aistats/edge/pkg/domain/gateway"
+)
+
+func keyItem(k gateway.Key) item {
+	it := item{
+		attrKID:         str(k.KID),
+		attrWorkspaceID: str(k.WorkspaceID),
+		"kind":          str(string(k.Kind)),
+		"name":          str(k.Name),
+		"prefix":        str(k.Prefix),
+		"secret_hash":   &ddbtypes.AttributeValueMemberB{Value: k.SecretHash},
+		"status":        str(string(k.Status)),
+		"models":        stringList(k.Models),
+		"providers":     stringList(k.Providers),
+		"scopes":        stringList(k.Scopes),
+		"rpm":           num(k.Limits.RequestsPerMinute),
+		"rpd":           num(k.Limits.RequestsPerDay),
+		"rpmo":          num(k.Limits.RequestsPerMonth),
+		attrCreatedAt:   timeValue(k.CreatedAt),
+		"updated_at":    timeValue(k.UpdatedAt),
+	}
+	if k.ExpiresAt != nil {
+		it["expires_at"] = timeValue(*k.ExpiresAt)
+	}
+	return it
+}
+
+func decodeKey(it item) (gateway.Key, error) {
+	r := itemReader{item: it}
+	k := gateway.Key{
+		KID:         r.str(attrKID),
+		WorkspaceID: r.str(attrWorkspaceID),
+		Kind:        gateway.KeyKind(r.str("kind")),
+		Name:        r.str("name"),
+		Prefix:      r.str("prefix"),
+		SecretHash:  r.bytes("secret_hash"),
+		Status:      gateway.KeyStatus(r.str("status")),
+		Models:      r.list("models"),
+		Providers:   r.list("providers"),
+		Scopes:      r.list("scopes"),
+		Limits: gateway.Limits{
+			RequestsPerMinute: r.num("rpm"),
+			RequestsPerDay:    r.num("rpd"),
+			RequestsPerMonth:  r.num("rpmo"),
+		},
+		CreatedAt:  r.time(attrCreatedAt),
+		UpdatedAt:  r.time("updated_at"),
+		ExpiresAt:  r.optionalTime("expires_at"),
+		LastUsedAt: r.optionalTime("last_used_at"),
+		RevokedAt:  r.optionalTime("revoked_at"),
+		RotatedTo:  r.str("rotated_to"),
+	}
+	if r.err != nil {
+		return gateway.Key{}, fmt.Errorf("decode key %s: %w", k.KID, r.err)
+	}
+	return k, nil
+}
+
+func keyNotFound(kid string) error {
+	return gateway.Errorf(gateway.CodeKeyNotFound, "No key with id %s.", kid)
+}
+
+// CreateKey stores a new key record, refusing a kid that is taken
+// (CodeAlreadyExists: the caller draws a new kid), then writes its state
+// item. A key in a disabled workspace is stored disabled-by-workspace.
+func (s *Store) CreateKey(ctx context.Context, k gateway.Key) error {
+	ws, err := s.GetWorkspace(ctx, k.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if k.Status == "" {
+		k.Status = gateway.KeyActive
+	}
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = now
+	}
+	k.UpdatedAt = now
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.tables.Keys),
+		Item:                keyItem(k),
+		ConditionExpression: aws.String("attribute_not_exists(kid)"),
+	})
+	if isConditionFailed(err) {
+		return gateway.Errorf(gateway.CodeAlreadyExists, "A key with id %s already exists.", k.KID)
+	}
+	if err != nil {
+		return classify("create key "+k.KID, err)
+	}
+	state := keyStateItem(k, ws.Status == gateway.WorkspaceDisabled)
+	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.tables.Counters),
+		Item:      state,
+	}); err != nil {
+		return classify("write state of key "+k.KID, err)
+	}
+	return nil
+}
+
+// GetKey reads a key record with a strongly consistent read; a missing key is
+// CodeKeyNotFound.
+func (s *Store) GetKey(ctx context.Context, kid string) (gateway.Key, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Keys),
+		Key:            item{attrKID: str(kid)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return gateway.Key{}, classify("get key "+kid, err)
+	}
+	if out.Item == nil {
+		return gateway.Key{}, keyNotFound(kid)
+	}
+	k, err := decodeKey(out.Item)
+	if err != nil {
+		return gateway.Key{}, gateway.Internal(err)
+	}
+	return k, nil
+}
+
+// keyCursor is the position after the last key of a page. It carries the
+// workspace so that a cursor cannot be replayed against another workspace.
+type keyCursor struct {
+	WorkspaceID string `json:"w"`
+	CreatedAt   string `json:"c"`
+	KID         string `json:"k"`
+}
+
+func invalidCursor() error {
+	return &gateway.Error{Code: gateway.CodeInvalidCursor, Param: "cursor",
+		Message: "The cursor is not valid for this listing; start again without it."}
+}
+
+func decodeCursor(workspaceID, text string) (item, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil {
+		return nil, invalidCursor()
+	}
+	var c keyCursor
+	if err := json.Unmarshal(raw, &c); err != nil || c.WorkspaceID != workspaceID || c.KID == "" || c.CreatedAt == "" {
+		return nil, invalidCursor()
+	}
+	return item{attrWorkspaceID: str(c.WorkspaceID), attrCreatedAt: str(c.CreatedAt), attrKID: str(c.KID)}, nil
+}
+
+func encodeCursor(last item) (string, error) {
+	r := itemReader{item: last}
+	c := keyCursor{WorkspaceID: r.str(attrWorkspaceID), CreatedAt: r.str(attrCreatedAt), KID: r.str(attrKID)}
+	if r.err != nil {
+		return "", r.err
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// maxListQueries bounds the Query calls one page of a kind-filtered list
+// may make: past it the page is returned short, with a cursor, so a
+// workspace with many keys of the other kind cannot make a request slow.
+const maxListQueries = 5
+
+// ListKeys returns one page of a workspace's keys, oldest first. A page
+// filtered by kind is filled up to the limit across Query calls (DynamoDB
+// applies Limit before the filter), so pages are short only at the end or
+// when maxListQueries is reached; a cursor then still leads on.
+func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.ListKeysOptions) (gateway.KeyPage, error) {
+	limit := opts.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit < 0 || limit > MaxPageSize:
+		return gateway.KeyPage{}, &gateway.Error{Code: gateway.CodeValidation, Param: "limit",
+			Message: fmt.Sprintf("limit must be between 1 and %d.", MaxPageSize)}
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.tables.Keys),
+		IndexName:                 aws.String(IndexKeysByWorkspace),
+		KeyConditionExpression:    aws.String("workspace_id = :ws"),
+		ExpressionAttributeValues: item{":ws": str(workspaceID)},
+		Limit:                     aws.Int32(int32(limit)),
+	}
+	if opts.Kind != "" {
+		// Items of the other kind are read and dropped: read a full page's
+		// worth each time, keep what is needed.
+		in.Limit = aws.Int32(int32(MaxPageSize))
+		in.FilterExpression = aws.String("#kind = :kind")
+		in.ExpressionAttributeNames = map[string]string{"#kind": "kind"}
+		in.ExpressionAttributeValues[":kind"] = str(string(opts.Kind))
+	}
+	if opts.Cursor != "" {
+		start, err := decodeCursor(workspaceID, opts.Cursor)
+		if err != nil {
+			return gateway.KeyPage{}, err
+		}
+		in.ExclusiveStartKey = start
+	}
+	page := gateway.KeyPage{Keys: make([]gateway.Key, 0, limit)}
+	// resume is the item the next page starts after; nil when none is left.
+	var resume item
+	for queries := 1; ; queries++ {
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return gateway.KeyPage{}, classify("list keys of workspace "+workspaceID, err)
+		}
+		resume = out.LastEvaluatedKey
+		for i, it := range out.Items {
+			k, err := decodeKey(it)
+			if err != nil {
+				return gateway.KeyPage{}, gateway.Internal(err)
+			}
+			page.Keys = append(page.Keys, k)
+			if len(page.Keys) == limit {
+				if i < len(out.Items)-1 {
+					resume = it // the page is full in the middle of what was read
+				}
+				break
+			}
+		}
+		if len(page.Keys) == limit || len(resume) == 0 || queries == maxListQueries {
+			break
+		}
+		in.ExclusiveStartKey = resume
+	}
+	if len(resume) > 0 {
+		cursor, err := encodeCursor(resume)
+		if err != nil {
+			return gateway.KeyPage{}, gateway.Internal(fmt.Errorf("encode cursor: %w", err))
+		}
+		page.NextCursor = cursor
+	}
+	return page, nil
+}
+
+// updateBuilder collects the clauses of an update expression.
+type updateBuilder struct {
+	set    []string
+	remove []string
+	names  map[string]string
+	values item
+}
+
+func (b *updateBuilder) setValue(name string, v ddbtypes.AttributeValue) {
+	placeholder := fmt.Sprintf(":v%d", len(b.values))
+	b.set = append(b.set, "#"+name+" = "+placeholder)
+	b.names["#"+name] = name
+	b.values[placeholder] = v
+}
+
+func (b *updateBuilder) removeAttr(name string) {
+	b.remove = append(b.remove, "#"+name)
+	b.names["#"+name] = name
+}
+
+func (b *updateBuilder) expression() string {
+	var parts []string
+	if len(b.set) > 0 {
+		parts = append(parts, "SET "+strings.Join(b.set, ", "))
+	}
+	if len(b.remove) > 0 {
+		parts = append(parts, "REMOVE "+strings.Join(b.remove, ", "))
+	}
+	return strings.Join(parts, " ")
+}
+
+// UpdateKey applies update to a key's record and, where the status or expiry
+// changes, to its state item, so the authorizer sees the change on the next
+// request. A revoked key cannot be changed.
+func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpdate) (gateway.Key, error) {
+	now := s.now()
+	rec := updateBuilder{names: map[string]string{}, values: item{}}
+	rec.setValue("updated_at", timeValue(now))
+	if update.Name != nil {
+		rec.setValue("name", str(*update.Name))
+	}
+	if update.Models != nil {
+		rec.setValue("models", stringList(*update.Models))
+	}
+	if update.Providers != nil {
+		rec.setValue("providers", stringList(*update.Providers))
+	}
+	if update.Scopes != nil {
+		rec.setValue("scopes", stringList(*update.Scopes))
+	}
+	if update.Limits != nil {
+		rec.setValue("rpm", num(update.Limits.RequestsPerMinute))
+		rec.setValue("rpd", num(update.Limits.RequestsPerDay))
+		rec.setValue("rpmo", num(update.Limits.RequestsPerMonth))
+	}
+	var status gateway.KeyStatus
+	if update.Disabled != nil {
+		status = gateway.KeyActive
+		if *update.Disabled {
+			status = gateway.KeyDisabled
+		}
+		rec.setValue("status", str(string(status)))
+	}
+	switch {
+	case update.ClearExpiry:
+		rec.removeAttr("expires_at")
+	case update.ExpiresAt != nil:
+		rec.setValue("expires_at", timeValue(*update.ExpiresAt))
+	}
+	if update.RotatedTo != nil {
+		rec.setValue("rotated_to", str(*update.RotatedTo))
+	}
+	rec.names["#status_cond"] = "status"
+	rec.values[":revoked"] = str(string(gateway.KeyRevoked))
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Keys),
+		Key:                       item{attrKID: str(kid)},
+		UpdateExpression:          aws.String(rec.expression()),
+		ConditionExpression:       aws.String("attribute_exists(kid) AND #status_cond <> :revoked"),
+		ExpressionAttributeNames:  rec.names,
+		ExpressionAttributeValues: rec.values,
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		// dynalite does not return the old item on a failed condition, so
+		// read it to tell a missing key from a revoked one.
+		if _, getErr := s.GetKey(ctx, kid); getErr != nil {
+			return gateway.Key{}, getErr
+		}
+		return gateway.Key{}, gateway.Errorf(gateway.CodeKeyNotActive, "Key %s is revoked and can no longer be changed.", kid)
+	}
+	if err != nil {
+		return gateway.Key{}, classify("update key "+kid, err)
+	}
+	k, err := decodeKey(out.Attributes)
+	if err != nil {
+		return gateway.Key{}, gateway.Internal(err)
+	}
+
+	// Mirror what the authorizer reads onto the state item.
+	state := updateBuilder{names: map[string]string{}, values: item{}}
+	if status != "" {
+		state.setValue(attrState, str(string(status)))
+	}
+	if update.Models != nil {
+		state.setValue(attrModels, stringList(*update.Models))
+	}
+	if update.Providers != nil {
+		state.setValue(attrProviders, stringList(*update.Providers))
+	}
+	if update.Scopes != nil {
+		state.setValue(attrScopes, stringList(*update.Scopes))
+	}
+	if update.Limits != nil {
+		state.setValue(attrRPM, num(update.Limits.RequestsPerMinute))
+		state.setValue(attrRPD, num(update.Limits.RequestsPerDay))
+		state.setValue(attrRPMo, num(update.Limits.RequestsPerMonth))
+	}
+	switch {
+	case update.ClearExpiry:
+		state.removeAttr(attrExpiresMS)
+	case update.ExpiresAt != nil:
+		state.setValue(attrExpiresMS, num(update.ExpiresAt.UnixMilli()))
+	}
+	if len(state.set)+len(state.remove) > 0 {
+		if err := s.updateKeyState(ctx, kid, state); err != nil {
+			return gateway.Key{}, err
+		}
+	}
+	return k, nil
+}
+
+func (s *Store) updateKeyState(ctx context.Context, kid string, b updateBuilder) error {
+	b.names["#state_cond"] = attrState
+	b.values[":revoked_state"] = str(string(gateway.KeyRevoked))
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(KeyStatePK(kid))},
+		UpdateExpression:          aws.String(b.expression()),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #state_cond <> :revoked_state"),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+	}
+	if _, err := s.client.UpdateItem(ctx, in); err != nil {
+		if isConditionFailed(err) {
+			return gateway.Internal(fmt.Errorf("update state of key %s: state item missing or revoked", kid))
+		}
+		return classify("update state of key "+kid, err)
+	}
+	return nil
+}
+
+// RevokeKey marks a key revoked for good. The record stays, for audit and
+// usage history; revoking a revoked key changes nothing and succeeds.
+func (s *Store) RevokeKey(ctx context.Context, kid string) (gateway.Key, error) {
+	now := s.now()
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.tables.Keys),
+		Key:                      item{attrKID: str(kid)},
+		UpdateExpression:         aws.String("SET #status = :revoked, updated_at = :now, revoked_at = if_not_exists(revoked_at, :now)"),
+		ConditionExpression:      aws.String("attribute_exists(kid)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: item{
+			":revoked": str(string(gateway.KeyRevoked)), ":now": timeValue(now),
+		},
+		ReturnValues: ddbtypes.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return gateway.Key{}, keyNotFound(kid)
+	}
+	if err != nil {
+		return gateway.Key{}, classify("revoke key "+kid, err)
+	}
+	k, err := decodeKey(out.Attributes)
+	if err != nil {
+		return gateway.Key{}, gateway.Internal(err)
+	}
+	// Unconditional: revocation must win even if the state item is missing.
+	if _, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(KeyStatePK(kid))},
+		UpdateExpression:          aws.String("SET #state = :revoked"),
+		ExpressionAttributeNames:  map[string]string{"#state": attrState},
+		ExpressionAttributeValues: item{":revoked": str(string(gateway.KeyRevoked))},
+	}); err != nil {
+		return gateway.Key{}, classify("write revoked state of key "+kid, err)
+	}
+	return k, nil
+}
+
+// LastUsed returns when each of kids was last used (to the minute), read
+// from the authorizer's state items in one batch per 100 keys. Keys never
+// used are absent.
+func (s *Store) LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for len(kids) > 0 {
+		n := min(len(kids), 100)
+		keys := make([]item, 0, n)
+		for _, kid := range kids[:n] {
+			keys = append(keys, item{attrPK: str(KeyStatePK(kid))})
+		}
+		kids = kids[n:]
+		request := map[string]ddbtypes.KeysAndAttributes{s.tables.Counters: {
+			Keys: keys, ProjectionExpression: aws.String("pk, last_used_at"), ConsistentRead: aws.Bool(true),
+		}}
+		for attempt := 0; len(request) > 0; attempt++ {
+			if attempt == 5 {
+				return nil, gateway.Unavailable(fmt.Errorf("read last use of keys: unprocessed keys after %d attempts", attempt))
+			}
+			res, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+			if err != nil {
+				return nil, classify("read last use of keys", err)
+			}
+			for _, it := range res.Responses[s.tables.Counters] {
+				r := itemReader{item: it}
+				if t := r.optionalTime(attrLastUsed); t != nil && r.err == nil {
+					out[strings.TrimPrefix(r.str(attrPK), "key#")] = *t
+				}
+			}
+			request = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,290 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/aistats/edge/pkg/domain/gateway"
+)
+
+// Client is the part of the DynamoDB API the store uses.
+type Client interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// Config configures a Store.
+type Config struct {
+	Client Client
+	Tables Tables
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store keeps workspaces and keys in DynamoDB. It implements
+// gateway.KeyStore and gateway.WorkspaceStore.
+//
+// A key lives in two items: its record in the Keys table (what management
+// shows) and its state item in the Counters table (what the authorizer's one
+// conditional write checks and counts on). State changes write the record
+// first and the state item second, and return an error if either fails, so a
+// retried call always converges; a key whose state item is missing is refused
+// (fail closed).
+type Store struct {
+	client Client
+	tables Tables
+	now    func() time.Time
+}
+
+var (
+	_ gateway.KeyStore       = (*Store)(nil)
+	_ gateway.WorkspaceStore = (*Store)(nil)
+)
+
+// New returns a Store.
+func New(cfg Config) *Store {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{client: cfg.Client, tables: cfg.Tables, now: now}
+}
+
+// Page sizes for key listings.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)
+
+// State item attributes in the Counters table.
+const (
+	attrState        = "state"
+	attrWorkspaceOff = "workspace_disabled"
+	attrExpiresMS    = "expires_ms"
+)
+
+// KeyStatePK is the Counters-table key of a key's state item.
+func KeyStatePK(kid string) string { return "key#" + kid }
+
+// WorkspaceStatePK is the Counters-table key of a workspace's state item.
+func WorkspaceStatePK(id string) string { return "ws#" + id }
+
+// classify turns a DynamoDB failure into a gateway error: throttling,
+// timeouts and network failures are unavailability (the caller may retry),
+// everything else is internal. The cause is kept for the logs.
+func classify(doing string, err error) error {
+	wrapped := fmt.Errorf("%s: %w", doing, err)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return gateway.Unavailable(wrapped)
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return gateway.Unavailable(wrapped)
+	}
+	if apiErr, ok := errors.AsType[smithy.APIError](err); ok {
+		switch apiErr.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
+			"ServiceUnavailable", "InternalServerError", "LimitExceededException":
+			return gateway.Unavailable(wrapped)
+		}
+	}
+	return gateway.Internal(wrapped)
+}
+
+func isConditionFailed(err error) bool {
+	_, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err)
+	return ok
+}
+
+// ---- workspaces ----
+
+func workspaceItem(ws gateway.Workspace) item {
+	return item{
+		attrWorkspaceID:  str(ws.ID),
+		"name":           str(ws.Name),
+		"status":         str(string(ws.Status)),
+		"plan_providers": stringList(ws.Plan.Providers),
+		"plan_models":    stringList(ws.Plan.Models),
+		"plan_rpm":       num(ws.Plan.RequestsPerMinute),
+		attrCreatedAt:    timeValue(ws.CreatedAt),
+		"updated_at":     timeValue(ws.UpdatedAt),
+	}
+}
+
+func decodeWorkspace(it item) (gateway.Workspace, error) {
+	r := itemReader{item: it}
+	ws := gateway.Workspace{
+		ID:     r.str(attrWorkspaceID),
+		Name:   r.str("name"),
+		Status: gateway.WorkspaceStatus(r.str("status")),
+		Plan: gateway.Plan{
+			Providers:         r.list("plan_providers"),
+			Models:            r.list("plan_models"),
+			RequestsPerMinute: r.num("plan_rpm"),
+		},
+		CreatedAt: r.time(attrCreatedAt),
+		UpdatedAt: r.time("updated_at"),
+	}
+	if r.err != nil {
+		return gateway.Workspace{}, fmt.Errorf("decode workspace %s: %w", ws.ID, r.err)
+	}
+	return ws, nil
+}
+
+// CreateWorkspace stores a new workspace; an existing id is CodeAlreadyExists.
+func (s *Store) CreateWorkspace(ctx context.Context, ws gateway.Workspace) error {
+	now := s.now()
+	if ws.Status == "" {
+		ws.Status = gateway.WorkspaceActive
+	}
+	ws.CreatedAt, ws.UpdatedAt = now, now
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.tables.Workspaces),
+		Item:                workspaceItem(ws),
+		ConditionExpression: aws.String("attribute_not_exists(workspace_id)"),
+	})
+	if isConditionFailed(err) {
+		return gateway.Errorf(gateway.CodeAlreadyExists, "Workspace %s already exists.", ws.ID)
+	}
+	if err != nil {
+		return classify("create workspace "+ws.ID, err)
+	}
+	return s.putWorkspaceState(ctx, ws.ID, ws.Status, &ws.Plan)
+}
+
+// GetWorkspace reads a workspace; a missing one is CodeWorkspaceNF.
+func (s *Store) GetWorkspace(ctx context.Context, id string) (gateway.Workspace, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Workspaces),
+		Key:            item{attrWorkspaceID: str(id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return gateway.Workspace{}, classify("get workspace "+id, err)
+	}
+	if out.Item == nil {
+		return gateway.Workspace{}, gateway.Errorf(gateway.CodeWorkspaceNF, "Workspace %s does not exist.", id)
+	}
+	ws, err := decodeWorkspace(out.Item)
+	if err != nil {
+		return gateway.Workspace{}, gateway.Internal(err)
+	}
+	return ws, nil
+}
+
+// SetWorkspaceStatus enables or disables a workspace and copies the new
+// status onto the state item of each of its keys, so that the authorizer's
+// single write per request refuses them from the next request on.
+func (s *Store) SetWorkspaceStatus(ctx context.Context, id string, status gateway.WorkspaceStatus) (gateway.Workspace, error) {
+	if status != gateway.WorkspaceActive && status != gateway.WorkspaceDisabled {
+		return gateway.Workspace{}, &gateway.Error{Code: gateway.CodeValidation, Param: "status",
+			Message: fmt.Sprintf("Workspace status must be %q or %q.", gateway.WorkspaceActive, gateway.WorkspaceDisabled)}
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.tables.Workspaces),
+		Key:                      item{attrWorkspaceID: str(id)},
+		UpdateExpression:         aws.String("SET #status = :status, updated_at = :now"),
+		ConditionExpression:      aws.String("attribute_exists(workspace_id)"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: item{
+			":status": str(string(status)), ":now": timeValue(s.now()),
+		},
+		ReturnValues: ddbtypes.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return gateway.Workspace{}, gateway.Errorf(gateway.CodeWorkspaceNF, "Workspace %s does not exist.", id)
+	}
+	if err != nil {
+		return gateway.Workspace{}, classify("set status of workspace "+id, err)
+	}
+	ws, err := decodeWorkspace(out.Attributes)
+	if err != nil {
+		return gateway.Workspace{}, gateway.Internal(err)
+	}
+	if err := s.putWorkspaceState(ctx, id, status, nil); err != nil {
+		return gateway.Workspace{}, err
+	}
+	if err := s.fanOutWorkspaceStatus(ctx, id, status == gateway.WorkspaceDisabled); err != nil {
+		return gateway.Workspace{}, err
+	}
+	return ws, nil
+}
+
+// putWorkspaceState writes the authorizer's view of a workspace: its status
+// and, when plan is set, its plan.
+func (s *Store) putWorkspaceState(ctx context.Context, id string, status gateway.WorkspaceStatus, plan *gateway.Plan) error {
+	b := updateBuilder{names: map[string]string{}, values: item{}}
+	b.setValue(attrState, str(string(status)))
+	if plan != nil {
+		b.setValue(attrPlanProvs, stringList(plan.Providers))
+		b.setValue(attrPlanModels, stringList(plan.Models))
+		b.setValue(attrPlanRPM, num(plan.RequestsPerMinute))
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(WorkspaceStatePK(id))},
+		UpdateExpression:          aws.String(b.expression()),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+	})
+	if err != nil {
+		return classify("write state of workspace "+id, err)
+	}
+	return nil
+}
+
+// fanOutWorkspaceStatus marks every key of the workspace. The listing index is
+// eventually consistent, so a key created in the same instant may be missed;
+// the authorizer also re-reads the workspace whenever it refreshes a cached
+// key record, which bounds that gap by its cache TTL.
+func (s *Store) fanOutWorkspaceStatus(ctx context.Context, id string, disabled bool) error {
+	var start item
+	for {
+		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.tables.Keys),
+			IndexName:                 aws.String(IndexKeysByWorkspace),
+			KeyConditionExpression:    aws.String("workspace_id = :ws"),
+			ExpressionAttributeValues: item{":ws": str(id)},
+			ProjectionExpression:      aws.String(attrKID),
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return classify("list keys of workspace "+id, err)
+		}
+		for _, it := range out.Items {
+			r := itemReader{item: it}
+			kid := r.str(attrKID)
+			if err := s.setKeyWorkspaceDisabled(ctx, kid, disabled); err != nil {
+				return err
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+func (s *Store) setKeyWorkspaceDisabled(ctx context.Context, kid string, disabled bool) error {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(KeyStatePK(kid))},
+		UpdateExpression:          aws.String("SET " + attrWorkspaceOff + " = :off"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: item{":off": boolean(disabled)},
+	})
+	if err != nil && !isConditionFailed(err) { // no state item: the key is refused anyway
+		return classify("mark workspace status on key "+kid, err)
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package authorizer_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/aistats/edge/internal/testing/dynamotest"
+	"github.com/aistats/edge/internal/testing/syncbuf"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/handler/authcontext"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
+	"github.com/aistats/edge/pkg/handler/authorizer"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+
+// env is an authorizer over a fresh set of dynalite tables, with every
+// DynamoDB call counted.
+type env struct {
+	t       *testing.T
+	store   *dynamo.Store
+	tables  dynamo.Tables
+	calls   *atomic.Int64
+	clock   *clock
+	logs    *syncbuf.Buffer
+	handler *authorizer.Handler
+	invoke  lambda.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	calls := &atomic.Int64{}
+	client := dynamotest.NewClient(t, dynamo.CountCalls(calls))
+	tables := dynamotest.NewTables(t, client)
+	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)}
+	store := dynamo.New(dynamo.Config{Client: client, Tables: tables, Now: c.Now})
+	e := &env{t: t, store: store, tables: tables, calls: calls, clock: c, logs: &syncbuf.Buffer{}}
+	e.newHandler()
+	e.workspace("acme", 0)
+	return e
+}
+
+// newHandler starts a cold container: nothing cached.
+func (e *env) newHandler() {
+	e.t.Helper()
+	h, err := authorizer.New(authorizer.Config{
+		Store: e.store, Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.handler, e.invoke = h, lambda.NewHandler(h.Handle)
+}
+
+func (e *env) workspace(id string, rpm int64) {
+	e.t.Helper()
+	err := e.store.CreateWorkspace(context.Background(), gateway.Workspace{ID: id, Name: id,
+		Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"local/echo"}, RequestsPerMinute: rpm}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) key(workspace string, kind gateway.KeyKind, limits gateway.Limits) (text string, kid string) {
+	e.t.Helper()
+	g, err := keyformat.Generate(rand.Reader, kind)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	k := gateway.Key{KID: g.Token.KID, WorkspaceID: workspace, Kind: kind, Name: "k", Prefix: g.Token.Prefix(),
+		SecretHash: g.Hash, Limits: limits, Models: []string{"local/echo"}}
+	if kind == gateway.KindManagement {
+		k.Scopes = []string{"keys:read", "keys:write"}
+	}
+	if err := e.store.CreateKey(context.Background(), k); err != nil {
+		e.t.Fatal(err)
+	}
+	return g.Text, g.Token.KID
+}
+
+// result is a decoded authorizer response.
+type result struct {
+	Effect    string
+	Resources []string
+	Context   map[string]any
+	Calls     int64
+	Err       error
+}
+
+func (r result) code() string { s, _ := r.Context["code"].(string); return s }
+
+func (e *env) authorize(fixture, key string) result {
+	e.t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", fixture))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	payload := strings.ReplaceAll(string(raw), "${KEY}", key)
+	before := e.calls.Load()
+	out, err := e.invoke.Invoke(context.Background(), []byte(payload))
+	r := result{Calls: e.calls.Load() - before, Err: err}
+	if err != nil {
+		return r
+	}
+	var resp events.APIGatewayCustomAuthorizerResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		e.t.Fatalf("response %s: %v", out, err)
+	}
+	if len(resp.PolicyDocument.Statement) != 1 {
+		e.t.Fatalf("policy has %d statements, want 1", len(resp.PolicyDocument.Statement))
+	}
+	st := resp.PolicyDocument.Statement[0]
+	r.Effect, r.Resources, r.Context = st.Effect, st.Resource, resp.Context
+	for k, v := range resp.Context {
+		if _, ok := v.(string); !ok {
+			e.t.Errorf("context %s = %#v is not a string", k, v)
+		}
+	}
+	return r
+}
+
+func wantDeny(t *testing.T, r result, code gateway.Code) {
+	t.Helper()
+	if r.Err != nil || r.Effect != "Deny" || r.code() != string(code) {
+		t.Fatalf("got %s %q (err %v), want Deny %s", r.Effect, r.code(), r.Err, code)
+	}
+	msg, _ := r.Context["message"].(string)
+	if msg == "" || !authcontext.SafeForTemplate(msg) {
+		t.Errorf("deny message %q is empty or unsafe for the Gateway Response template", msg)
+	}
+}
+
+func wantAllow(t *testing.T, r result) authcontext.Context {
+	t.Helper()
+	if r.Err != nil || r.Effect != "Allow" {
+		t.Fatalf("got %s %q (err %v), want Allow", r.Effect, r.code(), r.Err)
+	}
+	c, err := authcontext.Decode(r.Context)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimited {
+		t.Fatalf("allowed but rate limited: %+v", c.RateLimit)
+	}
+	return c
+}
+
+func TestOutcomesOfFixtures(t *testing.T) {
+	e := newEnv(t)
+	inference, kid := e.key("acme", gateway.KindInference, gateway.Limits{})
+	management, _ := e.key("acme", gateway.KindManagement, gateway.Limits{})
+	badChecksum := inference[:len(inference)-1] + map[bool]string{true: "A", false: "B"}[inference[len(inference)-1] != 'A']
+	unknown, _ := keyformat.Generate(rand.Reader, gateway.KindInference)
+	// The kid of a real key with another key's random part and a valid
+	// checksum: well-formed, so only the stored digest can refuse it.
+	otherRandom := unknown.Token.Secret()[:keyformat.RandomLength]
+	wrongSecret := keyformat.WithChecksum(keyformat.Prefix(gateway.KindInference, kid) + "_" + otherRandom)
+
+	cases := []struct {
+		fixture string
+		key     string
+		allow   bool
+		code    gateway.Code
+		calls   int64 // -1: not checked here
+	}{
+		{"missing_authorization.json", "", false, gateway.CodeMissingAuth, 0},
+		{"bearer_without_key.json", "", false, gateway.CodeMissingAuth, 0},
+		{"basic_scheme.json", inference, false, gateway.CodeInvalidKeyFmt, 0},
+		{"key_without_bearer.json", inference, false, gateway.CodeInvalidKeyFmt, 0},
+		{"chat_completions.json", "not-a-key", false, gateway.CodeInvalidKeyFmt, 0},
+		{"chat_completions.json", badChecksum, false, gateway.CodeInvalidKeyFmt, 0},
+		{"chat_completions.json", management, false, gateway.CodeWrongKeyKind, 0},
+		{"list_keys.json", inference, false, gateway.CodeWrongKeyKind, 0},
+		{"rotate_key.json", inference, false, gateway.CodeWrongKeyKind, 0},
+		{"chat_completions.json", unknown.Text, false, gateway.CodeInvalidKey, -1},
+		{"chat_completions.json", wrongSecret, false, gateway.CodeInvalidKey, -1},
+		{"chat_completions.json", inference, true, "", -1},
+		{"lowercase_authorization_header.json", inference, true, "", -1},
+		{"authorization_only_in_multivalue_headers.json", inference, true, "", -1},
+		{"bearer_with_extra_spaces.json", inference, true, "", -1},
+		{"models.json", inference, true, "", -1},
+		{"own_key.json", inference, true, "", -1},
+		{"own_key.json", management, true, "", -1},
+		{"list_keys.json", management, true, "", -1},
+		{"rotate_key.json", management, true, "", -1},
+	}
+	for _, tc := range cases {
+		outcome := string(tc.code)
+		if tc.allow {
+			outcome = "allow"
+		}
+		t.Run(strings.TrimSuffix(tc.fixture, ".json")+"/"+outcome, func(t *testing.T) {
+			r := e.authorize(tc.fixture, tc.key)
+			if tc.allow {
+				c := wantAllow(t, r)
+				if c.WorkspaceID != "acme" || c.KID == "" {
+					t.Errorf("context %+v lacks workspace or kid", c)
+				}
+			} else {
+				wantDeny(t, r, tc.code)
+			}
+			if tc.calls >= 0 && r.Calls != tc.calls {
+				t.Errorf("DynamoDB calls = %d, want %d", r.Calls, tc.calls)
+			}
+		})
+	}
+	t.Run("unknown kid and wrong secret answer alike", func(t *testing.T) {
+		a, b := e.authorize("chat_completions.json", unknown.Text), e.authorize("chat_completions.json", wrongSecret)
+		if a.Context["message"] != b.Context["message"] || a.code() != b.code() {
+			t.Errorf("unknown kid %v, wrong secret %v: want the same answer", a.Context, b.Context)
+		}
+	})
+	t.Run("no secret in logs", func(t *testing.T) {
+		logs := e.logs.String()
+		for _, secret := range []string{inference, management, strings.TrimPrefix(inference, keyformat.Prefix(gateway.KindInference, kid)+"_")} {
+			if strings.Contains(logs, secret) {
+				t.Fatal("a key secret reached the log")
+			}
+		}
+		if n := strings.Count(logs, `"msg":"authorize"`); n < len(cases) {
+			t.Errorf("%d log lines for %d decisions, want one each", n, len(cases))
+		}
+	})
+}
+
+func TestAllowPolicyCoversEveryRouteOfTheKind(t *testing.T) {
+	e := newEnv(t)
+	inference, _ := e.key("acme", gateway.KindInference, gateway.Limits{})
+	r := wantAllowResult(t, e.authorize("chat_completions.json", inference))
+	base := "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/v1/"
+	want := []string{base + "POST/chat/completions", base + "POST/embeddings", base + "GET/models", base + "GET/key"}
+	if strings.Join(r.Resources, " ") != strings.Join(want, " ") {
+		t.Errorf("resources %v, want %v", r.Resources, want)
+	}
+}
+
+func wantAllowResult(t *testing.T, r result) result {
+	t.Helper()
+	wantAllow(t, r)
+	return r
+}
+
+func lambdaHandler(h *authorizer.Handler) lambda.Handler { return lambda.NewHandler(h.Handle) }

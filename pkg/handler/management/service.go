@@ -1,0 +1,468 @@
+package management
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aistats/edge/pkg/domain/access"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
+)
+
+// Scopes a management key can hold (DESIGN.md §7).
+const (
+	ScopeKeysRead            = "keys:read"
+	ScopeKeysWrite           = "keys:write"
+	ScopeKeysDelete          = "keys:delete"
+	ScopeUsageRead           = "usage:read"
+	ScopeManagementKeysWrite = "management_keys:write"
+)
+
+// AllScopes lists every scope.
+var AllScopes = []string{ScopeKeysRead, ScopeKeysWrite, ScopeKeysDelete, ScopeUsageRead, ScopeManagementKeysWrite}
+
+// OperatorActor is the actor recorded for changes made with the CLI.
+const OperatorActor = "operator"
+
+// Store is what the service needs from storage.
+type Store interface {
+	gateway.KeyStore
+	gateway.WorkspaceStore
+	GetKeyAuth(ctx context.Context, kid string, now time.Time) (gateway.KeyAuth, error)
+	LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error)
+	AppendAudit(ctx context.Context, e gateway.AuditEvent) error
+	ListAudit(ctx context.Context, workspaceID, cursor string, limit int) (gateway.AuditPage, error)
+}
+
+// Service holds the key lifecycle rules shared by the management API and
+// the operator CLI: validation, workspace isolation, rotation and the audit
+// trail.
+type Service struct {
+	store Store
+	rand  io.Reader
+	now   func() time.Time
+}
+
+// NewService returns a Service; rnd and now may be nil for crypto/rand and
+// time.Now.
+func NewService(store Store, rnd io.Reader, now func() time.Time) *Service {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, rand: rnd, now: now}
+}
+
+// Actor is who makes a change: a management key, or the operator.
+type Actor struct {
+	KID         string
+	WorkspaceID string
+	Scopes      []string
+}
+
+// KeySpec is the settings of a key to create.
+type KeySpec struct {
+	Name      string
+	Models    []string
+	Providers []string
+	Limits    gateway.Limits
+	ExpiresAt *time.Time
+	Disabled  bool
+	// Scopes of a management key.
+	Scopes []string
+}
+
+func invalid(param, format string, args ...any) error {
+	return &gateway.Error{Code: gateway.CodeValidation, Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// validateName checks a key name: 1 to 100 characters.
+func validateName(name string) error {
+	if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) {
+		return invalid("name", "name must be 1 to 100 characters.")
+	}
+	return nil
+}
+
+func validateLists(models, providers []string) error {
+	for _, m := range models {
+		if !access.ValidPattern(m) {
+			return invalid("models", "models entries must be \"*\", \"provider/*\" or \"provider/model\"; %q is not.", m)
+		}
+	}
+	for _, p := range providers {
+		if p != "*" && !providerID.MatchString(p) {
+			return invalid("providers", "providers entries must be provider ids such as \"openai\" or \"*\"; %q is not.", p)
+		}
+	}
+	if len(models) > 100 || len(providers) > 100 {
+		return invalid("models", "at most 100 models and 100 providers per key.")
+	}
+	return nil
+}
+
+func validateLimits(l gateway.Limits) error {
+	for param, v := range map[string]int64{
+		"limits.requests_per_minute": l.RequestsPerMinute, "limits.requests_per_day": l.RequestsPerDay,
+		"limits.requests_per_month": l.RequestsPerMonth,
+	} {
+		if v < 0 {
+			return invalid(param, "%s must be a non-negative integer (0 means unlimited).", param)
+		}
+	}
+	return nil
+}
+
+func (s *Service) validateExpiry(t *time.Time) error {
+	if t != nil && !t.After(s.now()) {
+		return invalid("expires_at", "expires_at must be in the future.")
+	}
+	return nil
+}
+
+// validateScopes checks scopes exist and that the actor holds each one it
+// grants: a key cannot give more than it has.
+func validateScopes(actor Actor, scopes []string) error {
+	if len(scopes) == 0 {
+		return invalid("scopes", "scopes must name at least one of %v.", AllScopes)
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(AllScopes, sc) {
+			return invalid("scopes", "unknown scope %q; scopes are %v.", sc, AllScopes)
+		}
+		if actor.KID != OperatorActor && !slices.Contains(actor.Scopes, sc) {
+			return &gateway.Error{Code: gateway.CodeScope, Param: "scopes",
+				Message: fmt.Sprintf("This key cannot grant the scope %s, which it does not hold.", sc)}
+		}
+	}
+	return nil
+}
+
+// Require refuses an actor without scope.
+func Require(actor Actor, scope string) error {
+	if actor.KID == OperatorActor || slices.Contains(actor.Scopes, scope) {
+		return nil
+	}
+	return &gateway.Error{Code: gateway.CodeScope, Message: "This management key lacks the scope " + scope + "."}
+}
+
+// CreateKey makes a key of kind in the actor's workspace and returns it with
+// its full text, which is shown this once and never again.
+func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKind, spec KeySpec) (gateway.Key, string, error) {
+	if err := validateName(spec.Name); err != nil {
+		return gateway.Key{}, "", err
+	}
+	if err := errors.Join(validateLists(spec.Models, spec.Providers), validateLimits(spec.Limits), s.validateExpiry(spec.ExpiresAt)); err != nil {
+		return gateway.Key{}, "", firstError(err)
+	}
+	if kind == gateway.KindManagement {
+		if err := validateScopes(actor, spec.Scopes); err != nil {
+			return gateway.Key{}, "", err
+		}
+	} else if len(spec.Scopes) > 0 {
+		return gateway.Key{}, "", invalid("scopes", "scopes belong to management keys only.")
+	}
+	status := gateway.KeyActive
+	if spec.Disabled {
+		status = gateway.KeyDisabled
+	}
+	k, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
+		WorkspaceID: actor.WorkspaceID, Kind: kind, Name: spec.Name, Status: status, Models: spec.Models,
+		Providers: spec.Providers, Scopes: spec.Scopes, Limits: spec.Limits, ExpiresAt: spec.ExpiresAt, CreatedAt: s.now(),
+	})
+	if err != nil {
+		return gateway.Key{}, "", err
+	}
+	s.audit(ctx, actor, "key.created", k.KID, map[string]any{
+		"kind": string(kind), "name": k.Name, "models": k.Models, "providers": k.Providers, "scopes": k.Scopes,
+		"limits": k.Limits, "expires_at": k.ExpiresAt, "disabled": spec.Disabled,
+	})
+	return k, text, nil
+}
+
+// InsertKey stores k under a freshly drawn kid and secret, drawing again on
+// the rare kid collision, and returns the stored key with its full text.
+// k's KID, Prefix and SecretHash are set here; everything else is the
+// caller's. It records no audit event: callers that act for someone do.
+func InsertKey(ctx context.Context, store gateway.KeyStore, rnd io.Reader, k gateway.Key) (gateway.Key, string, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		g, err := keyformat.Generate(rnd, k.Kind)
+		if err != nil {
+			return gateway.Key{}, "", gateway.Internal(err)
+		}
+		k.KID, k.Prefix, k.SecretHash = g.Token.KID, g.Token.Prefix(), g.Hash
+		err = store.CreateKey(ctx, k)
+		if gateway.ErrorCode(err) == gateway.CodeAlreadyExists {
+			continue // a kid collision: draw again
+		}
+		if err != nil {
+			return gateway.Key{}, "", err
+		}
+		return k, g.Text, nil
+	}
+	return gateway.Key{}, "", gateway.Internal(errors.New("create key: three kid collisions in a row"))
+}
+
+func firstError(err error) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if e != nil {
+				return e
+			}
+		}
+	}
+	return err
+}
+
+// audit records a change. A failure is not returned: the change happened,
+// and refusing to report it would make the client retry it.
+func (s *Service) audit(ctx context.Context, actor Actor, action, target string, changes map[string]any) {
+	_ = s.store.AppendAudit(ctx, gateway.AuditEvent{
+		Time: s.now(), WorkspaceID: actor.WorkspaceID, ActorKID: actor.KID, Action: action, TargetKID: target, Changes: changes,
+	})
+}
+
+// GetKey reads a key of kind in the actor's workspace. Another workspace's
+// key, a key of the other kind and a missing key all answer the same 404.
+func (s *Service) GetKey(ctx context.Context, actor Actor, kind gateway.KeyKind, kid string) (gateway.Key, error) {
+	notFound := gateway.Errorf(gateway.CodeKeyNotFound, "No key with id %s.", kid)
+	if !keyformat.IsKID(kid) {
+		return gateway.Key{}, notFound
+	}
+	k, err := s.store.GetKey(ctx, kid)
+	if gateway.ErrorCode(err) == gateway.CodeKeyNotFound {
+		return gateway.Key{}, notFound
+	}
+	if err != nil {
+		return gateway.Key{}, err
+	}
+	if k.WorkspaceID != actor.WorkspaceID || k.Kind != kind {
+		return gateway.Key{}, notFound
+	}
+	return k, nil
+}
+
+// LastUsed returns when the keys were last used.
+func (s *Service) LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error) {
+	return s.store.LastUsed(ctx, kids)
+}
+
+// maxUnusedRounds bounds the pages one unused_for_days listing reads: past
+// it the page is returned short, with a cursor, so a large workspace of
+// busy keys cannot make one request slow.
+const maxUnusedRounds = 5
+
+// ListKeys returns a page of up to limit (1 or more) of the workspace's keys
+// of kind. With unusedForDays > 0 only keys not used (or, if never used,
+// created) in that many days are kept, so stale keys are easy to find; the
+// page is then filled from further keys, reading at most maxUnusedRounds
+// pages of them.
+func (s *Service) ListKeys(ctx context.Context, actor Actor, kind gateway.KeyKind, limit int, cursor string, unusedForDays int) ([]KeyView, string, error) {
+	now := s.now()
+	cutoff := now.AddDate(0, 0, -unusedForDays)
+	views := []KeyView{}
+	for round := 1; ; round++ {
+		// Ask for no more keys than the page has room for, so every key read
+		// is either shown or skipped and the store's cursor stays exact.
+		page, err := s.store.ListKeys(ctx, actor.WorkspaceID, gateway.ListKeysOptions{Limit: limit - len(views), Cursor: cursor, Kind: kind})
+		if err != nil {
+			return nil, "", err
+		}
+		kids := make([]string, len(page.Keys))
+		for i, k := range page.Keys {
+			kids[i] = k.KID
+		}
+		used, err := s.store.LastUsed(ctx, kids)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, k := range page.Keys {
+			var last *time.Time
+			if t, ok := used[k.KID]; ok {
+				last = &t
+			}
+			if unusedForDays > 0 {
+				seen := k.CreatedAt
+				if last != nil {
+					seen = *last
+				}
+				if seen.After(cutoff) {
+					continue
+				}
+			}
+			views = append(views, NewKeyView(k, last, now))
+		}
+		cursor = page.NextCursor
+		if len(views) == limit || cursor == "" || round == maxUnusedRounds {
+			return views, cursor, nil
+		}
+	}
+}
+
+// LimitsPatch changes some of a key's limits; nil fields stay as they are.
+type LimitsPatch struct {
+	RequestsPerMinute *int64 `json:"requests_per_minute"`
+	RequestsPerDay    *int64 `json:"requests_per_day"`
+	RequestsPerMonth  *int64 `json:"requests_per_month"`
+}
+
+// Apply returns base with the patch's limits in place.
+func (p LimitsPatch) Apply(base gateway.Limits) gateway.Limits {
+	if p.RequestsPerMinute != nil {
+		base.RequestsPerMinute = *p.RequestsPerMinute
+	}
+	if p.RequestsPerDay != nil {
+		base.RequestsPerDay = *p.RequestsPerDay
+	}
+	if p.RequestsPerMonth != nil {
+		base.RequestsPerMonth = *p.RequestsPerMonth
+	}
+	return base
+}
+
+// KeyChange is a PATCH: nil fields stay as they are.
+type KeyChange struct {
+	Name      *string
+	Models    *[]string
+	Providers *[]string
+	// Limits changes the limits it names and keeps the others.
+	Limits   *LimitsPatch
+	Disabled *bool
+	// ExpiresAt sets the expiry; ClearExpiry (JSON null) removes it.
+	ExpiresAt   *time.Time
+	ClearExpiry bool
+}
+
+// UpdateKey changes an inference key of the actor's workspace.
+func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyChange) (gateway.Key, error) {
+	current, err := s.GetKey(ctx, actor, gateway.KindInference, kid)
+	if err != nil {
+		return gateway.Key{}, err
+	}
+	changes := map[string]any{}
+	if c.Name != nil {
+		if err := validateName(*c.Name); err != nil {
+			return gateway.Key{}, err
+		}
+		changes["name"] = *c.Name
+	}
+	models, providers := []string(nil), []string(nil)
+	if c.Models != nil {
+		models = *c.Models
+		changes["models"] = models
+	}
+	if c.Providers != nil {
+		providers = *c.Providers
+		changes["providers"] = providers
+	}
+	if err := validateLists(models, providers); err != nil {
+		return gateway.Key{}, err
+	}
+	var limits *gateway.Limits
+	if c.Limits != nil {
+		merged := c.Limits.Apply(current.Limits)
+		if err := validateLimits(merged); err != nil {
+			return gateway.Key{}, err
+		}
+		limits = &merged
+		changes["limits"] = merged
+	}
+	if c.ExpiresAt != nil {
+		if err := s.validateExpiry(c.ExpiresAt); err != nil {
+			return gateway.Key{}, err
+		}
+		changes["expires_at"] = *c.ExpiresAt
+	}
+	if c.ClearExpiry {
+		changes["expires_at"] = nil
+	}
+	if c.Disabled != nil {
+		changes["disabled"] = *c.Disabled
+	}
+	k, err := s.store.UpdateKey(ctx, kid, gateway.KeyUpdate{
+		Name: c.Name, Models: c.Models, Providers: c.Providers, Limits: limits, Disabled: c.Disabled,
+		ExpiresAt: c.ExpiresAt, ClearExpiry: c.ClearExpiry,
+	})
+	if err != nil {
+		return gateway.Key{}, err
+	}
+	s.audit(ctx, actor, "key.updated", kid, changes)
+	return k, nil
+}
+
+// RevokeKey revokes a key of kind; the next request with it is refused. The
+// record stays, for audit and usage history.
+func (s *Service) RevokeKey(ctx context.Context, actor Actor, kind gateway.KeyKind, kid string) error {
+	if _, err := s.GetKey(ctx, actor, kind, kid); err != nil {
+		return err
+	}
+	if kind == gateway.KindManagement && kid == actor.KID {
+		return invalid("kid", "A management key cannot revoke itself; use another management key.")
+	}
+	if _, err := s.store.RevokeKey(ctx, kid); err != nil {
+		return err
+	}
+	s.audit(ctx, actor, "key.revoked", kid, map[string]any{"kind": string(kind)})
+	return nil
+}
+
+// MaxOverlap bounds how long a rotated key keeps working.
+const MaxOverlap = 30 * 24 * time.Hour
+
+// RotateKey creates a new inference key with the same settings. The old key
+// keeps working for overlap (0: refused from the next request), so clients
+// can switch without downtime.
+func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overlap time.Duration) (gateway.Key, string, error) {
+	if overlap < 0 || overlap > MaxOverlap {
+		return gateway.Key{}, "", invalid("previous_key_expires_in", "previous_key_expires_in must be between 0 and %d seconds.", int(MaxOverlap.Seconds()))
+	}
+	old, err := s.GetKey(ctx, actor, gateway.KindInference, kid)
+	if err != nil {
+		return gateway.Key{}, "", err
+	}
+	if old.Status == gateway.KeyRevoked {
+		return gateway.Key{}, "", gateway.Errorf(gateway.CodeKeyNotActive, "Key %s is revoked; create a new key instead.", kid)
+	}
+	expires := old.ExpiresAt
+	if expires != nil && !expires.After(s.now()) {
+		expires = nil // an expired key's successor starts without the past expiry
+	}
+	// The rotation's audit event covers the successor's creation.
+	fresh, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
+		WorkspaceID: old.WorkspaceID, Kind: gateway.KindInference, Name: old.Name, Status: old.Status,
+		Models: old.Models, Providers: old.Providers, Limits: old.Limits, ExpiresAt: expires, CreatedAt: s.now(),
+	})
+	if err != nil {
+		return gateway.Key{}, "", err
+	}
+	if overlap == 0 {
+		_, err = s.store.RevokeKey(ctx, kid)
+	} else {
+		until := s.now().Add(overlap)
+		if old.ExpiresAt != nil && old.ExpiresAt.Before(until) {
+			until = *old.ExpiresAt
+		}
+		_, err = s.store.UpdateKey(ctx, kid, gateway.KeyUpdate{ExpiresAt: &until, RotatedTo: &fresh.KID})
+	}
+	if err != nil {
+		return gateway.Key{}, "", err
+	}
+	s.audit(ctx, actor, "key.rotated", kid, map[string]any{"new_kid": fresh.KID, "previous_key_expires_in": int64(overlap.Seconds())})
+	return fresh, text, nil
+}
+
+// Audit returns a page of the actor's workspace's audit trail.
+func (s *Service) Audit(ctx context.Context, actor Actor, cursor string, limit int) (gateway.AuditPage, error) {
+	return s.store.ListAudit(ctx, actor.WorkspaceID, cursor, limit)
+}
