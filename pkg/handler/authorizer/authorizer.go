@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/aistats/edge/pkg/adapter/emf"
-	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
 	"github.com/aistats/edge/pkg/domain/limits"
+	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
 // MaxCacheTTL bounds how long a warm container trusts a cached workspace

@@ -19,9 +19,9 @@ import (
 	"github.com/aistats/edge/internal/testing/dynamotest"
 	"github.com/aistats/edge/internal/testing/syncbuf"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
-	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
+	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/authorizer"
 )
 

@@ -3,9 +3,9 @@ package authorizer
 import (
 	"testing"
 
-	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
+	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
 // BenchmarkAllowResponse is policy building alone: the Allow statement for

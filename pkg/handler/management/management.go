@@ -14,8 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
 // Config configures a Handler.

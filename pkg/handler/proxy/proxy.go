@@ -16,9 +16,9 @@ import (
 	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/adapter/upstream"
 	"github.com/aistats/edge/pkg/domain/access"
-	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
 // MaxBodyBytes is the largest request body the proxy forwards (DESIGN §3: 413).

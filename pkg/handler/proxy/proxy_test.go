@@ -22,9 +22,9 @@ import (
 	"github.com/aistats/edge/internal/testing/syncbuf"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
 	"github.com/aistats/edge/pkg/adapter/upstream"
-	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
