@@ -333,7 +333,7 @@ func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission
 }
 
 // GetWorkspaceAuth reads a workspace's state item; a missing one is
-// CodeWorkspaceNF.
+// CodeWorkspaceNotFound.
 func (s *Store) GetWorkspaceAuth(ctx context.Context, id string, now time.Time) (gateway.WorkspaceAuth, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.tables.Counters),
@@ -344,7 +344,7 @@ func (s *Store) GetWorkspaceAuth(ctx context.Context, id string, now time.Time) 
 		return gateway.WorkspaceAuth{}, classify("get state of workspace "+id, err)
 	}
 	if out.Item == nil {
-		return gateway.WorkspaceAuth{}, gateway.Errorf(gateway.CodeWorkspaceNF, "Workspace %s does not exist.", id)
+		return gateway.WorkspaceAuth{}, gateway.Errorf(gateway.CodeWorkspaceNotFound, "Workspace %s does not exist.", id)
 	}
 	return decodeWorkspaceAuth(out.Item, now.UTC())
 }

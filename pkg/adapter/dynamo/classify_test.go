@@ -25,8 +25,8 @@ func (throttlingClient) UpdateItem(context.Context, *dynamodb.UpdateItemInput, .
 func TestThrottlingIsUnavailable(t *testing.T) {
 	s := New(Config{Client: throttlingClient{}, Tables: TablesWithPrefix("t-")})
 	_, _, err := s.AdmitKey(context.Background(), gateway.Admission{KID: "AbCdEfGhIjKl", Kind: gateway.KindInference, Now: time.Now()})
-	if got := gateway.ErrorCode(err); got != gateway.CodeUnavailable {
-		t.Errorf("throttled admit: code %s (%v), want %s", got, err, gateway.CodeUnavailable)
+	if got := gateway.ErrorCode(err); got != gateway.CodeServiceUnavailable {
+		t.Errorf("throttled admit: code %s (%v), want %s", got, err, gateway.CodeServiceUnavailable)
 	}
 }
 
@@ -35,11 +35,11 @@ func TestClassify(t *testing.T) {
 		err  error
 		want gateway.Code
 	}{
-		{context.DeadlineExceeded, gateway.CodeUnavailable},
-		{&smithy.GenericAPIError{Code: "ThrottlingException"}, gateway.CodeUnavailable},
-		{&smithy.GenericAPIError{Code: "RequestLimitExceeded"}, gateway.CodeUnavailable},
-		{&smithy.GenericAPIError{Code: "ValidationException"}, gateway.CodeInternal},
-		{errors.New("anything else"), gateway.CodeInternal},
+		{context.DeadlineExceeded, gateway.CodeServiceUnavailable},
+		{&smithy.GenericAPIError{Code: "ThrottlingException"}, gateway.CodeServiceUnavailable},
+		{&smithy.GenericAPIError{Code: "RequestLimitExceeded"}, gateway.CodeServiceUnavailable},
+		{&smithy.GenericAPIError{Code: "ValidationException"}, gateway.CodeInternalError},
+		{errors.New("anything else"), gateway.CodeInternalError},
 	} {
 		err := classify("do it", fmt.Errorf("wrapped: %w", tc.err))
 		if got := gateway.ErrorCode(err); got != tc.want {

@@ -185,7 +185,7 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.L
 	case limit == 0:
 		limit = DefaultPageSize
 	case limit < 0 || limit > MaxPageSize:
-		return gateway.KeyPage{}, &gateway.Error{Code: gateway.CodeValidation, Param: "limit",
+		return gateway.KeyPage{}, &gateway.Error{Code: gateway.CodeValidationError, Param: "limit",
 			Message: fmt.Sprintf("limit must be between 1 and %d.", MaxPageSize)}
 	}
 	in := &dynamodb.QueryInput{

@@ -162,7 +162,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws gateway.Workspace) error
 	return s.putWorkspaceState(ctx, ws.ID, ws.Status, &ws.Plan)
 }
 
-// GetWorkspace reads a workspace; a missing one is CodeWorkspaceNF.
+// GetWorkspace reads a workspace; a missing one is CodeWorkspaceNotFound.
 func (s *Store) GetWorkspace(ctx context.Context, id string) (gateway.Workspace, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.tables.Workspaces),
@@ -173,7 +173,7 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (gateway.Workspace,
 		return gateway.Workspace{}, classify("get workspace "+id, err)
 	}
 	if out.Item == nil {
-		return gateway.Workspace{}, gateway.Errorf(gateway.CodeWorkspaceNF, "Workspace %s does not exist.", id)
+		return gateway.Workspace{}, gateway.Errorf(gateway.CodeWorkspaceNotFound, "Workspace %s does not exist.", id)
 	}
 	ws, err := decodeWorkspace(out.Item)
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (gateway.Workspace,
 // single write per request refuses them from the next request on.
 func (s *Store) SetWorkspaceStatus(ctx context.Context, id string, status gateway.WorkspaceStatus) (gateway.Workspace, error) {
 	if status != gateway.WorkspaceActive && status != gateway.WorkspaceDisabled {
-		return gateway.Workspace{}, &gateway.Error{Code: gateway.CodeValidation, Param: "status",
+		return gateway.Workspace{}, &gateway.Error{Code: gateway.CodeValidationError, Param: "status",
 			Message: fmt.Sprintf("Workspace status must be %q or %q.", gateway.WorkspaceActive, gateway.WorkspaceDisabled)}
 	}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -202,7 +202,7 @@ func (s *Store) SetWorkspaceStatus(ctx context.Context, id string, status gatewa
 		ReturnValues: ddbtypes.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
-		return gateway.Workspace{}, gateway.Errorf(gateway.CodeWorkspaceNF, "Workspace %s does not exist.", id)
+		return gateway.Workspace{}, gateway.Errorf(gateway.CodeWorkspaceNotFound, "Workspace %s does not exist.", id)
 	}
 	if err != nil {
 		return gateway.Workspace{}, classify("set status of workspace "+id, err)

@@ -99,11 +99,11 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	}
 	wantCode(t, s.CreateWorkspace(ctx, gateway.Workspace{ID: "acme"}), gateway.CodeAlreadyExists)
 	_, err = s.GetWorkspace(ctx, "nope")
-	wantCode(t, err, gateway.CodeWorkspaceNF)
+	wantCode(t, err, gateway.CodeWorkspaceNotFound)
 	_, err = s.SetWorkspaceStatus(ctx, "nope", gateway.WorkspaceDisabled)
-	wantCode(t, err, gateway.CodeWorkspaceNF)
+	wantCode(t, err, gateway.CodeWorkspaceNotFound)
 	_, err = s.SetWorkspaceStatus(ctx, "acme", "paused")
-	wantCode(t, err, gateway.CodeValidation)
+	wantCode(t, err, gateway.CodeValidationError)
 }
 
 func TestCreateAndGetKey(t *testing.T) {
@@ -138,7 +138,7 @@ func TestCreateAndGetKey(t *testing.T) {
 		wantCode(t, s.CreateKey(ctx, k), gateway.CodeAlreadyExists)
 	})
 	t.Run("unknown workspace", func(t *testing.T) {
-		wantCode(t, s.CreateKey(ctx, newKey(t, "ghost", gateway.KindInference)), gateway.CodeWorkspaceNF)
+		wantCode(t, s.CreateKey(ctx, newKey(t, "ghost", gateway.KindInference)), gateway.CodeWorkspaceNotFound)
 	})
 	t.Run("missing key", func(t *testing.T) {
 		_, err := s.GetKey(ctx, "AAAAAAAAAAAA")
@@ -251,7 +251,7 @@ func TestListKeysPaginates(t *testing.T) {
 	})
 	t.Run("limit out of range", func(t *testing.T) {
 		_, err := s.ListKeys(ctx, "acme", gateway.ListKeysOptions{Limit: dynamo.MaxPageSize + 1})
-		wantCode(t, err, gateway.CodeValidation)
+		wantCode(t, err, gateway.CodeValidationError)
 	})
 	t.Run("empty workspace", func(t *testing.T) {
 		createWorkspace(t, s, "empty")
@@ -385,7 +385,7 @@ func TestUnreachableServerIsUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := s.GetKey(ctx, "AAAAAAAAAAAA")
-	wantCode(t, err, gateway.CodeUnavailable)
+	wantCode(t, err, gateway.CodeServiceUnavailable)
 	body := string(gateway.MarshalErrorBody(err, "req-1"))
 	if want := `"code":"service_unavailable"`; !strings.Contains(body, want) || strings.Contains(body, "127.0.0.1") {
 		t.Errorf("client body %s: want %s and no internal detail", body, want)

@@ -43,7 +43,7 @@ func Check(c Grant, m providers.Resolved) error {
 		keyProviders = []string{"*"} // no list of its own: the plan decides
 	}
 	if !providerAllowed(c.PlanProviders, m.Provider.ID) || !providerAllowed(keyProviders, m.Provider.ID) {
-		return &gateway.Error{Code: gateway.CodeProviderDenied, Param: "model",
+		return &gateway.Error{Code: gateway.CodeProviderNotAllowed, Param: "model",
 			Message: "This key may not use the provider " + m.Provider.ID + "."}
 	}
 	keyModels := c.Models

@@ -21,9 +21,9 @@ func TestCheck(t *testing.T) {
 		want gateway.Code
 	}{
 		{"open plan, no key lists", Grant{PlanProviders: []string{"*"}, PlanModels: []string{"*"}}, mini, ""},
-		{"empty plan allows nothing", Grant{}, mini, gateway.CodeProviderDenied},
-		{"plan lacks provider", Grant{PlanProviders: []string{"local"}, PlanModels: []string{"*"}}, mini, gateway.CodeProviderDenied},
-		{"key lacks provider", Grant{PlanProviders: []string{"*"}, PlanModels: []string{"*"}, Providers: []string{"local"}}, mini, gateway.CodeProviderDenied},
+		{"empty plan allows nothing", Grant{}, mini, gateway.CodeProviderNotAllowed},
+		{"plan lacks provider", Grant{PlanProviders: []string{"local"}, PlanModels: []string{"*"}}, mini, gateway.CodeProviderNotAllowed},
+		{"key lacks provider", Grant{PlanProviders: []string{"*"}, PlanModels: []string{"*"}, Providers: []string{"local"}}, mini, gateway.CodeProviderNotAllowed},
 		{"key provider wildcard model", Grant{PlanProviders: []string{"*"}, PlanModels: []string{"*"}, Models: []string{"openai/*"}}, mini, ""},
 		{"key lacks model", Grant{PlanProviders: []string{"*"}, PlanModels: []string{"*"}, Models: []string{"local/echo"}}, mini, gateway.CodeModelNotAllowed},
 		{"plan lacks model", Grant{PlanProviders: []string{"*"}, PlanModels: []string{"openai/gpt-4o"}}, mini, gateway.CodeModelNotAllowed},

@@ -13,33 +13,33 @@ type Code string
 // The codes of DESIGN.md §3. Each maps to one HTTP status and one error type in
 // codeTable; adding a code means adding its row there.
 const (
-	CodeInvalidJSON     Code = "invalid_json"
-	CodeValidation      Code = "validation_error"
-	CodeModelRequired   Code = "model_required"
-	CodeInvalidCursor   Code = "invalid_cursor"
-	CodeBodyTooLarge    Code = "body_too_large"
-	CodeAlreadyExists   Code = "already_exists"
-	CodeKeyNotActive    Code = "key_not_active"
-	CodeMissingAuth     Code = "missing_authorization"
-	CodeInvalidKeyFmt   Code = "invalid_key_format"
-	CodeInvalidKey      Code = "invalid_key"
-	CodeKeyExpired      Code = "key_expired"
-	CodeKeyDisabled     Code = "key_disabled"
-	CodeKeyRevoked      Code = "key_revoked"
-	CodeWorkspaceOff    Code = "workspace_disabled"
-	CodeWrongKeyKind    Code = "wrong_key_kind"
-	CodeModelNotAllowed Code = "model_not_allowed"
-	CodeProviderDenied  Code = "provider_not_allowed"
-	CodeScope           Code = "insufficient_scope"
-	CodeModelNotFound   Code = "model_not_found"
-	CodeKeyNotFound     Code = "key_not_found"
-	CodeWorkspaceNF     Code = "workspace_not_found"
-	CodeNotFound        Code = "not_found"
-	CodeRateLimited     Code = "rate_limit_exceeded"
-	CodeUpstream        Code = "upstream_error"
-	CodeUpstreamTimeout Code = "upstream_timeout"
-	CodeUnavailable     Code = "service_unavailable"
-	CodeInternal        Code = "internal_error"
+	CodeInvalidJSON          Code = "invalid_json"
+	CodeValidationError      Code = "validation_error"
+	CodeModelRequired        Code = "model_required"
+	CodeInvalidCursor        Code = "invalid_cursor"
+	CodeBodyTooLarge         Code = "body_too_large"
+	CodeAlreadyExists        Code = "already_exists"
+	CodeKeyNotActive         Code = "key_not_active"
+	CodeMissingAuthorization Code = "missing_authorization"
+	CodeInvalidKeyFormat     Code = "invalid_key_format"
+	CodeInvalidKey           Code = "invalid_key"
+	CodeKeyExpired           Code = "key_expired"
+	CodeKeyDisabled          Code = "key_disabled"
+	CodeKeyRevoked           Code = "key_revoked"
+	CodeWorkspaceDisabled    Code = "workspace_disabled"
+	CodeWrongKeyKind         Code = "wrong_key_kind"
+	CodeModelNotAllowed      Code = "model_not_allowed"
+	CodeProviderNotAllowed   Code = "provider_not_allowed"
+	CodeInsufficientScope    Code = "insufficient_scope"
+	CodeModelNotFound        Code = "model_not_found"
+	CodeKeyNotFound          Code = "key_not_found"
+	CodeWorkspaceNotFound    Code = "workspace_not_found"
+	CodeNotFound             Code = "not_found"
+	CodeRateLimitExceeded    Code = "rate_limit_exceeded"
+	CodeUpstreamError        Code = "upstream_error"
+	CodeUpstreamTimeout      Code = "upstream_timeout"
+	CodeServiceUnavailable   Code = "service_unavailable"
+	CodeInternalError        Code = "internal_error"
 )
 
 // Error types sent as error.type, chosen so OpenAI SDKs raise the matching
@@ -62,33 +62,33 @@ type codeInfo struct {
 
 // codeTable is the single mapping from code to HTTP status and error type.
 var codeTable = map[Code]codeInfo{
-	CodeInvalidJSON:     {http.StatusBadRequest, TypeInvalidRequest},
-	CodeValidation:      {http.StatusBadRequest, TypeInvalidRequest},
-	CodeModelRequired:   {http.StatusBadRequest, TypeInvalidRequest},
-	CodeInvalidCursor:   {http.StatusBadRequest, TypeInvalidRequest},
-	CodeBodyTooLarge:    {http.StatusRequestEntityTooLarge, TypeInvalidRequest},
-	CodeAlreadyExists:   {http.StatusConflict, TypeConflict},
-	CodeKeyNotActive:    {http.StatusConflict, TypeConflict},
-	CodeMissingAuth:     {http.StatusUnauthorized, TypeAuthentication},
-	CodeInvalidKeyFmt:   {http.StatusUnauthorized, TypeAuthentication},
-	CodeInvalidKey:      {http.StatusUnauthorized, TypeAuthentication},
-	CodeKeyExpired:      {http.StatusUnauthorized, TypeAuthentication},
-	CodeKeyDisabled:     {http.StatusUnauthorized, TypeAuthentication},
-	CodeKeyRevoked:      {http.StatusUnauthorized, TypeAuthentication},
-	CodeWorkspaceOff:    {http.StatusUnauthorized, TypeAuthentication},
-	CodeWrongKeyKind:    {http.StatusUnauthorized, TypeAuthentication},
-	CodeModelNotAllowed: {http.StatusForbidden, TypePermission},
-	CodeProviderDenied:  {http.StatusForbidden, TypePermission},
-	CodeScope:           {http.StatusForbidden, TypePermission},
-	CodeModelNotFound:   {http.StatusNotFound, TypeNotFound},
-	CodeKeyNotFound:     {http.StatusNotFound, TypeNotFound},
-	CodeWorkspaceNF:     {http.StatusNotFound, TypeNotFound},
-	CodeNotFound:        {http.StatusNotFound, TypeNotFound},
-	CodeRateLimited:     {http.StatusTooManyRequests, TypeRateLimit},
-	CodeUpstream:        {http.StatusBadGateway, TypeUpstream},
-	CodeUpstreamTimeout: {http.StatusGatewayTimeout, TypeUpstream},
-	CodeUnavailable:     {http.StatusServiceUnavailable, TypeAPI},
-	CodeInternal:        {http.StatusInternalServerError, TypeAPI},
+	CodeInvalidJSON:          {http.StatusBadRequest, TypeInvalidRequest},
+	CodeValidationError:      {http.StatusBadRequest, TypeInvalidRequest},
+	CodeModelRequired:        {http.StatusBadRequest, TypeInvalidRequest},
+	CodeInvalidCursor:        {http.StatusBadRequest, TypeInvalidRequest},
+	CodeBodyTooLarge:         {http.StatusRequestEntityTooLarge, TypeInvalidRequest},
+	CodeAlreadyExists:        {http.StatusConflict, TypeConflict},
+	CodeKeyNotActive:         {http.StatusConflict, TypeConflict},
+	CodeMissingAuthorization: {http.StatusUnauthorized, TypeAuthentication},
+	CodeInvalidKeyFormat:     {http.StatusUnauthorized, TypeAuthentication},
+	CodeInvalidKey:           {http.StatusUnauthorized, TypeAuthentication},
+	CodeKeyExpired:           {http.StatusUnauthorized, TypeAuthentication},
+	CodeKeyDisabled:          {http.StatusUnauthorized, TypeAuthentication},
+	CodeKeyRevoked:           {http.StatusUnauthorized, TypeAuthentication},
+	CodeWorkspaceDisabled:    {http.StatusUnauthorized, TypeAuthentication},
+	CodeWrongKeyKind:         {http.StatusUnauthorized, TypeAuthentication},
+	CodeModelNotAllowed:      {http.StatusForbidden, TypePermission},
+	CodeProviderNotAllowed:   {http.StatusForbidden, TypePermission},
+	CodeInsufficientScope:    {http.StatusForbidden, TypePermission},
+	CodeModelNotFound:        {http.StatusNotFound, TypeNotFound},
+	CodeKeyNotFound:          {http.StatusNotFound, TypeNotFound},
+	CodeWorkspaceNotFound:    {http.StatusNotFound, TypeNotFound},
+	CodeNotFound:             {http.StatusNotFound, TypeNotFound},
+	CodeRateLimitExceeded:    {http.StatusTooManyRequests, TypeRateLimit},
+	CodeUpstreamError:        {http.StatusBadGateway, TypeUpstream},
+	CodeUpstreamTimeout:      {http.StatusGatewayTimeout, TypeUpstream},
+	CodeServiceUnavailable:   {http.StatusServiceUnavailable, TypeAPI},
+	CodeInternalError:        {http.StatusInternalServerError, TypeAPI},
 }
 
 // Error is the one error type of the gateway. Message is the sentence a
@@ -111,13 +111,13 @@ func Errorf(code Code, format string, args ...any) *Error {
 // Internal wraps an infrastructure failure: the client is told only that
 // something went wrong on our side, the cause stays in the logs.
 func Internal(err error) *Error {
-	return &Error{Code: CodeInternal, Message: "The gateway hit an internal error; try again.", Err: err}
+	return &Error{Code: CodeInternalError, Message: "The gateway hit an internal error; try again.", Err: err}
 }
 
 // Unavailable wraps a failure of a dependency the request cannot do without
 // (DynamoDB unreachable, throttled or too slow).
 func Unavailable(err error) *Error {
-	return &Error{Code: CodeUnavailable, Message: "The service is temporarily unavailable; try again shortly.", Err: err}
+	return &Error{Code: CodeServiceUnavailable, Message: "The service is temporarily unavailable; try again shortly.", Err: err}
 }
 
 func (e *Error) Error() string {
@@ -129,13 +129,13 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrorCode returns the code of err, or CodeInternal for errors that are not
+// ErrorCode returns the code of err, or CodeInternalError for errors that are not
 // an *Error (and so were never meant for a client).
 func ErrorCode(err error) Code {
 	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Code
 	}
-	return CodeInternal
+	return CodeInternalError
 }
 
 // HTTPStatus returns the HTTP status for code; unknown codes are 500.

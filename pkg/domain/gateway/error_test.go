@@ -9,7 +9,7 @@ import (
 )
 
 func TestErrorBodyShape(t *testing.T) {
-	err := fmt.Errorf("create key: %w", &Error{Code: CodeValidation, Message: "name is required.", Param: "name"})
+	err := fmt.Errorf("create key: %w", &Error{Code: CodeValidationError, Message: "name is required.", Param: "name"})
 	var body map[string]any
 	if e := json.Unmarshal(MarshalErrorBody(err, "req-1"), &body); e != nil {
 		t.Fatal(e)
@@ -35,7 +35,7 @@ func TestInternalDetailNeverReachesTheClient(t *testing.T) {
 			t.Errorf("body %s lacks param null", body)
 		}
 	}
-	if ErrorCode(cause) != CodeInternal || HTTPStatus(ErrorCode(Unavailable(cause))) != 503 {
+	if ErrorCode(cause) != CodeInternalError || HTTPStatus(ErrorCode(Unavailable(cause))) != 503 {
 		t.Error("plain errors must be internal, unavailability 503")
 	}
 }

@@ -9,7 +9,7 @@ import (
 type WorkspaceStatus string
 
 // Workspace states. A disabled workspace's keys are refused with
-// CodeWorkspaceOff on their next request.
+// CodeWorkspaceDisabled on their next request.
 const (
 	WorkspaceActive   WorkspaceStatus = "active"
 	WorkspaceDisabled WorkspaceStatus = "disabled"

@@ -257,7 +257,7 @@ func Check(req events.APIGatewayProxyRequest) (Context, *events.APIGatewayProxyR
 	}
 	if c.RateLimited {
 		rl := c.RateLimit
-		e := gateway.Errorf(gateway.CodeRateLimited,
+		e := gateway.Errorf(gateway.CodeRateLimitExceeded,
 			"Rate limit reached: %s is %d. Retry after %d seconds.", rl.Name, rl.Limit, rl.ResetSeconds)
 		resp := ErrorResponse(e, c.Headers(requestID), requestID)
 		return c, &resp

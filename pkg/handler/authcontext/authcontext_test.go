@@ -83,7 +83,7 @@ func TestCheckAnswersRateLimitedRequests(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 		t.Fatal(err)
 	}
-	if body.Error.Type != "rate_limit_error" || body.Error.Code != gateway.CodeRateLimited || body.RequestID != "req-1" {
+	if body.Error.Type != "rate_limit_error" || body.Error.Code != gateway.CodeRateLimitExceeded || body.RequestID != "req-1" {
 		t.Errorf("body = %+v", body)
 	}
 }

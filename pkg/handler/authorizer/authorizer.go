@@ -111,13 +111,13 @@ func New(cfg Config) (*Handler, error) {
 // Refusal messages. They are rendered into JSON by a Gateway Response
 // template without escaping, so none may contain a quote or a backslash.
 var refusalMessages = map[gateway.Code]string{
-	gateway.CodeMissingAuth:   "Send your API key in the Authorization header: Bearer aistats_v1_sk_...",
-	gateway.CodeInvalidKeyFmt: "The API key is malformed. Check that it was copied whole.",
+	gateway.CodeMissingAuthorization:   "Send your API key in the Authorization header: Bearer aistats_v1_sk_...",
+	gateway.CodeInvalidKeyFormat: "The API key is malformed. Check that it was copied whole.",
 	gateway.CodeInvalidKey:    "The API key is not valid.",
 	gateway.CodeKeyExpired:    "The API key has expired.",
 	gateway.CodeKeyDisabled:   "The API key is disabled.",
 	gateway.CodeKeyRevoked:    "The API key was revoked.",
-	gateway.CodeWorkspaceOff:  "The workspace of this API key is disabled.",
+	gateway.CodeWorkspaceDisabled:  "The workspace of this API key is disabled.",
 }
 
 func wrongKindMessage(kind gateway.KeyKind) string {
@@ -293,11 +293,11 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	req.arn = arn
 	text, cred := bearerToken(ev)
 	if cred == credentialMissing {
-		return deny(gateway.CodeMissingAuth, ""), nil
+		return deny(gateway.CodeMissingAuthorization, ""), nil
 	}
 	tok, err := keyformat.Parse(text)
 	if cred == credentialMalformed || err != nil {
-		return deny(gateway.CodeInvalidKeyFmt, ""), nil
+		return deny(gateway.CodeInvalidKeyFormat, ""), nil
 	}
 	req.token = tok
 	if !allows(tok.Kind, arn.method, arn.path) {
@@ -469,7 +469,7 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyAuth) (decision, bool
 		case auth.Status != gateway.KeyActive:
 			d.code = gateway.CodeInvalidKey
 		case auth.WorkspaceDisabled:
-			d.code = gateway.CodeWorkspaceOff
+			d.code = gateway.CodeWorkspaceDisabled
 		case auth.ExpiresAt != nil && !req.now.Before(*auth.ExpiresAt):
 			d.code = gateway.CodeKeyExpired
 		}
@@ -529,7 +529,7 @@ func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (
 // admitted.
 func (h *Handler) workspaceRefusal(ctx context.Context, req *request, key gateway.KeyAuth, ws gateway.WorkspaceAuth) (decision, error) {
 	if ws.Status != gateway.WorkspaceActive {
-		d := deny(gateway.CodeWorkspaceOff, "")
+		d := deny(gateway.CodeWorkspaceDisabled, "")
 		d.kid, d.workspace = key.KID, key.WorkspaceID
 		return d, nil
 	}
@@ -566,7 +566,7 @@ func (h *Handler) rateLimited(req *request, auth gateway.KeyAuth, exhausted []li
 	c := baseContext(auth)
 	c.RateLimited = true
 	c.RateLimit = &authcontext.RateLimit{Name: worst.Window.Name(), Limit: worst.Limit, Remaining: 0, ResetSeconds: worst.ResetSeconds(req.now)}
-	return decision{outcome: "rate_limited", code: gateway.CodeRateLimited, kid: auth.KID, workspace: auth.WorkspaceID, context: c}
+	return decision{outcome: "rate_limited", code: gateway.CodeRateLimitExceeded, kid: auth.KID, workspace: auth.WorkspaceID, context: c}
 }
 
 func baseContext(auth gateway.KeyAuth) authcontext.Context {

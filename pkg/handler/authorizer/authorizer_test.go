@@ -185,12 +185,12 @@ func TestOutcomesOfFixtures(t *testing.T) {
 		code    gateway.Code
 		calls   int64 // -1: not checked here
 	}{
-		{"missing_authorization.json", "", false, gateway.CodeMissingAuth, 0},
-		{"bearer_without_key.json", "", false, gateway.CodeMissingAuth, 0},
-		{"basic_scheme.json", inference, false, gateway.CodeInvalidKeyFmt, 0},
-		{"key_without_bearer.json", inference, false, gateway.CodeInvalidKeyFmt, 0},
-		{"chat_completions.json", "not-a-key", false, gateway.CodeInvalidKeyFmt, 0},
-		{"chat_completions.json", badChecksum, false, gateway.CodeInvalidKeyFmt, 0},
+		{"missing_authorization.json", "", false, gateway.CodeMissingAuthorization, 0},
+		{"bearer_without_key.json", "", false, gateway.CodeMissingAuthorization, 0},
+		{"basic_scheme.json", inference, false, gateway.CodeInvalidKeyFormat, 0},
+		{"key_without_bearer.json", inference, false, gateway.CodeInvalidKeyFormat, 0},
+		{"chat_completions.json", "not-a-key", false, gateway.CodeInvalidKeyFormat, 0},
+		{"chat_completions.json", badChecksum, false, gateway.CodeInvalidKeyFormat, 0},
 		{"chat_completions.json", management, false, gateway.CodeWrongKeyKind, 0},
 		{"list_keys.json", inference, false, gateway.CodeWrongKeyKind, 0},
 		{"rotate_key.json", inference, false, gateway.CodeWrongKeyKind, 0},

@@ -40,7 +40,7 @@ func TestStateChangesTakeEffectOnTheNextRequest(t *testing.T) {
 			if _, err := e.store.SetWorkspaceStatus(ctx, "acme", gateway.WorkspaceDisabled); err != nil {
 				t.Fatal(err)
 			}
-		}, gateway.CodeWorkspaceOff},
+		}, gateway.CodeWorkspaceDisabled},
 		{"expired", func(e *env, kid string) {
 			at := e.clock.Now().Add(time.Second)
 			if _, err := e.store.UpdateKey(ctx, kid, gateway.KeyUpdate{ExpiresAt: &at}); err != nil {
@@ -259,7 +259,7 @@ func TestConfigRejectsLongCache(t *testing.T) {
 }
 
 // throttledStore answers as DynamoDB does when it throttles: the dynamo
-// adapter turns ProvisionedThroughputExceeded into CodeUnavailable.
+// adapter turns ProvisionedThroughputExceeded into CodeServiceUnavailable.
 type throttledStore struct{ memoryAdmitter }
 
 func (*throttledStore) AdmitKey(context.Context, gateway.Admission) (gateway.KeyAuth, bool, error) {

@@ -224,12 +224,12 @@ func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
 	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return &gateway.Error{Code: gateway.CodeValidation, Param: typeErr.Field,
+		return &gateway.Error{Code: gateway.CodeValidationError, Param: typeErr.Field,
 			Message: fmt.Sprintf("%s must be a %s.", typeErr.Field, jsonTypeName(typeErr.Type.Kind().String()))}
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name := strings.Trim(field, `"`)
-		return &gateway.Error{Code: gateway.CodeValidation, Param: name, Message: fmt.Sprintf("Unknown field %s.", name)}
+		return &gateway.Error{Code: gateway.CodeValidationError, Param: name, Message: fmt.Sprintf("Unknown field %s.", name)}
 	}
 	return &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be one JSON object."}
 }
@@ -262,11 +262,11 @@ func (f *timeField) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return &gateway.Error{Code: gateway.CodeValidation, Param: "expires_at", Message: "expires_at must be an RFC 3339 time string."}
+		return &gateway.Error{Code: gateway.CodeValidationError, Param: "expires_at", Message: "expires_at must be an RFC 3339 time string."}
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return &gateway.Error{Code: gateway.CodeValidation, Param: "expires_at", Message: "expires_at must be an RFC 3339 time, such as 2027-01-31T12:00:00Z."}
+		return &gateway.Error{Code: gateway.CodeValidationError, Param: "expires_at", Message: "expires_at must be an RFC 3339 time, such as 2027-01-31T12:00:00Z."}
 	}
 	f.t = t.UTC()
 	return nil

@@ -82,7 +82,7 @@ type KeySpec struct {
 }
 
 func invalid(param, format string, args ...any) error {
-	return &gateway.Error{Code: gateway.CodeValidation, Param: param, Message: fmt.Sprintf(format, args...)}
+	return &gateway.Error{Code: gateway.CodeValidationError, Param: param, Message: fmt.Sprintf(format, args...)}
 }
 
 var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
@@ -142,7 +142,7 @@ func validateScopes(actor Actor, scopes []string) error {
 			return invalid("scopes", "unknown scope %q; scopes are %v.", sc, AllScopes)
 		}
 		if actor.KID != OperatorActor && !slices.Contains(actor.Scopes, sc) {
-			return &gateway.Error{Code: gateway.CodeScope, Param: "scopes",
+			return &gateway.Error{Code: gateway.CodeInsufficientScope, Param: "scopes",
 				Message: fmt.Sprintf("This key cannot grant the scope %s, which it does not hold.", sc)}
 		}
 	}
@@ -154,7 +154,7 @@ func Require(actor Actor, scope string) error {
 	if actor.KID == OperatorActor || slices.Contains(actor.Scopes, scope) {
 		return nil
 	}
-	return &gateway.Error{Code: gateway.CodeScope, Message: "This management key lacks the scope " + scope + "."}
+	return &gateway.Error{Code: gateway.CodeInsufficientScope, Message: "This management key lacks the scope " + scope + "."}
 }
 
 // CreateKey makes a key of kind in the actor's workspace and returns it with

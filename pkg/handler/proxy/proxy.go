@@ -245,7 +245,7 @@ func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
 	}
 	if s, ok := b.fields["stream"]; ok {
 		if err := json.Unmarshal(s, &b.stream); err != nil {
-			return requestBody{}, &gateway.Error{Code: gateway.CodeValidation, Param: "stream", Message: "stream must be true or false."}
+			return requestBody{}, &gateway.Error{Code: gateway.CodeValidationError, Param: "stream", Message: "stream must be true or false."}
 		}
 	}
 	return b, nil
@@ -283,7 +283,7 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 		return nil, err
 	}
 	if body.stream && !streamRoute {
-		return nil, &gateway.Error{Code: gateway.CodeValidation, Param: "stream", Message: "This route does not stream."}
+		return nil, &gateway.Error{Code: gateway.CodeValidationError, Param: "stream", Message: "This route does not stream."}
 	}
 	header := http.Header{"Content-Type": {"application/json"}}
 	for _, name := range forwardedHeaders {
@@ -322,7 +322,7 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 		}
 	}
 	if !tried {
-		return nil, gateway.Errorf(gateway.CodeUnavailable, "The provider %s is not configured on this gateway.", resolved.Provider.ID)
+		return nil, gateway.Errorf(gateway.CodeServiceUnavailable, "The provider %s is not configured on this gateway.", resolved.Provider.ID)
 	}
 	if result.Response == nil || upstream.Retryable(result.Response.StatusCode) {
 		if result.Response != nil {
@@ -331,7 +331,7 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 		if result.TimedOut {
 			return nil, &gateway.Error{Code: gateway.CodeUpstreamTimeout, Message: "The provider did not answer in time.", Err: result.Err}
 		}
-		return nil, &gateway.Error{Code: gateway.CodeUpstream, Message: "The provider failed to answer; try again.", Err: result.Err}
+		return nil, &gateway.Error{Code: gateway.CodeUpstreamError, Message: "The provider failed to answer; try again.", Err: result.Err}
 	}
 	resp := result.Response
 	c.status = resp.StatusCode
@@ -351,7 +351,7 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
 	if err != nil {
-		return nil, &gateway.Error{Code: gateway.CodeUpstream, Message: "The provider's answer broke off.", Err: err}
+		return nil, &gateway.Error{Code: gateway.CodeUpstreamError, Message: "The provider's answer broke off.", Err: err}
 	}
 	var parsed struct {
 		Usage *usage `json:"usage"`

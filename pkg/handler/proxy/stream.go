@@ -54,7 +54,7 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 		s.done = true
 		if !errors.Is(err, io.EOF) {
 			s.failed = true
-			body := gateway.MarshalErrorBody(gateway.Errorf(gateway.CodeUpstream, "The provider's stream broke off; the answer is incomplete."), s.reqID)
+			body := gateway.MarshalErrorBody(gateway.Errorf(gateway.CodeUpstreamError, "The provider's stream broke off; the answer is incomplete."), s.reqID)
 			s.pending = append(append([]byte("event: error\ndata: "), body...), '\n', '\n')
 		}
 		if n == 0 && len(s.pending) == 0 {
