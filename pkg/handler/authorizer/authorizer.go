@@ -111,13 +111,13 @@ func New(cfg Config) (*Handler, error) {
 // Refusal messages. They are rendered into JSON by a Gateway Response
 // template without escaping, so none may contain a quote or a backslash.
 var refusalMessages = map[gateway.Code]string{
-	gateway.CodeMissingAuthorization:   "Send your API key in the Authorization header: Bearer aistats_v1_sk_...",
-	gateway.CodeInvalidKeyFormat: "The API key is malformed. Check that it was copied whole.",
-	gateway.CodeInvalidKey:    "The API key is not valid.",
-	gateway.CodeKeyExpired:    "The API key has expired.",
-	gateway.CodeKeyDisabled:   "The API key is disabled.",
-	gateway.CodeKeyRevoked:    "The API key was revoked.",
-	gateway.CodeWorkspaceDisabled:  "The workspace of this API key is disabled.",
+	gateway.CodeMissingAuthorization: "Send your API key in the Authorization header: Bearer aistats_v1_sk_...",
+	gateway.CodeInvalidKeyFormat:     "The API key is malformed. Check that it was copied whole.",
+	gateway.CodeInvalidKey:           "The API key is not valid.",
+	gateway.CodeKeyExpired:           "The API key has expired.",
+	gateway.CodeKeyDisabled:          "The API key is disabled.",
+	gateway.CodeKeyRevoked:           "The API key was revoked.",
+	gateway.CodeWorkspaceDisabled:    "The workspace of this API key is disabled.",
 }
 
 func wrongKindMessage(kind gateway.KeyKind) string {
