@@ -64,12 +64,8 @@ cross: ## check that every package and test compiles for darwin/arm64 and window
 .PHONY: build
 build: ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
 	@for f in $(FUNCTIONS); do \
-		if [ -d functions/$$f ]; then \
-			echo "build $$f"; \
-			CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
-		else \
-			echo "skip $$f: functions/$$f does not exist yet" >&2; \
-		fi; \
+		echo "build $$f"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -129,6 +130,20 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		}
 		functions[id] = &apigateway.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, fnEnv)}
 	}
+	t.Run("a malformed setting stops each binary at start, naming it", func(t *testing.T) {
+		for name, bootstrap := range bootstraps {
+			cmd := exec.Command(bootstrap)
+			cmd.Env = append(slices.Clip(env), "AUTH_STORE_TIMEOUT_SECONDS=abc")
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Errorf("%s with AUTH_STORE_TIMEOUT_SECONDS=abc: got %v, want exit status 1", name, err)
+			}
+			if !strings.Contains(string(out), `AUTH_STORE_TIMEOUT_SECONDS=\"abc\"`) {
+				t.Errorf("%s printed %q; want the variable and its value named", name, out)
+			}
+		}
+	})
 	tpl, err := samtemplate.Load(filepath.Join("..", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)

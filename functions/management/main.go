@@ -1,6 +1,6 @@
-// Command management is the management API Lambda. It only wires:
-// configuration from the environment, clients built once per container,
-// then pkg/management does the work.
+// Command management is the management Lambda. It only wires: pkg/wiring reads the
+// settings and builds the handler once per container, then
+// pkg/handler/management does the work.
 package main
 
 import (
@@ -9,30 +9,19 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/aistats/edge/pkg/adapter/dynamo"
-	"github.com/aistats/edge/pkg/handler/management"
+	"github.com/aistats/edge/pkg/wiring"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	tables, err := dynamo.TablesFromEnv(os.Getenv)
+	settings, deps, err := wiring.LoadAWS(context.Background(), os.Getenv, log, 0)
 	if err != nil {
-		log.Error("configure management", "error", err.Error())
-		os.Exit(1)
+		wiring.Fatal(log, "management", err)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	h, err := wiring.Management(settings, deps)
 	if err != nil {
-		log.Error("load AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	store := dynamo.New(dynamo.Config{Client: dynamodb.NewFromConfig(awsCfg), Tables: tables})
-	h, err := management.New(management.Config{Store: store, Usage: store, Logger: log})
-	if err != nil {
-		log.Error("configure management", "error", err.Error())
-		os.Exit(1)
+		wiring.Fatal(log, "management", err)
 	}
 	lambda.Start(h.Handle)
 }

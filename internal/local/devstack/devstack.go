@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/aistats/edge/internal/local/apigateway"
 	"github.com/aistats/edge/internal/local/dynalite"
 	"github.com/aistats/edge/internal/local/localprovider"
@@ -33,9 +31,6 @@ type Config struct {
 	// dynalite's (default 8000). A negative port picks a free one, for tests.
 	Port         int
 	DynamoDBPort int
-	// Functions builds the Lambda handlers for the logical ids of
-	// template.yaml, given the local tables; nil means LocalFunctions.
-	Functions func(Env) (map[string]apigateway.Function, error)
 	// Out receives the credentials and status lines; Logger the JSON logs.
 	Out    io.Writer
 	Logger *slog.Logger
@@ -44,17 +39,22 @@ type Config struct {
 	// Now is the handlers' clock; nil means time.Now. Tests set it so a
 	// rate-limit window cannot roll over between two of their requests.
 	Now func() time.Time
+	// Getenv reads the functions' settings and provider credentials; nil
+	// means os.Getenv.
+	Getenv func(string) string
 }
 
 // Env is what the handlers are built from.
 type Env struct {
-	Client *dynamodb.Client
+	Client dynamo.Client
 	Tables dynamo.Tables
 	Logger *slog.Logger
 	// LocalProviderURL is the base URL of the offline provider "local".
 	LocalProviderURL string
 	// Now is the clock of every handler; nil means time.Now.
 	Now func() time.Time
+	// Getenv reads settings and provider credentials; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Running describes a started stack.
@@ -156,17 +156,13 @@ func Run(ctx context.Context, cfg Config) error {
 	defer providerServer.Close()
 	localProviderURL := "http://" + providerListener.Addr().String() + "/v1"
 
-	build := cfg.Functions
-	if build == nil {
-		build = LocalFunctions
-	}
-	functions, err := build(Env{Client: client, Tables: Tables, Logger: log, LocalProviderURL: localProviderURL, Now: cfg.Now})
+	functions, err := LocalFunctions(Env{Client: client, Tables: Tables, Logger: log, LocalProviderURL: localProviderURL, Now: cfg.Now, Getenv: cfg.Getenv})
 	if err != nil {
 		return fmt.Errorf("build functions: %w", err)
 	}
 	for _, id := range tpl.OfType("AWS::Serverless::Function") {
 		if _, ok := functions[id]; !ok {
-			fmt.Fprintf(out, "warning: %s is not built into this stack yet; its routes answer 502\n", id)
+			return fmt.Errorf("template.yaml declares %s, which the local stack does not build", id)
 		}
 	}
 	gw, err := apigateway.New(apigateway.Config{API: api, Functions: functions, Logger: log})

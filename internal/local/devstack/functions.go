@@ -5,51 +5,58 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/aistats/edge/internal/local/apigateway"
-	"github.com/aistats/edge/pkg/adapter/dynamo"
-	"github.com/aistats/edge/pkg/adapter/upstream"
-	"github.com/aistats/edge/pkg/domain/providers"
-	"github.com/aistats/edge/pkg/handler/authorizer"
-	"github.com/aistats/edge/pkg/handler/management"
-	"github.com/aistats/edge/pkg/handler/proxy"
+	"github.com/aistats/edge/pkg/wiring"
 )
 
 // LocalFunctions builds the Lambda handlers that the local stack serves,
-// keyed by their logical ids in template.yaml, the same way each
-// functions/<name>/main.go builds them in AWS. A function not listed here is
-// reported at start and its routes answer 502.
+// keyed by their logical ids in template.yaml, with the very constructors
+// and settings reader that functions/<name>/main.go use in AWS
+// (pkg/wiring). Only what differs locally is set here: the local tables,
+// provider credentials from the environment, the offline provider's URL.
+// Every other setting (AUTH_STORE_TIMEOUT_SECONDS, PER_KEY_METRICS, …) is
+// read from this process's environment, so it means the same under
+// `make dev` as deployed, and a malformed one stops `make dev` too.
 func LocalFunctions(env Env) (map[string]apigateway.Function, error) {
-	store := dynamo.New(dynamo.Config{Client: env.Client, Tables: env.Tables})
-	auth, err := authorizer.New(authorizer.Config{Store: store, Logger: env.Logger, Now: env.Now})
-	if err != nil {
-		return nil, err
+	local := map[string]string{
+		"TABLE_WORKSPACES":     env.Tables.Workspaces,
+		"TABLE_KEYS":           env.Tables.Keys,
+		"TABLE_COUNTERS":       env.Tables.Counters,
+		"TABLE_USAGE":          env.Tables.Usage,
+		"TABLE_AUDIT":          env.Tables.Audit,
+		"PROVIDER_CREDENTIALS": wiring.CredentialsFromEnv,
+		"LOCAL_PROVIDER_URL":   env.LocalProviderURL,
 	}
-	mgmt, err := management.New(management.Config{Store: store, Usage: store, Logger: env.Logger, Now: env.Now})
-	if err != nil {
-		return nil, err
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
-	registry, err := providers.Default()
-	if err != nil {
-		return nil, err
-	}
-	px, err := proxy.New(proxy.Config{
-		Registry: registry,
-		Upstream: upstream.New(upstream.Config{HTTP: &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 60 * time.Second}}}),
-		// Locally, provider credentials come from the environment
-		// (OPENAI_API_KEY, …); without them only the offline provider works.
-		Credentials: &proxy.EnvCredentials{Getenv: os.Getenv},
-		BaseURLs:    map[string]string{"local": env.LocalProviderURL},
-		Usage:       store,
-		Logger:      env.Logger,
-		Now:         env.Now,
+	settings, err := wiring.FromEnv(func(name string) string {
+		if v, ok := local[name]; ok {
+			return v
+		}
+		return getenv(name)
 	})
+	if err != nil {
+		return nil, err
+	}
+	// EMF lines are written as in AWS, and dropped: locally there is no
+	// CloudWatch to read them, and they would bury the console's log lines.
+	deps := wiring.Deps{DynamoDB: env.Client, Getenv: getenv, Logger: env.Logger, Metrics: io.Discard, Now: env.Now}
+	auth, err := wiring.Authorizer(settings, deps)
+	if err != nil {
+		return nil, err
+	}
+	mgmt, err := wiring.Management(settings, deps)
+	if err != nil {
+		return nil, err
+	}
+	px, err := wiring.Proxy(settings, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,6 @@ func decodeKeyAuth(it item, now time.Time) (gateway.KeyAuth, error) {
 		a.ExpiresAt = &t
 	}
 	a.Used, a.Stale = readCounters(it, now)
-	a.LastUsedAt = r.optionalTime(attrLastUsed)
 	if r.err != nil {
 		return gateway.KeyAuth{}, gateway.Internal(errors.New("decode state of key " + a.KID + ": " + r.err.Error()))
 	}

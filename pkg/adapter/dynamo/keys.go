@@ -57,12 +57,11 @@ func decodeKey(it item) (gateway.Key, error) {
 			RequestsPerDay:    r.num("rpd"),
 			RequestsPerMonth:  r.num("rpmo"),
 		},
-		CreatedAt:  r.time(attrCreatedAt),
-		UpdatedAt:  r.time("updated_at"),
-		ExpiresAt:  r.optionalTime("expires_at"),
-		LastUsedAt: r.optionalTime("last_used_at"),
-		RevokedAt:  r.optionalTime("revoked_at"),
-		RotatedTo:  r.str("rotated_to"),
+		CreatedAt: r.time(attrCreatedAt),
+		UpdatedAt: r.time("updated_at"),
+		ExpiresAt: r.optionalTime("expires_at"),
+		RevokedAt: r.optionalTime("revoked_at"),
+		RotatedTo: r.str("rotated_to"),
 	}
 	if r.err != nil {
 		return gateway.Key{}, fmt.Errorf("decode key %s: %w", k.KID, r.err)

@@ -37,8 +37,6 @@ type KeyAuth struct {
 	Used [3]int64
 	// Stale lists counter attributes of past windows still on the item.
 	Stale []string
-	// LastUsedAt is the start of the minute of the last admitted request.
-	LastUsedAt *time.Time
 }
 
 // WorkspaceAdmission asks to count one request against a workspace's own

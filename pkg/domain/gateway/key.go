@@ -50,13 +50,12 @@ type Key struct {
 	Models    []string
 	Providers []string
 	// Scopes are what a management key may do (DESIGN.md §7).
-	Scopes     []string
-	Limits     Limits
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	ExpiresAt  *time.Time
-	LastUsedAt *time.Time
-	RevokedAt  *time.Time
+	Scopes    []string
+	Limits    Limits
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
 	// RotatedTo names the key that replaced this one, if any.
 	RotatedTo string
 }

@@ -1,0 +1,125 @@
+package wiring
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/adapter/emf"
+	"github.com/aistats/edge/pkg/adapter/secretsmanager"
+	"github.com/aistats/edge/pkg/adapter/upstream"
+	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/handler/authorizer"
+	"github.com/aistats/edge/pkg/handler/management"
+	"github.com/aistats/edge/pkg/handler/proxy"
+)
+
+// Deps are the clients a function is built with: AWS's in a Lambda
+// (LoadAWS), local ones under `make dev` and in tests.
+type Deps struct {
+	// DynamoDB is required by every function.
+	DynamoDB dynamo.Client
+	// SecretsManager is required by the proxy when Settings says
+	// "secretsmanager".
+	SecretsManager secretsmanager.Client
+	// Getenv reads provider credentials when Settings says "env".
+	Getenv func(string) string
+	// Logger receives the JSON log lines; nil discards them.
+	Logger *slog.Logger
+	// Metrics receives CloudWatch EMF lines (os.Stdout in a Lambda); nil
+	// emits none.
+	Metrics io.Writer
+	// Now is every handler's clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (d Deps) store(s Settings) (*dynamo.Store, error) {
+	if d.DynamoDB == nil {
+		return nil, errors.New("no DynamoDB client")
+	}
+	return dynamo.New(dynamo.Config{Client: d.DynamoDB, Tables: s.Tables}), nil
+}
+
+func (d Deps) metrics(s Settings) *emf.Emitter {
+	if d.Metrics == nil {
+		return nil
+	}
+	return emf.New(d.Metrics, s.PerKeyMetrics)
+}
+
+// Authorizer builds the REQUEST authorizer.
+func Authorizer(s Settings, d Deps) (*authorizer.Handler, error) {
+	store, err := d.store(s)
+	if err != nil {
+		return nil, err
+	}
+	return authorizer.New(authorizer.Config{
+		Store:        store,
+		Now:          d.Now,
+		CacheTTL:     s.AuthCacheTTL,
+		StoreTimeout: s.AuthStoreTimeout,
+		Logger:       d.Logger,
+		Metrics:      d.metrics(s),
+	})
+}
+
+// Management builds the management API.
+func Management(s Settings, d Deps) (*management.Handler, error) {
+	store, err := d.store(s)
+	if err != nil {
+		return nil, err
+	}
+	return management.New(management.Config{Store: store, Usage: store, Logger: d.Logger, Now: d.Now})
+}
+
+// Proxy builds the proxy.
+func Proxy(s Settings, d Deps) (*proxy.Handler, error) {
+	store, err := d.store(s)
+	if err != nil {
+		return nil, err
+	}
+	registry, err := providers.Default()
+	if err != nil {
+		return nil, err
+	}
+	creds, err := providerCredentials(s, d)
+	if err != nil {
+		return nil, err
+	}
+	baseURLs := map[string]string{}
+	if s.LocalProviderURL != "" {
+		baseURLs["local"] = s.LocalProviderURL
+	}
+	return proxy.New(proxy.Config{
+		Registry: registry,
+		BaseURLs: baseURLs,
+		Upstream: upstream.New(upstream.Config{HTTP: &http.Client{Transport: &http.Transport{
+			ResponseHeaderTimeout: s.UpstreamHeaderTimeout, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: true,
+		}}}),
+		Credentials: creds,
+		Usage:       store,
+		Now:         d.Now,
+		Logger:      d.Logger,
+		Metrics:     d.metrics(s),
+	})
+}
+
+func providerCredentials(s Settings, d Deps) (proxy.Credentials, error) {
+	switch s.ProviderCredentials {
+	case CredentialsFromEnv:
+		if d.Getenv == nil {
+			return nil, errors.New("provider credentials from the environment, but no Getenv")
+		}
+		return &proxy.EnvCredentials{Getenv: d.Getenv}, nil
+	case CredentialsFromSecretsManager:
+		if d.SecretsManager == nil {
+			return nil, errors.New("provider credentials from Secrets Manager, but no Secrets Manager client")
+		}
+		return &secretsmanager.Credentials{Client: d.SecretsManager, Prefix: s.ProviderSecretPrefix}, nil
+	default:
+		return nil, errors.New("provider credentials: Settings not read with FromEnv")
+	}
+}

@@ -1,0 +1,118 @@
+package wiring
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+)
+
+// Settings is every function's configuration. The zero value is not valid:
+// build it with FromEnv, which fills the defaults.
+type Settings struct {
+	// Tables are the five DynamoDB tables (TABLE_WORKSPACES, TABLE_KEYS,
+	// TABLE_COUNTERS, TABLE_USAGE, TABLE_AUDIT); all are required.
+	Tables dynamo.Tables
+	// AuthCacheTTL is how long the authorizer trusts a cached workspace
+	// (AUTH_CACHE_TTL_SECONDS; 0 or unset means the default, 30 s, which is
+	// also the maximum).
+	AuthCacheTTL time.Duration
+	// AuthStoreTimeout bounds the authorizer's DynamoDB calls of one request
+	// (AUTH_STORE_TIMEOUT_SECONDS, default 2 s).
+	AuthStoreTimeout time.Duration
+	// PerKeyMetrics adds the kid as a metric dimension (PER_KEY_METRICS=true).
+	PerKeyMetrics bool
+	// ProviderCredentials says where the proxy reads provider keys:
+	// "secretsmanager" (the default, as deployed) or "env" (the variables the
+	// registry names, OPENAI_API_KEY and so on: the local stack and tests).
+	ProviderCredentials string
+	// ProviderSecretPrefix is put before each registry secret name
+	// (PROVIDER_SECRET_PREFIX; the template sets "<stack>/").
+	ProviderSecretPrefix string
+	// LocalProviderURL is the base URL of the offline provider "local"
+	// (LOCAL_PROVIDER_URL). Empty in AWS, where "local" is then unconfigured
+	// and hidden like any provider without a credential.
+	LocalProviderURL string
+	// UpstreamHeaderTimeout bounds the wait for a provider's response
+	// headers; the default, 60 s, leaves slow first tokens room.
+	UpstreamHeaderTimeout time.Duration
+}
+
+// Credential sources for Settings.ProviderCredentials.
+const (
+	CredentialsFromSecretsManager = "secretsmanager"
+	CredentialsFromEnv            = "env"
+)
+
+// FromEnv reads Settings from getenv (os.Getenv in a Lambda). Every
+// malformed or missing value is reported, each naming its variable.
+func FromEnv(getenv func(string) string) (Settings, error) {
+	var errs []error
+	tables, err := dynamo.TablesFromEnv(getenv)
+	errs = append(errs, err)
+	s := Settings{
+		Tables:                tables,
+		ProviderSecretPrefix:  getenv("PROVIDER_SECRET_PREFIX"),
+		LocalProviderURL:      getenv("LOCAL_PROVIDER_URL"),
+		UpstreamHeaderTimeout: 60 * time.Second,
+	}
+	s.AuthCacheTTL, err = seconds(getenv, "AUTH_CACHE_TTL_SECONDS", 30*time.Second)
+	errs = append(errs, err)
+	s.AuthStoreTimeout, err = seconds(getenv, "AUTH_STORE_TIMEOUT_SECONDS", 2*time.Second)
+	errs = append(errs, err)
+	s.PerKeyMetrics, err = boolean(getenv, "PER_KEY_METRICS")
+	errs = append(errs, err)
+	switch v := getenv("PROVIDER_CREDENTIALS"); v {
+	case "", CredentialsFromSecretsManager:
+		s.ProviderCredentials = CredentialsFromSecretsManager
+	case CredentialsFromEnv:
+		s.ProviderCredentials = CredentialsFromEnv
+	default:
+		errs = append(errs, fmt.Errorf("PROVIDER_CREDENTIALS=%q: want %s or %s", clip(v), CredentialsFromSecretsManager, CredentialsFromEnv))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Settings{}, fmt.Errorf("read settings from the environment: %w", err)
+	}
+	return s, nil
+}
+
+// seconds reads a non-negative number of seconds; unset or 0 means def.
+func seconds(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	raw := strings.TrimSpace(getenv(name))
+	if raw == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) || v > 3600 {
+		return 0, fmt.Errorf("%s=%q: want a number of seconds from 0 to 3600", name, clip(raw))
+	}
+	if v == 0 {
+		return def, nil
+	}
+	return time.Duration(v * float64(time.Second)), nil
+}
+
+// boolean reads "true" or "false"; unset means false.
+func boolean(getenv func(string) string, name string) (bool, error) {
+	switch raw := strings.TrimSpace(getenv(name)); raw {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s=%q: want true or false", name, clip(raw))
+	}
+}
+
+// clip keeps an echoed value short: a setting is not a secret, but a long
+// one has no place in a start-up error.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
