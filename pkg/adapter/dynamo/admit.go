@@ -347,11 +347,3 @@ func (s *Store) GetWorkspaceAuth(ctx context.Context, id string, now time.Time) 
 	}
 	return decodeWorkspaceAuth(out.Item, now.UTC())
 }
-
-// ReleaseWorkspace takes back one counted request of the minute at now.
-func (s *Store) ReleaseWorkspace(ctx context.Context, id string, now time.Time) error {
-	if err := s.releaseCounters(ctx, WorkspaceStatePK(id), counterAttr(limits.Minute, limits.Minute.ID(now.UTC()))); err != nil {
-		return classify("release request of workspace "+id, err)
-	}
-	return nil
-}

@@ -63,9 +63,9 @@ type WorkspaceAuth struct {
 type Admitter interface {
 	AdmitKey(ctx context.Context, a Admission) (auth KeyAuth, admitted bool, err error)
 	GetKeyAuth(ctx context.Context, kid string, now time.Time) (KeyAuth, error)
-	// ReleaseKey undoes a counted request whose workspace refused it.
+	// ReleaseKey undoes a counted request whose workspace refused it. The
+	// workspace is counted only after its key, so it never needs undoing.
 	ReleaseKey(ctx context.Context, kid string, now time.Time) error
 	AdmitWorkspace(ctx context.Context, a WorkspaceAdmission) (auth WorkspaceAuth, admitted bool, err error)
 	GetWorkspaceAuth(ctx context.Context, id string, now time.Time) (WorkspaceAuth, error)
-	ReleaseWorkspace(ctx context.Context, id string, now time.Time) error
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aistats/edge/internal/testing/dynamotest"
 	"github.com/aistats/edge/internal/testing/syncbuf"
@@ -40,6 +41,7 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 // DynamoDB call counted.
 type env struct {
 	t       *testing.T
+	client  *dynamodb.Client
 	store   *dynamo.Store
 	tables  dynamo.Tables
 	calls   *atomic.Int64
@@ -56,7 +58,7 @@ func newEnv(t *testing.T) *env {
 	tables := dynamotest.NewTables(t, client)
 	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)}
 	store := dynamo.New(dynamo.Config{Client: client, Tables: tables, Now: c.Now})
-	e := &env{t: t, store: store, tables: tables, calls: calls, clock: c, logs: &syncbuf.Buffer{}}
+	e := &env{t: t, client: client, store: store, tables: tables, calls: calls, clock: c, logs: &syncbuf.Buffer{}}
 	e.newHandler()
 	e.workspace("acme", 0)
 	return e
@@ -111,31 +113,45 @@ type result struct {
 
 func (r result) code() string { s, _ := r.Context["code"].(string); return s }
 
-func (e *env) authorize(fixture, key string) result {
+func (e *env) authorize(fixtureName, key string) result {
 	e.t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", fixture))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	payload := strings.ReplaceAll(string(raw), "${KEY}", key)
+	payload := fixture(e.t, fixtureName, key)
 	before := e.calls.Load()
 	out, err := e.invoke.Invoke(context.Background(), []byte(payload))
-	r := result{Calls: e.calls.Load() - before, Err: err}
+	r := decodeResult(e.t, out, err)
+	r.Calls = e.calls.Load() - before
+	return r
+}
+
+// fixture is a testdata event with the key put in.
+func fixture(t *testing.T, name, key string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.ReplaceAll(string(raw), "${KEY}", key)
+}
+
+// decodeResult reads an authorizer's answer to one invocation.
+func decodeResult(t *testing.T, out []byte, err error) result {
+	t.Helper()
+	r := result{Err: err}
 	if err != nil {
 		return r
 	}
 	var resp events.APIGatewayCustomAuthorizerResponse
 	if err := json.Unmarshal(out, &resp); err != nil {
-		e.t.Fatalf("response %s: %v", out, err)
+		t.Fatalf("response %s: %v", out, err)
 	}
 	if len(resp.PolicyDocument.Statement) != 1 {
-		e.t.Fatalf("policy has %d statements, want 1", len(resp.PolicyDocument.Statement))
+		t.Fatalf("policy has %d statements, want 1", len(resp.PolicyDocument.Statement))
 	}
 	st := resp.PolicyDocument.Statement[0]
 	r.Effect, r.Resources, r.Context = st.Effect, st.Resource, resp.Context
 	for k, v := range resp.Context {
 		if _, ok := v.(string); !ok {
-			e.t.Errorf("context %s = %#v is not a string", k, v)
+			t.Errorf("context %s = %#v is not a string", k, v)
 		}
 	}
 	return r
@@ -200,6 +216,7 @@ func TestOutcomesOfFixtures(t *testing.T) {
 		{"lowercase_authorization_header.json", inference, true, "", -1},
 		{"authorization_only_in_multivalue_headers.json", inference, true, "", -1},
 		{"bearer_with_extra_spaces.json", inference, true, "", -1},
+		{"bearer_with_tab.json", inference, true, "", -1},
 		{"models.json", inference, true, "", -1},
 		{"own_key.json", inference, true, "", -1},
 		{"own_key.json", management, true, "", -1},

@@ -56,8 +56,6 @@ func (m *memoryAdmitter) GetWorkspaceAuth(context.Context, string, time.Time) (g
 	return m.ws, nil
 }
 
-func (m *memoryAdmitter) ReleaseWorkspace(context.Context, string, time.Time) error { return nil }
-
 func benchEvent(key string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
 	return events.APIGatewayCustomAuthorizerRequestTypeRequest{
 		Type:           "REQUEST",

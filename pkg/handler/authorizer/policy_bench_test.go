@@ -20,8 +20,8 @@ func BenchmarkAllowResponse(b *testing.B) {
 		b.Fatal(err)
 	}
 	tok, _ := keyformat.Parse(keyformat.WithChecksum("aistats_v1_sk_AbCdEfGhIjKl_" + "0123456789012345678901234567890123456789"))
-	req := &request{arn: arn, token: tok}
-	d := decision{outcome: "allow", kid: tok.KID, context: authcontext.Context{
+	req := &request{arn: arn, token: tok, kid: tok.KID}
+	d := decision{outcome: outcomeAllow, context: authcontext.Context{
 		KID: tok.KID, WorkspaceID: "acme", Kind: gateway.KindInference, PlanModels: []string{"*"}, PlanProviders: []string{"*"},
 		RateLimit: &authcontext.RateLimit{Name: "requests_per_day", Limit: 1000, Remaining: 999, ResetSeconds: 3600},
 	}}

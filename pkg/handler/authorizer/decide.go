@@ -1,0 +1,283 @@
+package authorizer
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
+	"github.com/aistats/edge/pkg/domain/limits"
+	"github.com/aistats/edge/pkg/handler/authcontext"
+)
+
+// decide reaches the decision for one request, in the order that costs
+// least: what the header and the warm cache settle needs no call; then the
+// key's one conditional write; then, only for a request its key admitted,
+// the workspace's.
+func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest, req *request) (decision, error) {
+	arn, err := parseMethodARN(ev.MethodArn)
+	if err != nil {
+		return decision{}, gateway.Internal(err)
+	}
+	req.arn = arn
+	if d, done := h.checkCredential(ev, req); done {
+		return d, nil
+	}
+	cached, known := h.cachedKey(req.kid)
+	// A kid's secret never changes, so a cached digest refuses a wrong
+	// secret without any call.
+	if known && subtle.ConstantTimeCompare(req.hash, cached.secretHash) != 1 {
+		return denied(gateway.CodeInvalidKey, ""), nil
+	}
+	// The workspace kill switch, checked on every request from the cached
+	// workspace (at most the cache TTL old), so it holds even for a key
+	// whose state item the disable's fan-out missed. The secret was verified
+	// above, so the reason may be told.
+	if known {
+		if ws, fresh := h.freshWorkspace(cached.workspaceID, req.now); fresh && ws.Status != gateway.WorkspaceActive {
+			req.workspace = ws.ID
+			return denied(gateway.CodeWorkspaceDisabled, ""), nil
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, h.storeTimeout)
+	defer cancel()
+	var stale []string
+	if known {
+		stale = cached.stale
+	}
+	d, keyAuth, err := h.admitKey(ctx, req, stale)
+	if err != nil || d.outcome != outcomeAllow {
+		return d, err
+	}
+	ws, fresh := h.freshWorkspace(keyAuth.WorkspaceID, req.now)
+	switch {
+	case fresh && ws.Status != gateway.WorkspaceActive:
+		h.release(req)
+		return denied(gateway.CodeWorkspaceDisabled, ""), nil
+	case fresh && ws.Plan.RequestsPerMinute == 0:
+		return h.allow(req, keyAuth, ws), nil
+	}
+	// The workspace is counted only once its key has admitted the request,
+	// never in parallel with it: a request its key refuses must neither take
+	// nor, for a moment, block the capacity its workspace shares with every
+	// other key. It costs a second round trip, only for workspaces with a
+	// limit of their own or when the cached plan is older than the TTL.
+	return h.admitToWorkspace(ctx, req, keyAuth)
+}
+
+// checkCredential settles what the header alone can: a missing or
+// malformed key, a bad checksum, a key of the wrong kind for the route.
+// Otherwise it fills in the token, kid and secret digest and returns false.
+func (h *Handler) checkCredential(ev events.APIGatewayCustomAuthorizerRequestTypeRequest, req *request) (decision, bool) {
+	text, cred := bearerToken(ev)
+	if cred == credentialMissing {
+		return denied(gateway.CodeMissingAuthorization, ""), true
+	}
+	tok, err := keyformat.Parse(text)
+	if cred == credentialMalformed || err != nil {
+		return denied(gateway.CodeInvalidKeyFormat, ""), true
+	}
+	req.token, req.kid = tok, tok.KID
+	if !allows(tok.Kind, req.arn.method, req.arn.path) {
+		return denied(gateway.CodeWrongKeyKind, wrongKindMessage(tok.Kind)), true
+	}
+	req.hash = keyformat.Hash(tok.Secret())
+	return decision{}, false
+}
+
+// admitToWorkspace counts a request its key admitted against the
+// workspace, learning its plan and status in the same call. A refusal that
+// the workspace's state does not explain (its minute rolled over between the
+// write and the read) is tried once more rather than answered 503.
+func (h *Handler) admitToWorkspace(ctx context.Context, req *request, key gateway.KeyAuth) (decision, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		ws, admitted, err := h.admitWorkspace(ctx, req, key.WorkspaceID)
+		if err != nil {
+			h.release(req)
+			return decision{}, err
+		}
+		if admitted {
+			return h.allow(req, key, ws), nil
+		}
+		if d, explained := h.workspaceRefusal(req, key, ws); explained {
+			h.release(req)
+			return d, nil
+		}
+	}
+	h.release(req)
+	return decision{}, gateway.Unavailable(fmt.Errorf("workspace %s refused a request twice for no visible reason", key.WorkspaceID))
+}
+
+// release takes back the key's count of a request that its workspace
+// refused, or whose workspace write failed. It runs with its own short
+// deadline: the request's may be spent.
+func (h *Handler) release(req *request) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.storeTimeout)
+	defer cancel()
+	req.calls.Add(1)
+	if err := h.store.ReleaseKey(ctx, req.kid, req.now); err != nil {
+		h.log.LogAttrs(ctx, slog.LevelWarn, "release key count", slog.String("request_id", req.id),
+			slog.String("kid", req.kid), slog.String("workspace", req.workspace), slog.String("error", err.Error()))
+	}
+}
+
+// admitKey runs the key's conditional write. When it is refused, it finds out
+// why; if nothing explains the refusal (a window rolled over between the
+// write and the read), it tries once more.
+func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (decision, gateway.KeyAuth, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		req.calls.Add(1)
+		auth, admitted, err := h.store.AdmitKey(ctx, gateway.Admission{
+			KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Stale: stale,
+		})
+		if err != nil {
+			return decision{}, gateway.KeyAuth{}, err
+		}
+		if admitted {
+			h.rememberKey(auth)
+			req.workspace = auth.WorkspaceID
+			return decision{outcome: outcomeAllow}, auth, nil
+		}
+		if auth.KID == "" {
+			req.calls.Add(1)
+			auth, err = h.store.GetKeyAuth(ctx, req.kid, req.now)
+			if gateway.ErrorCode(err) == gateway.CodeKeyNotFound {
+				return denied(gateway.CodeInvalidKey, ""), gateway.KeyAuth{}, nil
+			}
+			if err != nil {
+				return decision{}, gateway.KeyAuth{}, err
+			}
+		}
+		if d, explained := h.keyRefusal(req, auth); explained {
+			return d, auth, nil
+		}
+		stale = auth.Stale
+	}
+	return decision{}, gateway.KeyAuth{}, gateway.Unavailable(fmt.Errorf("admit key %s: refused twice for no visible reason", req.kid))
+}
+
+// keyRefusal explains a refused write from the key's state. The secret is
+// checked first, so nothing about a key's state is told to a caller who
+// does not hold it.
+func (h *Handler) keyRefusal(req *request, auth gateway.KeyAuth) (decision, bool) {
+	// The stored digest is the truth whoever asks, so remembering it lets
+	// the next wrong secret for this kid be refused without a call.
+	h.rememberKey(auth)
+	if auth.Kind != req.token.Kind || subtle.ConstantTimeCompare(req.hash, auth.SecretHash) != 1 {
+		return denied(gateway.CodeInvalidKey, ""), true
+	}
+	req.workspace = auth.WorkspaceID
+	switch {
+	case auth.Status == gateway.KeyRevoked:
+		return denied(gateway.CodeKeyRevoked, ""), true
+	case auth.Status == gateway.KeyDisabled:
+		return denied(gateway.CodeKeyDisabled, ""), true
+	case auth.Status != gateway.KeyActive:
+		return denied(gateway.CodeInvalidKey, ""), true
+	case auth.WorkspaceDisabled:
+		return denied(gateway.CodeWorkspaceDisabled, ""), true
+	case auth.ExpiresAt != nil && !req.now.Before(*auth.ExpiresAt):
+		return denied(gateway.CodeKeyExpired, ""), true
+	}
+	// The key is fine, so a limit refused it.
+	var exhausted []limits.Status
+	var buf [len(limits.Windows)]limits.Status
+	for _, s := range keyStatuses(buf[:0], auth, req.now) {
+		if s.Exhausted() {
+			exhausted = append(exhausted, s)
+		}
+	}
+	if len(exhausted) == 0 {
+		return decision{}, false
+	}
+	return h.rateLimited(req, auth, exhausted), true
+}
+
+func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (gateway.WorkspaceAuth, bool, error) {
+	req.calls.Add(1)
+	auth, admitted, err := h.store.AdmitWorkspace(ctx, gateway.WorkspaceAdmission{WorkspaceID: id, Now: req.now, Stale: h.workspaceStale(id)})
+	if err != nil {
+		return gateway.WorkspaceAuth{}, false, err
+	}
+	if !admitted && auth.ID == "" {
+		req.calls.Add(1)
+		if auth, err = h.store.GetWorkspaceAuth(ctx, id, req.now); err != nil {
+			return gateway.WorkspaceAuth{}, false, err
+		}
+	}
+	h.rememberWorkspace(auth, req.now)
+	return auth, admitted, nil
+}
+
+// workspaceRefusal explains why the workspace refused a request the key
+// admitted: it is disabled, or its own per-minute limit is reached.
+func (h *Handler) workspaceRefusal(req *request, key gateway.KeyAuth, ws gateway.WorkspaceAuth) (decision, bool) {
+	if ws.Status != gateway.WorkspaceActive {
+		return denied(gateway.CodeWorkspaceDisabled, ""), true
+	}
+	s := limits.Status{Window: limits.Minute, Scope: "workspace", Limit: ws.Plan.RequestsPerMinute, Used: ws.UsedMinute, Reset: limits.Minute.End(req.now)}
+	if ws.Plan.RequestsPerMinute == 0 || !s.Exhausted() {
+		return decision{}, false
+	}
+	d := h.rateLimited(req, key, []limits.Status{s})
+	d.context.PlanModels, d.context.PlanProviders = ws.Plan.Models, ws.Plan.Providers
+	return d, true
+}
+
+// keyStatuses appends the standing of each of the key's limits to out (a
+// caller's buffer, so the hot path does not allocate a slice).
+func keyStatuses(out []limits.Status, auth gateway.KeyAuth, now time.Time) []limits.Status {
+	limitOf := [...]int64{auth.Limits.RequestsPerMinute, auth.Limits.RequestsPerDay, auth.Limits.RequestsPerMonth}
+	for _, w := range limits.Windows {
+		if limitOf[w] > 0 {
+			out = append(out, limits.Status{Window: w, Scope: "key", Limit: limitOf[w], Used: auth.Used[w], Reset: w.End(now)})
+		}
+	}
+	return out
+}
+
+// rateLimited is an Allow marked rate limited: the integration answers 429
+// with Retry-After set to when the last of the exhausted windows resets.
+func (h *Handler) rateLimited(req *request, auth gateway.KeyAuth, exhausted []limits.Status) decision {
+	worst := exhausted[0]
+	for _, s := range exhausted[1:] {
+		if s.Reset.After(worst.Reset) {
+			worst = s
+		}
+	}
+	c := baseContext(auth)
+	c.RateLimited = true
+	c.RateLimit = &authcontext.RateLimit{Name: worst.Window.Name(), Limit: worst.Limit, Remaining: 0, ResetSeconds: worst.ResetSeconds(req.now)}
+	return decision{outcome: outcomeRateLimited, code: gateway.CodeRateLimitExceeded, context: c}
+}
+
+func baseContext(auth gateway.KeyAuth) authcontext.Context {
+	c := authcontext.Context{
+		KID: auth.KID, WorkspaceID: auth.WorkspaceID, Kind: auth.Kind,
+		Models: auth.Models, Providers: auth.Providers,
+	}
+	if auth.Kind == gateway.KindManagement {
+		c.Scopes = auth.Scopes
+	}
+	return c
+}
+
+func (h *Handler) allow(req *request, key gateway.KeyAuth, ws gateway.WorkspaceAuth) decision {
+	c := baseContext(key)
+	c.PlanModels, c.PlanProviders = ws.Plan.Models, ws.Plan.Providers
+	var buf [len(limits.Windows) + 1]limits.Status // the key's windows and the workspace's
+	statuses := keyStatuses(buf[:0], key, req.now)
+	if ws.Plan.RequestsPerMinute > 0 {
+		statuses = append(statuses, limits.Status{Window: limits.Minute, Scope: "workspace", Limit: ws.Plan.RequestsPerMinute, Used: ws.UsedMinute, Reset: limits.Minute.End(req.now)})
+	}
+	if s, ok := limits.Tightest(statuses); ok {
+		c.RateLimit = &authcontext.RateLimit{Name: s.Window.Name(), Limit: s.Limit, Remaining: s.Remaining(), ResetSeconds: s.ResetSeconds(req.now)}
+	}
+	return decision{outcome: outcomeAllow, context: c}
+}
