@@ -243,11 +243,40 @@ func (s *Store) putWorkspaceState(ctx context.Context, id string, status gateway
 	return nil
 }
 
-// fanOutWorkspaceStatus marks every key of the workspace. The listing index is
-// eventually consistent, so a key created in the same instant may be missed;
-// the authorizer also re-reads the workspace whenever it refreshes a cached
-// key record, which bounds that gap by its cache TTL.
+// fanOutWorkspaceStatus marks every key of the workspace, so that the
+// authorizer's one write refuses them at once. It is the fast path, not the
+// guarantee: the authorizer also checks the workspace's own status on every
+// request, from a view at most its cache TTL old, so a key missed here is
+// still refused within that TTL.
+//
+// The listing index is eventually consistent, so a key created a moment
+// before may be missing from the first listing; a second listing then marks
+// whatever the first did not see. Marking is idempotent, so a fan-out that
+// failed half way (its error reaches the caller) is resumed by setting the
+// same status again.
 func (s *Store) fanOutWorkspaceStatus(ctx context.Context, id string, disabled bool) error {
+	marked := map[string]bool{}
+	for pass := 0; pass < 2; pass++ {
+		kids, err := s.workspaceKIDs(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, kid := range kids {
+			if marked[kid] {
+				continue
+			}
+			if err := s.setKeyWorkspaceDisabled(ctx, kid, disabled); err != nil {
+				return err
+			}
+			marked[kid] = true
+		}
+	}
+	return nil
+}
+
+// workspaceKIDs lists the kids of a workspace's keys from the listing index.
+func (s *Store) workspaceKIDs(ctx context.Context, id string) ([]string, error) {
+	var kids []string
 	var start item
 	for {
 		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
@@ -259,17 +288,14 @@ func (s *Store) fanOutWorkspaceStatus(ctx context.Context, id string, disabled b
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
-			return classify("list keys of workspace "+id, err)
+			return nil, classify("list keys of workspace "+id, err)
 		}
 		for _, it := range out.Items {
 			r := itemReader{item: it}
-			kid := r.str(attrKID)
-			if err := s.setKeyWorkspaceDisabled(ctx, kid, disabled); err != nil {
-				return err
-			}
+			kids = append(kids, r.str(attrKID))
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return nil
+			return kids, nil
 		}
 		start = out.LastEvaluatedKey
 	}
