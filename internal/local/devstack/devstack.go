@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aistats/edge/internal/local/apigateway"
 	"github.com/aistats/edge/internal/local/dynalite"
@@ -61,7 +62,12 @@ type Env struct {
 type Running struct {
 	Credentials      Credentials
 	DynamoDBEndpoint string
+	dynamoDB         *supervisedDynamoDB
 }
+
+// CrashDynamoDB kills the running dynalite as a crash would, for tests of
+// the stack's supervision; the stack restarts it.
+func (r Running) CrashDynamoDB() { r.dynamoDB.server().Kill() }
 
 // Tables are the local stack's table names.
 var Tables = dynamo.TablesWithPrefix("aistats-local-")
@@ -69,103 +75,38 @@ var Tables = dynamo.TablesWithPrefix("aistats-local-")
 // Run starts everything and serves until ctx is done, then stops every
 // process it started.
 func Run(ctx context.Context, cfg Config) error {
-	root := cfg.RepoRoot
-	if root == "" {
-		r, err := dynalite.RepoRoot()
-		if err != nil {
-			return err
-		}
-		root = r
-	}
-	dataDir := cfg.DataDir
-	if dataDir == "" {
-		dataDir = filepath.Join(root, ".dev")
-	}
-	port := orDefault(cfg.Port, 8080)
-	dynamoPort := orDefault(cfg.DynamoDBPort, 8000)
-	out := cfg.Out
-	if out == nil {
-		out = io.Discard
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-
-	// Claim the API port first: failing here leaves nothing to clean up.
-	listener, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(max(port, 0)))
+	cfg, err := withDefaults(cfg)
 	if err != nil {
-		return fmt.Errorf("listen on 127.0.0.1:%d (set PORT to use another): %w", port, err)
+		return err
+	}
+	// Claim the API port first: failing here leaves nothing to clean up.
+	listener, err := claimPorts(cfg)
+	if err != nil {
+		return err
 	}
 	defer listener.Close()
-	if dynamoPort > 0 {
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(dynamoPort)); err != nil {
-			return fmt.Errorf("DynamoDB port 127.0.0.1:%d is taken (set DYNAMODB_PORT to use another): %w", dynamoPort, err)
-		} else {
-			l.Close()
-		}
-	}
 
-	fmt.Fprintf(out, "starting dynalite on 127.0.0.1:%d (data in %s)\n", max(dynamoPort, 0), filepath.Join(dataDir, "dynamodb"))
-	db, err := dynalite.Start(ctx, dynalite.Config{
-		InfraDir: filepath.Join(root, "infra"), Port: max(dynamoPort, 0),
-		DataDir: filepath.Join(dataDir, "dynamodb"), Output: out,
-	})
+	fmt.Fprintf(cfg.Out, "starting dynalite on 127.0.0.1:%d (data in %s)\n", max(cfg.DynamoDBPort, 0), filepath.Join(cfg.DataDir, "dynamodb"))
+	db, err := superviseDynamoDB(ctx, dynalite.Config{
+		InfraDir: filepath.Join(cfg.RepoRoot, "infra"), Port: max(cfg.DynamoDBPort, 0),
+		DataDir: filepath.Join(cfg.DataDir, "dynamodb"), Output: cfg.Out,
+	}, cfg.Out)
 	if err != nil {
 		return err
 	}
 	defer db.Stop()
 
 	client := dynalite.NewClient(db.Endpoint())
-	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := dynamo.CreateTables(setupCtx, client, Tables); err != nil {
-		return err
-	}
-	store := dynamo.New(dynamo.Config{Client: client, Tables: Tables})
-	credsPath := filepath.Join(dataDir, "credentials.env")
-	previous, _ := ReadCredentials(credsPath) // absent on the first run
-	apiKey, mgmtKey, err := Seed(setupCtx, store, previous)
+	creds, credsPath, err := prepare(ctx, cfg, client, listener)
 	if err != nil {
 		return err
 	}
-	creds := Credentials{
-		BaseURL:       "http://127.0.0.1:" + strconv.Itoa(listener.Addr().(*net.TCPAddr).Port) + "/v1",
-		APIKey:        apiKey,
-		ManagementKey: mgmtKey,
-	}
-	if err := WriteCredentials(credsPath, creds); err != nil {
-		return fmt.Errorf("write %s: %w", credsPath, err)
-	}
-
-	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	providerURL, stopProvider, err := startLocalProvider()
 	if err != nil {
 		return err
 	}
-	api, err := tpl.API("Api")
-	if err != nil {
-		return err
-	}
-	// The offline provider: a real HTTP server on loopback.
-	providerListener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen for the local provider: %w", err)
-	}
-	providerServer := &http.Server{Handler: localprovider.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go providerServer.Serve(providerListener)
-	defer providerServer.Close()
-	localProviderURL := "http://" + providerListener.Addr().String() + "/v1"
-
-	functions, err := LocalFunctions(Env{Client: client, Tables: Tables, Logger: log, LocalProviderURL: localProviderURL, Now: cfg.Now, Getenv: cfg.Getenv})
-	if err != nil {
-		return fmt.Errorf("build functions: %w", err)
-	}
-	for _, id := range tpl.OfType("AWS::Serverless::Function") {
-		if _, ok := functions[id]; !ok {
-			return fmt.Errorf("template.yaml declares %s, which the local stack does not build", id)
-		}
-	}
-	gw, err := apigateway.New(apigateway.Config{API: api, Functions: functions, Logger: log})
+	defer stopProvider()
+	gw, err := newGateway(cfg, Env{Client: client, Tables: Tables, Logger: cfg.Logger, LocalProviderURL: providerURL, Now: cfg.Now, Getenv: cfg.Getenv})
 	if err != nil {
 		return err
 	}
@@ -173,23 +114,123 @@ func Run(ctx context.Context, cfg Config) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- server.Serve(listener) }()
 
-	fmt.Fprintf(out, "\nThe gateway is running. Credentials (also in %s):\n\n%s\n", credsPath, creds.Lines())
-	fmt.Fprintf(out, "Try: source %s && curl -s $AISTATS_BASE_URL/chat/completions -H \"Authorization: Bearer $AISTATS_API_KEY\" -d '{\"model\":\"local/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}'\nCtrl-C stops everything.\n", credsPath)
+	fmt.Fprintf(cfg.Out, "\nThe gateway is running. Credentials (also in %s):\n\n%s\n", credsPath, creds.Lines())
+	fmt.Fprintf(cfg.Out, "Try: source %s && curl -s $AISTATS_BASE_URL/chat/completions -H \"Authorization: Bearer $AISTATS_API_KEY\" -d '{\"model\":\"local/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}'\nCtrl-C stops everything.\n", credsPath)
 	if cfg.Ready != nil {
-		cfg.Ready(Running{Credentials: creds, DynamoDBEndpoint: db.Endpoint()})
+		cfg.Ready(Running{Credentials: creds, DynamoDBEndpoint: db.Endpoint(), dynamoDB: db})
 	}
 
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
-	case <-db.Exited():
-		return errors.New("dynalite stopped unexpectedly")
 	}
-	fmt.Fprintln(out, "stopping")
+	fmt.Fprintln(cfg.Out, "stopping")
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelShutdown()
 	return server.Shutdown(shutdownCtx)
+}
+
+// withDefaults fills in what cfg leaves zero (DESIGN.md §6).
+func withDefaults(cfg Config) (Config, error) {
+	if cfg.RepoRoot == "" {
+		r, err := dynalite.RepoRoot()
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.RepoRoot = r
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(cfg.RepoRoot, ".dev")
+	}
+	cfg.Port = orDefault(cfg.Port, 8080)
+	cfg.DynamoDBPort = orDefault(cfg.DynamoDBPort, 8000)
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+// claimPorts listens on the API port and checks that dynalite's is free,
+// naming the variable that picks another.
+func claimPorts(cfg Config) (net.Listener, error) {
+	listener, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(max(cfg.Port, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on 127.0.0.1:%d (set PORT to use another): %w", cfg.Port, err)
+	}
+	if cfg.DynamoDBPort > 0 {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(cfg.DynamoDBPort))
+		if err != nil {
+			listener.Close()
+			return nil, fmt.Errorf("DynamoDB port 127.0.0.1:%d is taken (set DYNAMODB_PORT to use another): %w", cfg.DynamoDBPort, err)
+		}
+		l.Close()
+	}
+	return listener, nil
+}
+
+// prepare creates the tables, seeds the demo workspace (keeping the keys of
+// a previous run) and writes credentials.env.
+func prepare(ctx context.Context, cfg Config, client *dynamodb.Client, listener net.Listener) (Credentials, string, error) {
+	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := dynamo.CreateTables(setupCtx, client, Tables); err != nil {
+		return Credentials{}, "", err
+	}
+	store := dynamo.New(dynamo.Config{Client: client, Tables: Tables})
+	credsPath := filepath.Join(cfg.DataDir, "credentials.env")
+	previous, _ := ReadCredentials(credsPath) // absent on the first run
+	apiKey, mgmtKey, err := Seed(setupCtx, store, previous)
+	if err != nil {
+		return Credentials{}, "", err
+	}
+	creds := Credentials{
+		BaseURL:       "http://127.0.0.1:" + strconv.Itoa(listener.Addr().(*net.TCPAddr).Port) + "/v1",
+		APIKey:        apiKey,
+		ManagementKey: mgmtKey,
+	}
+	if err := WriteCredentials(credsPath, creds); err != nil {
+		return Credentials{}, "", fmt.Errorf("write %s: %w", credsPath, err)
+	}
+	return creds, credsPath, nil
+}
+
+// startLocalProvider serves the offline provider on loopback, a real HTTP
+// server as a provider would be.
+func startLocalProvider() (baseURL string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen for the local provider: %w", err)
+	}
+	srv := &http.Server{Handler: localprovider.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return "http://" + l.Addr().String() + "/v1", func() { srv.Close() }, nil
+}
+
+// newGateway builds every function of template.yaml and the API Gateway
+// emulator in front of them.
+func newGateway(cfg Config, env Env) (*apigateway.Server, error) {
+	tpl, err := samtemplate.Load(filepath.Join(cfg.RepoRoot, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	api, err := tpl.API("Api")
+	if err != nil {
+		return nil, err
+	}
+	functions, err := LocalFunctions(env)
+	if err != nil {
+		return nil, fmt.Errorf("build functions: %w", err)
+	}
+	for _, id := range tpl.OfType("AWS::Serverless::Function") {
+		if _, ok := functions[id]; !ok {
+			return nil, fmt.Errorf("template.yaml declares %s, which the local stack does not build", id)
+		}
+	}
+	return apigateway.New(apigateway.Config{API: api, Functions: functions, Logger: cfg.Logger})
 }
 
 func orDefault(v, def int) int {

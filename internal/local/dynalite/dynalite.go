@@ -117,6 +117,23 @@ func (s *Server) Stop() error {
 // Exited is closed when the server process ends, for whatever reason.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
 
+// ExitErr is how the process ended; valid once Exited is closed.
+func (s *Server) ExitErr() error { return s.exitErr }
+
+// Port is the port the server listens on.
+func (s *Server) Port() int {
+	_, port, _ := net.SplitHostPort(s.endpoint[len("http://"):])
+	n, _ := strconv.Atoi(port)
+	return n
+}
+
+// Kill ends the server at once, as a crash would: for tests of what
+// survives one.
+func (s *Server) Kill() {
+	childproc.Kill(s.cmd)
+	<-s.exited
+}
+
 func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	addr := s.endpoint[len("http://"):]
