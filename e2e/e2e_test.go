@@ -7,11 +7,8 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -20,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aistats/edge/internal/testing/httpcall"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -162,19 +161,8 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 
 	call := func(method, path, key, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		var m map[string]any
-		_ = json.Unmarshal(raw, &m)
-		return resp.StatusCode, m
+		r := httpcall.Do(t, nil, method, base+path, httpcall.Bearer(key), body)
+		return r.Status, r.Body
 	}
 	createKey := func(body string) (kid, key string) {
 		t.Helper()

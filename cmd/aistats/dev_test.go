@@ -11,17 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+	"github.com/aistats/edge/internal/local/loopback"
+)
 
 // TestDevStopsEverythingOnInterrupt runs the real binary as `make dev` does
 // and presses Ctrl-C: the command must exit cleanly and leave no dynalite
@@ -33,7 +25,7 @@ func TestDevStopsEverythingOnInterrupt(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			apiPort, dynamoPort := freePort(t), freePort(t)
+			apiPort, dynamoPort := loopback.TestPort(t), loopback.TestPort(t)
 			cmd := exec.Command(bin, "dev", "--port", strconv.Itoa(apiPort), "--dynamodb-port", strconv.Itoa(dynamoPort), "--data", t.TempDir())
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
@@ -103,7 +95,7 @@ func TestDevStopsWhenItsParentDies(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	apiPort, dynamoPort := freePort(t), freePort(t)
+	apiPort, dynamoPort := loopback.TestPort(t), loopback.TestPort(t)
 	out := filepath.Join(t.TempDir(), "out")
 	parent := exec.Command("sh", "-c", bin+" dev --port "+strconv.Itoa(apiPort)+" --dynamodb-port "+strconv.Itoa(dynamoPort)+
 		" --data "+t.TempDir()+" >"+out+" 2>&1 & wait")

@@ -14,19 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aistats/edge/internal/local/loopback"
+
 	"github.com/aistats/edge/internal/local/devstack"
 	"github.com/aistats/edge/internal/testing/syncbuf"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startStack runs the stack until the returned stop is called, which waits
 // for Run to return.
@@ -88,7 +80,7 @@ func startStackWithLogs(t *testing.T, dataDir string, dynamoPort int) (testStack
 
 func TestDevStack(t *testing.T) {
 	dataDir := t.TempDir()
-	dynamoPort := freePort(t)
+	dynamoPort := loopback.TestPort(t)
 	running, out, stop := startStack(t, dataDir, dynamoPort)
 	creds := running.Credentials
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aistats/edge/internal/testing/httpcall"
+
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -121,24 +123,8 @@ type apiClient struct {
 
 func (c *apiClient) do(method, path, key, body string) (int, map[string]any, http.Header) {
 	c.t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, c.base+path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	return resp.StatusCode, m, resp.Header
+	r := httpcall.Do(c.t, c.http, method, c.base+path, httpcall.Bearer(key), body)
+	return r.Status, r.Body, r.Header
 }
 
 // TestManagementFlowThroughTheLocalStack walks the README's management

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aistats/edge/internal/local/loopback"
+
 	"github.com/aistats/edge/internal/local/childproc"
 )
 
@@ -54,7 +56,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	port := cfg.Port
 	if port == 0 {
-		p, err := freePort()
+		p, err := loopback.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -216,13 +218,4 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

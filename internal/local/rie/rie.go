@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aistats/edge/internal/local/loopback"
+
 	"github.com/aistats/edge/internal/local/childproc"
 )
 
@@ -49,11 +51,11 @@ type Process struct {
 // returns at once; WaitListening waits for the invoke API. The processes
 // run in their own group, killed by Stop or when this process dies.
 func Start(emulator, bootstrap string, env []string, logs io.Writer) (*Process, error) {
-	addr, err := freeAddr()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	runtimeAddr, err := freeAddr()
+	runtimeAddr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -86,13 +88,4 @@ func (p *Process) WaitListening(timeout time.Duration) error {
 func (p *Process) Stop() {
 	childproc.Kill(p.cmd)
 	_ = p.cmd.Wait()
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
