@@ -4,24 +4,12 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"github.com/aistats/edge/pkg/handler/authorizer"
 	"github.com/aistats/edge/pkg/wiring"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	settings, deps, err := wiring.LoadAWS(context.Background(), os.Getenv, log, 2)
-	if err != nil {
-		wiring.Fatal(log, "authorizer", err)
-	}
-	h, err := wiring.Authorizer(settings, deps)
-	if err != nil {
-		wiring.Fatal(log, "authorizer", err)
-	}
-	lambda.Start(h.Handle)
+	// Two attempts per DynamoDB call: the whole answer must fit the
+	// authorizer's store deadline (AUTH_STORE_TIMEOUT_SECONDS).
+	wiring.Start("authorizer", 2, wiring.Authorizer, func(h *authorizer.Handler) any { return h.Handle })
 }

@@ -4,24 +4,10 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"github.com/aistats/edge/pkg/handler/proxy"
 	"github.com/aistats/edge/pkg/wiring"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	settings, deps, err := wiring.LoadAWS(context.Background(), os.Getenv, log, 0)
-	if err != nil {
-		wiring.Fatal(log, "proxy", err)
-	}
-	h, err := wiring.Proxy(settings, deps)
-	if err != nil {
-		wiring.Fatal(log, "proxy", err)
-	}
-	lambda.Start(h.Handle)
+	wiring.Start("proxy", 0, wiring.Proxy, func(h *proxy.Handler) any { return h.Handle })
 }

@@ -6,9 +6,10 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-lambda-go/lambda"
+
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // LoadAWS reads the settings from the environment and builds the AWS
@@ -30,18 +31,29 @@ func LoadAWS(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	}
 	d := Deps{
 		DynamoDB: dynamodb.NewFromConfig(awsCfg),
+		AWS:      &awsCfg,
 		Getenv:   getenv,
 		Logger:   log,
 		Metrics:  os.Stdout,
 	}
-	if s.ProviderCredentials == CredentialsFromSecretsManager {
-		d.SecretsManager = sm.NewFromConfig(awsCfg)
-	}
 	return s, d, nil
 }
 
-// Fatal logs why a function cannot start and exits, for main.
-func Fatal(log *slog.Logger, function string, err error) {
-	log.Error("start "+function, "error", err.Error())
-	os.Exit(1)
+// Start is a deployed function's main: it reads the settings, builds the
+// clients and the handler once per container, and hands handler(h) to the
+// Lambda runtime. A function that cannot start logs why, naming the
+// setting, and exits 1, which fails its first invocation loudly.
+func Start[H any](function string, retryMaxAttempts int, build func(Settings, Deps) (H, error), handler func(H) any) {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	settings, deps, err := LoadAWS(context.Background(), os.Getenv, log, retryMaxAttempts)
+	if err != nil {
+		log.Error("start "+function, "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := build(settings, deps)
+	if err != nil {
+		log.Error("start "+function, "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(handler(h))
 }

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/aistats/edge/pkg/adapter/dynamo"
 	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/adapter/secretsmanager"
@@ -22,9 +25,13 @@ import (
 type Deps struct {
 	// DynamoDB is required by every function.
 	DynamoDB dynamo.Client
-	// SecretsManager is required by the proxy when Settings says
-	// "secretsmanager".
+	// SecretsManager is where the proxy reads provider keys when Settings
+	// says "secretsmanager"; nil means a client built from AWS.
 	SecretsManager secretsmanager.Client
+	// AWS is the SDK configuration of a deployed function, for the clients
+	// only one function needs: the proxy builds its Secrets Manager client
+	// from it, so the other functions' binaries do not link that SDK.
+	AWS *aws.Config
 	// Getenv reads provider credentials when Settings says "env".
 	Getenv func(string) string
 	// Logger receives the JSON log lines; nil discards them.
@@ -115,10 +122,14 @@ func providerCredentials(s Settings, d Deps) (proxy.Credentials, error) {
 		}
 		return &proxy.EnvCredentials{Getenv: d.Getenv}, nil
 	case CredentialsFromSecretsManager:
-		if d.SecretsManager == nil {
+		client := d.SecretsManager
+		if client == nil && d.AWS != nil {
+			client = sm.NewFromConfig(*d.AWS)
+		}
+		if client == nil {
 			return nil, errors.New("provider credentials from Secrets Manager, but no Secrets Manager client")
 		}
-		return &secretsmanager.Credentials{Client: d.SecretsManager, Prefix: s.ProviderSecretPrefix}, nil
+		return &secretsmanager.Credentials{Client: client, Prefix: s.ProviderSecretPrefix}, nil
 	default:
 		return nil, errors.New("provider credentials: Settings not read with FromEnv")
 	}

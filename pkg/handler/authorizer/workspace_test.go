@@ -199,11 +199,32 @@ func TestAFailedWorkspaceWriteIsLoggedWithKidAndWorkspaceAndReleased(t *testing.
 			t.Errorf("error log line %q lacks %s", line, want)
 		}
 	}
+	if used := e.usedThisMinute(kid); used != 0 {
+		t.Errorf("key counted %d this minute after a 503, want 0", used)
+	}
+}
+
+// usedThisMinute reads how many requests the key's state item counts in
+// the current minute.
+func (e *env) usedThisMinute(kid string) int64 {
+	e.t.Helper()
 	auth, err := e.store.GetKeyAuth(context.Background(), kid, e.clock.Now())
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	if auth.Used[0] != 0 {
-		t.Errorf("key counted %d this minute after a 503, want 0", auth.Used[0])
+	return auth.Used[0]
+}
+
+// wantErrorWithin authorizes key and wants an error (API Gateway's 503,
+// AUTHORIZER_FAILURE) within bound: a DynamoDB in trouble fails closed, and
+// fast.
+func wantErrorWithin(t *testing.T, e *env, key string, bound time.Duration) {
+	t.Helper()
+	began := time.Now()
+	if r := e.authorize("chat_completions.json", key); r.Err == nil {
+		t.Fatalf("got %s, want an error (AUTHORIZER_FAILURE, 503)", r.Effect)
+	}
+	if took := time.Since(began); took > bound {
+		t.Errorf("took %s; the store deadline should have ended it within %s", took, bound)
 	}
 }
