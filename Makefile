@@ -36,12 +36,19 @@ infra/.venv/.installed-from-requirements: infra/requirements.txt
 		{ echo "could not install the SAM translator and cfn-lint (infra/requirements.txt) into infra/.venv" >&2; exit 1; }
 	touch $@
 
+# The local stack needs only Go modules and dynalite. The SAM translator
+# and cfn-lint check the template (make test, make lint) and are installed
+# only for those, so make dev works on a machine without PyPI.
 .PHONY: deps
-deps: $(INFRA_STAMP) $(PYTHON_STAMP) ## install dependencies: Go modules, dynalite (npm ci), SAM translator and cfn-lint where missing
+deps: $(INFRA_STAMP) $(PYTHON_STAMP) ## install every dependency: Go modules, dynalite (npm ci), SAM translator and cfn-lint where missing
+	$(GO) mod download
+
+.PHONY: dev-deps
+dev-deps: $(INFRA_STAMP) ## install what make dev needs: Go modules and dynalite (npm ci)
 	$(GO) mod download
 
 .PHONY: dev
-dev: deps ## run the whole gateway locally on 127.0.0.1:PORT (Ctrl-C stops everything)
+dev: dev-deps ## run the whole gateway locally on 127.0.0.1:PORT (Ctrl-C stops everything)
 	$(GO) build -o bin/aistats ./cmd/aistats
 	exec bin/aistats dev --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/aistats/edge/internal/local/childproc"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -79,6 +82,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	release, err := claimDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Claim the API port first: failing here leaves nothing to clean up.
 	listener, err := claimPorts(cfg)
 	if err != nil {
@@ -152,6 +160,31 @@ func withDefaults(cfg Config) (Config, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg, nil
+}
+
+// claimDataDir makes sure no other local stack uses dataDir: two dynalites
+// on one data directory corrupt it, and the second used to die with a bare
+// "Database is closed". The lock is released when the process ends, however
+// it ends.
+func claimDataDir(dataDir string) (release func(), err error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dataDir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dataDir, "stack.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the local stack's lock: %w", err)
+	}
+	locked, err := childproc.TryLock(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	if !locked {
+		f.Close()
+		return nil, fmt.Errorf("another local stack (make dev) is already running with its data in %s: "+
+			"use that one, or stop it (Ctrl-C in its terminal) and start again", dataDir)
+	}
+	return func() { childproc.Unlock(f); f.Close() }, nil
 }
 
 // claimPorts listens on the API port and checks that dynalite's is free,

@@ -1,10 +1,13 @@
 package devstack_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aistats/edge/internal/local/devstack"
 )
 
 // A dynalite that dies does not take the local stack down: while it is down
@@ -51,5 +54,20 @@ func TestACrashedDynaliteIsRestartedWithItsData(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("console lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A second local stack on the same data directory is refused at once with
+// a sentence saying what to do, instead of dying later on a dynalite whose
+// database the first one holds.
+func TestASecondStackOnTheSameDataIsRefused(t *testing.T) {
+	dataDir := t.TempDir()
+	_, _, stop := startStack(t, dataDir, -1)
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := devstack.Run(ctx, devstack.Config{DataDir: dataDir, Port: -1, DynamoDBPort: -1})
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second stack: %v, want a refusal saying one is already running", err)
 	}
 }
