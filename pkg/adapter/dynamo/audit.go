@@ -47,9 +47,7 @@ type auditCursor struct {
 
 // ListAudit returns a page of a workspace's audit trail, newest first.
 func (s *Store) ListAudit(ctx context.Context, workspaceID, cursor string, limit int) (gateway.AuditPage, error) {
-	if limit <= 0 || limit > MaxPageSize {
-		limit = DefaultPageSize
-	}
+	limit = pageSize(limit)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Audit),
 		KeyConditionExpression:    aws.String("pk = :pk"),

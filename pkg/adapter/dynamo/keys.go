@@ -170,6 +170,20 @@ func encodeCursor(last item) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
+// pageSize is the page size the store uses for a requested one. Callers
+// validate what a client asks for (the management API answers 400); the
+// store only keeps its queries bounded: 0 or less means DefaultPageSize,
+// more than MaxPageSize means MaxPageSize.
+func pageSize(requested int) int {
+	switch {
+	case requested <= 0:
+		return DefaultPageSize
+	case requested > MaxPageSize:
+		return MaxPageSize
+	}
+	return requested
+}
+
 // maxListQueries bounds the Query calls one page of a kind-filtered list
 // may make: past it the page is returned short, with a cursor, so a
 // workspace with many keys of the other kind cannot make a request slow.
@@ -180,14 +194,7 @@ const maxListQueries = 5
 // applies Limit before the filter), so pages are short only at the end or
 // when maxListQueries is reached; a cursor then still leads on.
 func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.ListKeysOptions) (gateway.KeyPage, error) {
-	limit := opts.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultPageSize
-	case limit < 0 || limit > MaxPageSize:
-		return gateway.KeyPage{}, &gateway.Error{Code: gateway.CodeValidationError, Param: "limit",
-			Message: fmt.Sprintf("limit must be between 1 and %d.", MaxPageSize)}
-	}
+	limit := pageSize(opts.Limit)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Keys),
 		IndexName:                 aws.String(IndexKeysByWorkspace),
@@ -278,46 +285,91 @@ func (b *updateBuilder) expression() string {
 	return strings.Join(parts, " ")
 }
 
-// UpdateKey applies update to a key's record and, where the status or expiry
-// changes, to its state item, so the authorizer sees the change on the next
-// request. A revoked key cannot be changed.
-func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpdate) (gateway.Key, error) {
-	now := s.now()
-	rec := updateBuilder{names: map[string]string{}, values: item{}}
-	rec.setValue("updated_at", timeValue(now))
+// keyField is one attribute an update changes: its name and value in the
+// key's record and, when the authorizer reads it, on the key's state item.
+// UpdateKey builds both writes from one list of these, so a field added to
+// KeyUpdate cannot reach the record and be forgotten on the state item.
+type keyField struct {
+	record string
+	// state is the attribute on the state item; "" when the authorizer does
+	// not read the field.
+	state string
+	// value is the record's value; nil removes the attribute from both items.
+	value ddbtypes.AttributeValue
+	// stateValue is the state item's value where its form differs (the
+	// expiry is milliseconds there); nil means value.
+	stateValue ddbtypes.AttributeValue
+}
+
+// keyUpdateFields lists what update changes, in one place for both items.
+func keyUpdateFields(update gateway.KeyUpdate) []keyField {
+	var fields []keyField
+	add := func(record, state string, value ddbtypes.AttributeValue) {
+		fields = append(fields, keyField{record: record, state: state, value: value})
+	}
 	if update.Name != nil {
-		rec.setValue("name", str(*update.Name))
+		add("name", "", str(*update.Name))
 	}
 	if update.Models != nil {
-		rec.setValue("models", stringList(*update.Models))
+		add("models", attrModels, stringList(*update.Models))
 	}
 	if update.Providers != nil {
-		rec.setValue("providers", stringList(*update.Providers))
+		add("providers", attrProviders, stringList(*update.Providers))
 	}
 	if update.Scopes != nil {
-		rec.setValue("scopes", stringList(*update.Scopes))
+		add("scopes", attrScopes, stringList(*update.Scopes))
 	}
-	if update.Limits != nil {
-		rec.setValue("rpm", num(update.Limits.RequestsPerMinute))
-		rec.setValue("rpd", num(update.Limits.RequestsPerDay))
-		rec.setValue("rpmo", num(update.Limits.RequestsPerMonth))
+	if l := update.Limits; l != nil {
+		add("rpm", attrRPM, num(l.RequestsPerMinute))
+		add("rpd", attrRPD, num(l.RequestsPerDay))
+		add("rpmo", attrRPMo, num(l.RequestsPerMonth))
 	}
-	var status gateway.KeyStatus
 	if update.Disabled != nil {
-		status = gateway.KeyActive
+		status := gateway.KeyActive
 		if *update.Disabled {
 			status = gateway.KeyDisabled
 		}
-		rec.setValue("status", str(string(status)))
+		add("status", attrState, str(string(status)))
 	}
 	switch {
 	case update.ClearExpiry:
-		rec.removeAttr("expires_at")
+		add("expires_at", attrExpiresMS, nil)
 	case update.ExpiresAt != nil:
-		rec.setValue("expires_at", timeValue(*update.ExpiresAt))
+		fields = append(fields, keyField{record: "expires_at", state: attrExpiresMS,
+			value: timeValue(*update.ExpiresAt), stateValue: num(update.ExpiresAt.UnixMilli())})
 	}
 	if update.RotatedTo != nil {
-		rec.setValue("rotated_to", str(*update.RotatedTo))
+		add("rotated_to", "", str(*update.RotatedTo))
+	}
+	return fields
+}
+
+// UpdateKey applies update to a key's record and then to its state item, so
+// the authorizer sees the change on the next request. A revoked key cannot
+// be changed.
+func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpdate) (gateway.Key, error) {
+	fields := keyUpdateFields(update)
+	k, err := s.updateKeyRecord(ctx, kid, fields)
+	if err != nil {
+		return gateway.Key{}, err
+	}
+	if err := s.updateKeyState(ctx, kid, fields); err != nil {
+		return gateway.Key{}, err
+	}
+	return k, nil
+}
+
+// updateKeyRecord writes fields to the key's record, refusing a missing or
+// revoked key, and returns the record as it now is.
+func (s *Store) updateKeyRecord(ctx context.Context, kid string, fields []keyField) (gateway.Key, error) {
+	rec := updateBuilder{names: map[string]string{}, values: item{}}
+	rec.setValue("updated_at", timeValue(s.now()))
+	for _, f := range fields {
+		if f.value == nil {
+			rec.removeAttr(f.record)
+		} else {
+			rec.setValue(f.record, f.value)
+		}
 	}
 	rec.names["#status_cond"] = "status"
 	rec.values[":revoked"] = str(string(gateway.KeyRevoked))
@@ -345,41 +397,27 @@ func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpd
 	if err != nil {
 		return gateway.Key{}, gateway.Internal(err)
 	}
-
-	// Mirror what the authorizer reads onto the state item.
-	state := updateBuilder{names: map[string]string{}, values: item{}}
-	if status != "" {
-		state.setValue(attrState, str(string(status)))
-	}
-	if update.Models != nil {
-		state.setValue(attrModels, stringList(*update.Models))
-	}
-	if update.Providers != nil {
-		state.setValue(attrProviders, stringList(*update.Providers))
-	}
-	if update.Scopes != nil {
-		state.setValue(attrScopes, stringList(*update.Scopes))
-	}
-	if update.Limits != nil {
-		state.setValue(attrRPM, num(update.Limits.RequestsPerMinute))
-		state.setValue(attrRPD, num(update.Limits.RequestsPerDay))
-		state.setValue(attrRPMo, num(update.Limits.RequestsPerMonth))
-	}
-	switch {
-	case update.ClearExpiry:
-		state.removeAttr(attrExpiresMS)
-	case update.ExpiresAt != nil:
-		state.setValue(attrExpiresMS, num(update.ExpiresAt.UnixMilli()))
-	}
-	if len(state.set)+len(state.remove) > 0 {
-		if err := s.updateKeyState(ctx, kid, state); err != nil {
-			return gateway.Key{}, err
-		}
-	}
 	return k, nil
 }
 
-func (s *Store) updateKeyState(ctx context.Context, kid string, b updateBuilder) error {
+// updateKeyState mirrors the fields the authorizer reads onto the key's
+// state item; it writes nothing when none of them changed.
+func (s *Store) updateKeyState(ctx context.Context, kid string, fields []keyField) error {
+	b := updateBuilder{names: map[string]string{}, values: item{}}
+	for _, f := range fields {
+		switch {
+		case f.state == "":
+		case f.value == nil:
+			b.removeAttr(f.state)
+		case f.stateValue != nil:
+			b.setValue(f.state, f.stateValue)
+		default:
+			b.setValue(f.state, f.value)
+		}
+	}
+	if len(b.set)+len(b.remove) == 0 {
+		return nil
+	}
 	b.names["#state_cond"] = attrState
 	b.values[":revoked_state"] = str(string(gateway.KeyRevoked))
 	in := &dynamodb.UpdateItemInput{

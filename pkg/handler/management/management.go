@@ -31,7 +31,6 @@ type Config struct {
 // Handler serves the management routes.
 type Handler struct {
 	svc   *Service
-	store Store
 	usage UsageReader
 	now   func() time.Time
 	log   *slog.Logger
@@ -42,7 +41,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Usage == nil {
 		return nil, errors.New("management: store and usage reader are required")
 	}
-	h := &Handler{store: cfg.Store, usage: cfg.Usage, now: cfg.Now, log: cfg.Logger}
+	h := &Handler{usage: cfg.Usage, now: cfg.Now, log: cfg.Logger}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -381,7 +380,7 @@ func (h *Handler) listKeys(ctx context.Context, actor Actor, kind gateway.KeyKin
 	if err := Require(actor, scope); err != nil {
 		return result{}, err
 	}
-	limit, err := queryInt(q, "limit", 50, 1, 100)
+	limit, err := queryInt(q, "limit", DefaultPageSize, 1, MaxPageSize)
 	if err != nil {
 		return result{}, err
 	}
@@ -456,7 +455,7 @@ func (h *Handler) auditEvents(ctx context.Context, actor Actor, q map[string]str
 	if err := Require(actor, ScopeKeysRead); err != nil {
 		return result{}, err
 	}
-	limit, err := queryInt(q, "limit", 50, 1, 100)
+	limit, err := queryInt(q, "limit", DefaultPageSize, 1, MaxPageSize)
 	if err != nil {
 		return result{}, err
 	}

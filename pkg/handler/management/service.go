@@ -35,7 +35,6 @@ const OperatorActor = "operator"
 type Store interface {
 	gateway.KeyStore
 	gateway.WorkspaceStore
-	GetKeyAuth(ctx context.Context, kid string, now time.Time) (gateway.KeyAuth, error)
 	LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error)
 	AppendAudit(ctx context.Context, e gateway.AuditEvent) error
 	ListAudit(ctx context.Context, workspaceID, cursor string, limit int) (gateway.AuditPage, error)
@@ -258,17 +257,27 @@ func (s *Service) LastUsed(ctx context.Context, kids []string) (map[string]time.
 	return s.store.LastUsed(ctx, kids)
 }
 
+// Page sizes of the listings. The management layer validates what a client
+// asks for; the store only bounds its queries.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)
+
 // maxUnusedRounds bounds the pages one unused_for_days listing reads: past
 // it the page is returned short, with a cursor, so a large workspace of
 // busy keys cannot make one request slow.
 const maxUnusedRounds = 5
 
-// ListKeys returns a page of up to limit (1 or more) of the workspace's keys
+// ListKeys returns a page of up to limit (1 to MaxPageSize) of the workspace's keys
 // of kind. With unusedForDays > 0 only keys not used (or, if never used,
 // created) in that many days are kept, so stale keys are easy to find; the
 // page is then filled from further keys, reading at most maxUnusedRounds
 // pages of them.
 func (s *Service) ListKeys(ctx context.Context, actor Actor, kind gateway.KeyKind, limit int, cursor string, unusedForDays int) ([]KeyView, string, error) {
+	if limit < 1 || limit > MaxPageSize {
+		return nil, "", invalid("limit", "limit must be an integer from 1 to %d.", MaxPageSize)
+	}
 	now := s.now()
 	cutoff := now.AddDate(0, 0, -unusedForDays)
 	views := []KeyView{}
