@@ -204,9 +204,14 @@ func (h *Handler) render(ctx context.Context, k gateway.Key, status int) (result
 // decodeStrict reads a JSON object into v, refusing unknown fields and
 // naming the field at fault.
 func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
-	body := req.Body
-	if strings.TrimSpace(body) == "" {
+	body := strings.TrimSpace(req.Body)
+	if body == "" {
 		body = "{}"
+	}
+	if body[0] != '{' {
+		// An array, string, number or null is valid JSON but not a request:
+		// say so, rather than name an empty field.
+		return &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be one JSON object."}
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -243,6 +248,31 @@ func jsonTypeName(kind string) string {
 		return "object or value of the documented type"
 	}
 	return kind
+}
+
+// refuseNulls answers 400 for a PATCH field sent as null that has no null
+// meaning. Decoding null into a pointer leaves it nil, which would silently
+// read as "unchanged"; only expires_at is nullable (null: never expires).
+// body has already been decoded as an object.
+func refuseNulls(body string) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &fields); err != nil {
+		return nil // an empty body: nothing sent, nothing null
+	}
+	for _, name := range []string{"name", "models", "providers", "limits", "disabled"} {
+		if raw, ok := fields[name]; ok && string(raw) == "null" {
+			return invalid(name, "%s cannot be null; leave it out to keep it unchanged.", name)
+		}
+	}
+	var limits map[string]json.RawMessage
+	if raw, ok := fields["limits"]; ok && json.Unmarshal(raw, &limits) == nil {
+		for _, name := range []string{"requests_per_minute", "requests_per_day", "requests_per_month"} {
+			if raw, ok := limits[name]; ok && string(raw) == "null" {
+				return invalid("limits."+name, "limits.%s cannot be null; 0 means unlimited, and leaving it out keeps it unchanged.", name)
+			}
+		}
+	}
+	return nil
 }
 
 // timeField is an RFC 3339 time that remembers whether it was sent and
@@ -321,6 +351,9 @@ func (h *Handler) updateKey(ctx context.Context, actor Actor, kid string, req ev
 	}
 	var in updateInput
 	if err := decodeStrict(req, &in); err != nil {
+		return result{}, err
+	}
+	if err := refuseNulls(req.Body); err != nil {
 		return result{}, err
 	}
 	change := KeyChange{Name: in.Name, Models: in.Models, Providers: in.Providers, Limits: in.Limits, Disabled: in.Disabled}

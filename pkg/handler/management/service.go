@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/aistats/edge/pkg/domain/access"
@@ -84,12 +84,18 @@ func invalid(param, format string, args ...any) error {
 	return &gateway.Error{Code: gateway.CodeValidationError, Param: param, Message: fmt.Sprintf(format, args...)}
 }
 
-var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
-
-// validateName checks a key name: 1 to 100 characters.
+// validateName checks a key name: 1 to 100 characters, none of them a
+// control character or a line or paragraph separator. A name is shown in
+// terminals, log lines and the dashboard, where such characters hide or
+// forge text.
 func validateName(name string) error {
 	if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) {
 		return invalid("name", "name must be 1 to 100 characters.")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) {
+			return invalid("name", "name must not contain control characters or line breaks.")
+		}
 	}
 	return nil
 }
@@ -97,12 +103,12 @@ func validateName(name string) error {
 func validateLists(models, providers []string) error {
 	for _, m := range models {
 		if !access.ValidPattern(m) {
-			return invalid("models", "models entries must be \"*\", \"provider/*\" or \"provider/model\"; %q is not.", m)
+			return invalid("models", "models entries must be \"*\", \"provider/*\" or \"provider/model\" (letters, digits and . _ : @ + - between slashes); %q is not.", truncateForMessage(m))
 		}
 	}
 	for _, p := range providers {
-		if p != "*" && !providerID.MatchString(p) {
-			return invalid("providers", "providers entries must be provider ids such as \"openai\" or \"*\"; %q is not.", p)
+		if p != "*" && !access.ValidProviderID(p) {
+			return invalid("providers", "providers entries must be provider ids such as \"openai\" or \"*\"; %q is not.", truncateForMessage(p))
 		}
 	}
 	if len(models) > 100 || len(providers) > 100 {
@@ -130,6 +136,20 @@ func (s *Service) validateExpiry(t *time.Time) error {
 	return nil
 }
 
+// truncateForMessage shortens a client's string before it is echoed in an
+// error message, so a huge value cannot make a huge answer or log line.
+func truncateForMessage(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // validateScopes checks scopes exist and that the actor holds each one it
 // grants: a key cannot give more than it has.
 func validateScopes(actor Actor, scopes []string) error {
@@ -138,14 +158,42 @@ func validateScopes(actor Actor, scopes []string) error {
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(AllScopes, sc) {
-			return invalid("scopes", "unknown scope %q; scopes are %v.", sc, AllScopes)
-		}
-		if actor.KID != OperatorActor && !slices.Contains(actor.Scopes, sc) {
-			return &gateway.Error{Code: gateway.CodeInsufficientScope, Param: "scopes",
-				Message: fmt.Sprintf("This key cannot grant the scope %s, which it does not hold.", sc)}
+			return invalid("scopes", "unknown scope %q; scopes are %v.", truncateForMessage(sc), AllScopes)
 		}
 	}
+	if missing, ok := lacksScope(actor, scopes); ok {
+		return &gateway.Error{Code: gateway.CodeInsufficientScope, Param: "scopes",
+			Message: fmt.Sprintf("This key cannot grant the scope %s, which it does not hold.", missing)}
+	}
 	return nil
+}
+
+// lacksScope returns the first of scopes the actor does not hold. The
+// operator holds every scope.
+func lacksScope(actor Actor, scopes []string) (string, bool) {
+	if actor.KID == OperatorActor {
+		return "", false
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(actor.Scopes, sc) {
+			return sc, true
+		}
+	}
+	return "", false
+}
+
+// dedupe returns list without repeats, first occurrences kept in order.
+func dedupe(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Require refuses an actor without scope.
@@ -166,6 +214,9 @@ func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 		return gateway.Key{}, "", firstError(err)
 	}
 	if kind == gateway.KindManagement {
+		// A repeated scope grants nothing more; storing it would only make
+		// the subset checks and the dashboard show it twice.
+		spec.Scopes = dedupe(spec.Scopes)
 		if err := validateScopes(actor, spec.Scopes); err != nil {
 			return gateway.Key{}, "", err
 		}
@@ -413,11 +464,21 @@ func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyC
 // RevokeKey revokes a key of kind; the next request with it is refused. The
 // record stays, for audit and usage history.
 func (s *Service) RevokeKey(ctx context.Context, actor Actor, kind gateway.KeyKind, kid string) error {
-	if _, err := s.GetKey(ctx, actor, kind, kid); err != nil {
+	target, err := s.GetKey(ctx, actor, kind, kid)
+	if err != nil {
 		return err
 	}
 	if kind == gateway.KindManagement && kid == actor.KID {
 		return invalid("kid", "A management key cannot revoke itself; use another management key.")
+	}
+	// Revoking is as strong as granting: a key may revoke only a management
+	// key that holds nothing it does not hold itself, or a narrow key could
+	// lock the workspace out of its wider keys.
+	if kind == gateway.KindManagement {
+		if missing, ok := lacksScope(actor, target.Scopes); ok {
+			return &gateway.Error{Code: gateway.CodeInsufficientScope, Param: "kid",
+				Message: fmt.Sprintf("This key cannot revoke management key %s, which holds the scope %s that this key lacks.", kid, missing)}
+		}
 	}
 	if _, err := s.store.RevokeKey(ctx, kid); err != nil {
 		return err
