@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
 )
 
 func keyItem(k gateway.Key) item {
@@ -145,16 +147,41 @@ func invalidCursor() error {
 		Message: "The cursor is not valid for this listing; start again without it."}
 }
 
+// maxCursorLength bounds a cursor's text. The cursors the store hands out
+// are about 110 characters; anything much longer is forged.
+const maxCursorLength = 512
+
+// decodeCursor reads a key listing's cursor, validating every field before
+// any of it reaches DynamoDB: a forged value (an oversized sort key, a kid
+// of the wrong shape) would otherwise come back from DynamoDB as a
+// validation error, that is, as a server error a client can trigger.
 func decodeCursor(workspaceID, text string) (item, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(text)
-	if err != nil {
-		return nil, invalidCursor()
-	}
 	var c keyCursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.WorkspaceID != workspaceID || c.KID == "" || c.CreatedAt == "" {
+	if !decodeCursorJSON(text, &c) || c.WorkspaceID != workspaceID || !keyformat.IsKID(c.KID) || !isStoredTime(c.CreatedAt) {
 		return nil, invalidCursor()
 	}
 	return item{attrWorkspaceID: str(c.WorkspaceID), attrCreatedAt: str(c.CreatedAt), attrKID: str(c.KID)}, nil
+}
+
+// decodeCursorJSON reads a cursor's text into v: bounded, base64url, one
+// JSON object with no fields but v's.
+func decodeCursorJSON(text string, v any) bool {
+	if len(text) > maxCursorLength {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v) == nil && !dec.More()
+}
+
+// isStoredTime reports whether s is a time exactly as the store writes it.
+func isStoredTime(s string) bool {
+	t, err := time.Parse(timeLayout, s)
+	return err == nil && t.UTC().Format(timeLayout) == s
 }
 
 func encodeCursor(last item) (string, error) {
