@@ -20,8 +20,10 @@ import (
 
 // Config configures a Handler.
 type Config struct {
-	Store  Store
-	Usage  UsageReader
+	Store Store
+	// Usage reads the rollups and records the requests this function
+	// answers (see UsageStore).
+	Usage  UsageStore
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Rand is the randomness for new keys; nil means crypto/rand.
@@ -31,7 +33,7 @@ type Config struct {
 // Handler serves the management routes.
 type Handler struct {
 	svc   *Service
-	usage UsageReader
+	usage UsageStore
 	now   func() time.Time
 	log   *slog.Logger
 }
@@ -100,6 +102,8 @@ func nonNil(s []string) []string {
 type result struct {
 	status int
 	body   any
+	// headers are added to the answer's (a replayed rotation says so).
+	headers map[string]string
 }
 
 // Handle serves one request.
@@ -110,28 +114,61 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	route := req.HTTPMethod + " " + req.Resource
 	if refused != nil {
 		h.log.Info("management", "request_id", requestID, "kid", c.KID, "route", route, "status", refused.StatusCode)
+		h.record(c, requestID, start, refused.StatusCode)
 		return *refused, nil
 	}
+	resp := h.answer(ctx, c, req, start)
+	h.record(c, requestID, start, resp.StatusCode)
+	return resp, nil
+}
+
+// answer routes the request and renders its answer, logging it.
+func (h *Handler) answer(ctx context.Context, c authcontext.Context, req events.APIGatewayProxyRequest, start time.Time) events.APIGatewayProxyResponse {
+	requestID := req.RequestContext.RequestID
 	actor := Actor{KID: c.KID, WorkspaceID: c.WorkspaceID, Scopes: c.Scopes}
 	res, err := h.route(ctx, c, actor, req)
 	headers := c.Headers(requestID)
-	attrs := []any{"request_id", requestID, "kid", c.KID, "workspace", c.WorkspaceID, "route", route,
+	attrs := []any{"request_id", requestID, "kid", c.KID, "workspace", c.WorkspaceID, "route", req.HTTPMethod + " " + req.Resource,
 		"target_kid", req.PathParameters["kid"], "latency_ms", float64(h.now().Sub(start).Microseconds()) / 1000}
 	if err != nil {
 		resp := authcontext.ErrorResponse(err, headers, requestID)
-		h.log.Info("management", append(attrs, "status", resp.StatusCode, "code", string(gateway.ErrorCode(err)), "error", err.Error())...)
-		return resp, nil
+		level := slog.LevelInfo
+		if resp.StatusCode >= 500 {
+			level = slog.LevelError
+		}
+		h.log.Log(ctx, level, "management", append(attrs, "status", resp.StatusCode, "code", string(gateway.ErrorCode(err)), "error", err.Error())...)
+		return resp
 	}
 	h.log.Info("management", append(attrs, "status", res.status)...)
+	for k, v := range res.headers {
+		headers[k] = v
+	}
 	if res.body == nil {
-		return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers}, nil
+		return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers}
 	}
 	raw, err := json.Marshal(res.body)
 	if err != nil {
-		return authcontext.ErrorResponse(gateway.Internal(err), headers, requestID), nil
+		return authcontext.ErrorResponse(gateway.Internal(err), headers, requestID)
 	}
 	headers["Content-Type"] = "application/json"
-	return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers, Body: string(raw)}, nil
+	return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers, Body: string(raw)}
+}
+
+// record adds an answered request to the calling key's usage, as the proxy
+// does for the inference routes: the authorizer counted it against the
+// key's limits (GET /v1/key included), so usage counts it too, and the two
+// agree. A failure is logged, not returned: the answer is already decided.
+func (h *Handler) record(c authcontext.Context, requestID string, start time.Time, status int) {
+	if c.KID == "" {
+		return // no authorizer context: nothing was counted
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := h.usage.RecordUsage(ctx, gateway.UsageRecord{KID: c.KID, WorkspaceID: c.WorkspaceID, Time: start,
+		Error: status >= 400, Latency: h.now().Sub(start)})
+	if err != nil {
+		h.log.Error("record usage", "request_id", requestID, "kid", c.KID, "workspace", c.WorkspaceID, "error", err.Error())
+	}
 }
 
 func (h *Handler) route(ctx context.Context, c authcontext.Context, actor Actor, req events.APIGatewayProxyRequest) (result, error) {
