@@ -223,13 +223,17 @@ func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 	} else if len(spec.Scopes) > 0 {
 		return gateway.Key{}, "", invalid("scopes", "scopes belong to management keys only.")
 	}
+	expires, err := s.capExpiry(ctx, actor, spec.ExpiresAt)
+	if err != nil {
+		return gateway.Key{}, "", err
+	}
 	status := gateway.KeyActive
 	if spec.Disabled {
 		status = gateway.KeyDisabled
 	}
 	k, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
 		WorkspaceID: actor.WorkspaceID, Kind: kind, Name: spec.Name, Status: status, Models: spec.Models,
-		Providers: spec.Providers, Scopes: spec.Scopes, Limits: spec.Limits, ExpiresAt: spec.ExpiresAt, CreatedAt: s.now(),
+		Providers: spec.Providers, Scopes: spec.Scopes, Limits: spec.Limits, ExpiresAt: expires, CreatedAt: s.now(),
 	})
 	if err != nil {
 		return gateway.Key{}, "", err
@@ -239,6 +243,30 @@ func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 		"limits": k.Limits, "expires_at": k.ExpiresAt, "disabled": spec.Disabled,
 	})
 	return k, text, nil
+}
+
+// capExpiry returns the expiry a key the actor creates or changes may have:
+// requested (nil: never), but no later than the actor's own key expires. A
+// temporary management key must not be able to mint a permanent key, or its
+// expiry would bound nothing. The operator has no key and no cap.
+func (s *Service) capExpiry(ctx context.Context, actor Actor, requested *time.Time) (*time.Time, error) {
+	if actor.KID == OperatorActor {
+		return requested, nil
+	}
+	self, err := s.store.GetKey(ctx, actor.KID)
+	if err == nil && self.WorkspaceID != actor.WorkspaceID {
+		err = fmt.Errorf("key %s is not in workspace %s", actor.KID, actor.WorkspaceID)
+	}
+	if err != nil {
+		// The authorizer has just admitted this key, so it must be there:
+		// fail closed rather than create a key without knowing the cap.
+		return nil, gateway.Internal(fmt.Errorf("read the acting key %s for its expiry: %w", actor.KID, err))
+	}
+	if self.ExpiresAt == nil || (requested != nil && !requested.After(*self.ExpiresAt)) {
+		return requested, nil
+	}
+	capped := self.ExpiresAt.UTC()
+	return &capped, nil
 }
 
 // InsertKey stores k under a freshly drawn kid and secret, drawing again on
@@ -438,14 +466,16 @@ func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyC
 		limits = &merged
 		changes["limits"] = merged
 	}
-	if c.ExpiresAt != nil {
+	if c.ExpiresAt != nil || c.ClearExpiry {
 		if err := s.validateExpiry(c.ExpiresAt); err != nil {
 			return gateway.Key{}, err
 		}
-		changes["expires_at"] = *c.ExpiresAt
-	}
-	if c.ClearExpiry {
-		changes["expires_at"] = nil
+		capped, err := s.capExpiry(ctx, actor, c.ExpiresAt)
+		if err != nil {
+			return gateway.Key{}, err
+		}
+		c.ExpiresAt, c.ClearExpiry = capped, capped == nil
+		changes["expires_at"] = capped
 	}
 	if c.Disabled != nil {
 		changes["disabled"] = *c.Disabled
@@ -507,6 +537,9 @@ func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overla
 	expires := old.ExpiresAt
 	if expires != nil && !expires.After(s.now()) {
 		expires = nil // an expired key's successor starts without the past expiry
+	}
+	if expires, err = s.capExpiry(ctx, actor, expires); err != nil {
+		return gateway.Key{}, "", err
 	}
 	// The rotation's audit event covers the successor's creation.
 	fresh, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
