@@ -64,7 +64,7 @@ func decodeKey(it item) (gateway.Key, error) {
 		ExpiresAt:  r.optionalTime("expires_at"),
 		LastUsedAt: r.optionalTime("last_used_at"),
 		RevokedAt:  r.optionalTime("revoked_at"),
-		RotatedTo:  r.str("rotated_to"),
+		RotatedTo:  r.str(attrRotatedTo),
 	}
 	if r.err != nil {
 		return gateway.Key{}, fmt.Errorf("decode key %s: %w", k.KID, r.err)
@@ -366,7 +366,7 @@ func keyUpdateFields(update gateway.KeyUpdate) []keyField {
 			value: timeValue(*update.ExpiresAt), stateValue: num(update.ExpiresAt.UnixMilli())})
 	}
 	if update.RotatedTo != nil {
-		add("rotated_to", "", str(*update.RotatedTo))
+		add(attrRotatedTo, "", str(*update.RotatedTo))
 	}
 	return fields
 }
@@ -535,4 +535,107 @@ func (s *Store) LastUsed(ctx context.Context, kids []string) (map[string]time.Ti
 		}
 	}
 	return out, nil
+}
+
+// Attributes of a key record that hold its latest rotation (gateway.Rotation);
+// rotated_to is also shown as the key's RotatedTo.
+const (
+	attrRotatedTo          = "rotated_to"
+	attrRotationClaimedAt  = "rotation_claimed_at"
+	attrRotationRequest    = "rotation_request"
+	attrRotationEndsAt     = "rotation_ends_at"
+	attrSuccessorExpiresAt = "successor_expires_at"
+)
+
+// GetRotation reads the record of a key's latest rotation, strongly
+// consistent; a key never rotated has a zero Rotation, a missing key is
+// CodeKeyNotFound.
+func (s *Store) GetRotation(ctx context.Context, kid string) (gateway.Rotation, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Keys),
+		Key:            item{attrKID: str(kid)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return gateway.Rotation{}, classify("get rotation of key "+kid, err)
+	}
+	if out.Item == nil {
+		return gateway.Rotation{}, keyNotFound(kid)
+	}
+	r := itemReader{item: out.Item}
+	rot := gateway.Rotation{
+		SuccessorKID:       r.str(attrRotatedTo),
+		ClaimedAt:          r.time(attrRotationClaimedAt),
+		RequestHash:        r.str(attrRotationRequest),
+		EndsAt:             r.time(attrRotationEndsAt),
+		SuccessorExpiresAt: r.optionalTime(attrSuccessorExpiresAt),
+	}
+	if r.err != nil {
+		return gateway.Rotation{}, gateway.Internal(fmt.Errorf("decode rotation of key %s: %w", kid, r.err))
+	}
+	return rot, nil
+}
+
+// ClaimRotation records claim as the key's latest rotation with one
+// conditional write: it succeeds only while the key is not revoked and its
+// latest successor is still previous ("" for none). Of two rotations that
+// read the same state, exactly one claims the key; the other gets
+// CodeAlreadyRotated and should read the rotation again.
+func (s *Store) ClaimRotation(ctx context.Context, kid string, claim gateway.Rotation, previous string) error {
+	b := updateBuilder{names: map[string]string{}, values: item{}}
+	b.setValue("updated_at", timeValue(s.now()))
+	b.setValue(attrRotatedTo, str(claim.SuccessorKID))
+	b.setValue(attrRotationClaimedAt, timeValue(claim.ClaimedAt))
+	b.setValue(attrRotationEndsAt, timeValue(claim.EndsAt))
+	if claim.RequestHash != "" {
+		b.setValue(attrRotationRequest, str(claim.RequestHash))
+	} else {
+		b.removeAttr(attrRotationRequest)
+	}
+	if claim.SuccessorExpiresAt != nil {
+		b.setValue(attrSuccessorExpiresAt, timeValue(*claim.SuccessorExpiresAt))
+	} else {
+		b.removeAttr(attrSuccessorExpiresAt)
+	}
+	b.names["#status_cond"] = "status"
+	b.values[":revoked"] = str(string(gateway.KeyRevoked))
+	cond := "attribute_exists(kid) AND #status_cond <> :revoked AND attribute_not_exists(#" + attrRotatedTo + ")"
+	if previous != "" {
+		cond = "attribute_exists(kid) AND #status_cond <> :revoked AND #" + attrRotatedTo + " = :previous"
+		b.values[":previous"] = str(previous)
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Keys),
+		Key:                       item{attrKID: str(kid)},
+		UpdateExpression:          aws.String(b.expression()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+	})
+	if isConditionFailed(err) {
+		return gateway.Errorf(gateway.CodeAlreadyRotated, "Key %s was rotated or revoked meanwhile.", kid)
+	}
+	if err != nil {
+		return classify("claim rotation of key "+kid, err)
+	}
+	return nil
+}
+
+// AbandonRotation marks a claimed rotation whose successor could not be
+// stored as abandoned (its claim time set to the epoch), so that the next
+// rotation need not wait for the claim to go stale. It changes nothing if
+// the key has been claimed by another rotation since.
+func (s *Store) AbandonRotation(ctx context.Context, kid, successor string) error {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Keys),
+		Key:                       item{attrKID: str(kid)},
+		UpdateExpression:          aws.String("SET #claimed = :epoch"),
+		ConditionExpression:       aws.String("#to = :successor"),
+		ExpressionAttributeNames:  map[string]string{"#claimed": attrRotationClaimedAt, "#to": attrRotatedTo},
+		ExpressionAttributeValues: item{":epoch": timeValue(time.Unix(0, 0)), ":successor": str(successor)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return classify("abandon rotation of key "+kid, err)
+	}
+	return nil
 }

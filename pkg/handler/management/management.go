@@ -425,13 +425,36 @@ func (h *Handler) rotateKey(ctx context.Context, actor Actor, kid string, req ev
 		}
 		overlap = time.Duration(*in.PreviousKeyExpiresIn) * time.Second
 	}
-	k, text, err := h.svc.RotateKey(ctx, actor, kid, overlap)
+	out, err := h.svc.RotateKey(ctx, actor, kid, overlap, header(req, "Idempotency-Key"))
 	if err != nil {
 		return result{}, err
 	}
-	v := NewKeyView(k, nil, h.now())
-	v.Key = text
+	if out.Replayed {
+		// The successor's text was in the first answer and is stored
+		// nowhere: a replay can only name the successor.
+		res, err := h.render(ctx, out.Successor, 200)
+		res.headers = map[string]string{"Idempotent-Replayed": "true"}
+		return res, err
+	}
+	v := NewKeyView(out.Successor, nil, h.now())
+	v.Key = out.Text
 	return result{status: 201, body: map[string]any{"data": v}}, nil
+}
+
+// header returns a request header by name, in any letter case, as API
+// Gateway passes headers as the client sent them.
+func header(req events.APIGatewayProxyRequest, name string) string {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
 }
 
 func queryInt(q map[string]string, name string, def, lo, hi int) (int, error) {

@@ -37,6 +37,9 @@ type Store interface {
 	gateway.WorkspaceStore
 	LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error)
 	AppendAudit(ctx context.Context, e gateway.AuditEvent) error
+	GetRotation(ctx context.Context, kid string) (gateway.Rotation, error)
+	ClaimRotation(ctx context.Context, kid string, claim gateway.Rotation, previous string) error
+	AbandonRotation(ctx context.Context, kid, successor string) error
 	ListAudit(ctx context.Context, workspaceID, cursor string, limit int) (gateway.AuditPage, error)
 }
 
@@ -515,54 +518,6 @@ func (s *Service) RevokeKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 	}
 	s.audit(ctx, actor, "key.revoked", kid, map[string]any{"kind": string(kind)})
 	return nil
-}
-
-// MaxOverlap bounds how long a rotated key keeps working.
-const MaxOverlap = 30 * 24 * time.Hour
-
-// RotateKey creates a new inference key with the same settings. The old key
-// keeps working for overlap (0: refused from the next request), so clients
-// can switch without downtime.
-func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overlap time.Duration) (gateway.Key, string, error) {
-	if overlap < 0 || overlap > MaxOverlap {
-		return gateway.Key{}, "", invalid("previous_key_expires_in", "previous_key_expires_in must be between 0 and %d seconds.", int(MaxOverlap.Seconds()))
-	}
-	old, err := s.GetKey(ctx, actor, gateway.KindInference, kid)
-	if err != nil {
-		return gateway.Key{}, "", err
-	}
-	if old.Status == gateway.KeyRevoked {
-		return gateway.Key{}, "", gateway.Errorf(gateway.CodeKeyNotActive, "Key %s is revoked; create a new key instead.", kid)
-	}
-	expires := old.ExpiresAt
-	if expires != nil && !expires.After(s.now()) {
-		expires = nil // an expired key's successor starts without the past expiry
-	}
-	if expires, err = s.capExpiry(ctx, actor, expires); err != nil {
-		return gateway.Key{}, "", err
-	}
-	// The rotation's audit event covers the successor's creation.
-	fresh, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
-		WorkspaceID: old.WorkspaceID, Kind: gateway.KindInference, Name: old.Name, Status: old.Status,
-		Models: old.Models, Providers: old.Providers, Limits: old.Limits, ExpiresAt: expires, CreatedAt: s.now(),
-	})
-	if err != nil {
-		return gateway.Key{}, "", err
-	}
-	if overlap == 0 {
-		_, err = s.store.RevokeKey(ctx, kid)
-	} else {
-		until := s.now().Add(overlap)
-		if old.ExpiresAt != nil && old.ExpiresAt.Before(until) {
-			until = *old.ExpiresAt
-		}
-		_, err = s.store.UpdateKey(ctx, kid, gateway.KeyUpdate{ExpiresAt: &until, RotatedTo: &fresh.KID})
-	}
-	if err != nil {
-		return gateway.Key{}, "", err
-	}
-	s.audit(ctx, actor, "key.rotated", kid, map[string]any{"new_kid": fresh.KID, "previous_key_expires_in": int64(overlap.Seconds())})
-	return fresh, text, nil
 }
 
 // Audit returns a page of the actor's workspace's audit trail.
