@@ -520,7 +520,11 @@ func (s *Service) RevokeKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 	return nil
 }
 
-// Audit returns a page of the actor's workspace's audit trail.
+// Audit returns a page of up to limit (1 to MaxPageSize) events of the
+// actor's workspace's audit trail, newest first.
 func (s *Service) Audit(ctx context.Context, actor Actor, cursor string, limit int) (gateway.AuditPage, error) {
+	if limit < 1 || limit > MaxPageSize {
+		return gateway.AuditPage{}, invalid("limit", "limit must be an integer from 1 to %d.", MaxPageSize)
+	}
 	return s.store.ListAudit(ctx, actor.WorkspaceID, cursor, limit)
 }

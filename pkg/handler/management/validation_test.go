@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/handler/management"
 )
 
 // Issue 11, defect 12: malformed bodies and fields.
@@ -81,4 +85,31 @@ func TestBodiesAndFieldsAreValidated(t *testing.T) {
 			t.Errorf("stored scopes = %s, want %s", got, want)
 		}
 	})
+}
+
+// TestPageSizeIsValidatedByTheManagementLayer: the store only bounds its
+// queries (issue 10), so every listing checks limit itself, for the API and
+// for the service the operator CLI calls.
+func TestPageSizeIsValidatedByTheManagementLayer(t *testing.T) {
+	e := newEnv(t)
+	for _, route := range []string{"/keys", "/management-keys", "/audit-events"} {
+		for _, limit := range []string{"0", "101", "-1", "x"} {
+			if a := e.call(actor("acme"), "GET", route, "", "", map[string]string{"limit": limit}); a.status != 400 || a.param() != "limit" {
+				t.Errorf("GET %s?limit=%s: got %d %s, want 400 on limit", route, limit, a.status, a.raw)
+			}
+		}
+		if a := e.call(actor("acme"), "GET", route, "", "", map[string]string{"limit": "100"}); a.status != 200 {
+			t.Errorf("GET %s?limit=100: got %d %s, want 200", route, a.status, a.raw)
+		}
+	}
+	svc := management.NewService(e.store, nil, func() time.Time { return e.now })
+	operator := management.Actor{KID: management.OperatorActor, WorkspaceID: "acme"}
+	for _, limit := range []int{0, management.MaxPageSize + 1} {
+		if _, _, err := svc.ListKeys(context.Background(), operator, gateway.KindInference, limit, "", 0); gateway.ErrorCode(err) != gateway.CodeValidationError {
+			t.Errorf("Service.ListKeys(limit %d): %v, want %s", limit, err, gateway.CodeValidationError)
+		}
+		if _, err := svc.Audit(context.Background(), operator, "", limit); gateway.ErrorCode(err) != gateway.CodeValidationError {
+			t.Errorf("Service.Audit(limit %d): %v, want %s", limit, err, gateway.CodeValidationError)
+		}
+	}
 }
