@@ -41,7 +41,7 @@ type Handler struct {
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Usage == nil {
-		return nil, errors.New("management: store and usage reader are required")
+		return nil, errors.New("management: store and usage store are required")
 	}
 	h := &Handler{usage: cfg.Usage, now: cfg.Now, log: cfg.Logger}
 	if h.now == nil {
