@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,9 +16,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
-// AppendAudit records an audit event under its workspace. The sort key is
-// the event's time and a random suffix, so events list in time order and
-// two in the same nanosecond both survive.
+// AppendAudit records an audit event under its workspace, sorted by auditSK.
 func (s *Store) AppendAudit(ctx context.Context, e gateway.AuditEvent) error {
 	changes, err := json.Marshal(e.Changes)
 	if err != nil {
@@ -26,7 +26,7 @@ func (s *Store) AppendAudit(ctx context.Context, e gateway.AuditEvent) error {
 		TableName: aws.String(s.tables.Audit),
 		Item: item{
 			attrPK:       str("ws#" + e.WorkspaceID),
-			attrSK:       str(e.Time.UTC().Format(timeLayout) + "#" + rand.Text()[:8]),
+			attrSK:       str(auditSK(e.Time)),
 			"actor_kid":  str(e.ActorKID),
 			"action":     str(e.Action),
 			"target_kid": str(e.TargetKID),
@@ -40,6 +40,32 @@ func (s *Store) AppendAudit(ctx context.Context, e gateway.AuditEvent) error {
 	return nil
 }
 
+// auditSuffixLength is the length of the random part of an audit event's
+// sort key.
+const auditSuffixLength = 8
+
+// auditSK is the sort key of an audit event: its time, so events list in
+// time order, and a random suffix, so two in the same nanosecond both
+// survive.
+func auditSK(t time.Time) string {
+	return t.UTC().Format(timeLayout) + "#" + rand.Text()[:auditSuffixLength]
+}
+
+// isAuditSK reports whether s is shaped exactly like an auditSK, so a forged
+// cursor never reaches DynamoDB.
+func isAuditSK(s string) bool {
+	at, suffix, ok := strings.Cut(s, "#")
+	if !ok || !isStoredTime(at) || len(suffix) != auditSuffixLength {
+		return false
+	}
+	for _, r := range suffix {
+		if !(r >= 'A' && r <= 'Z' || r >= '2' && r <= '7') { // rand.Text's base32 alphabet
+			return false
+		}
+	}
+	return true
+}
+
 type auditCursor struct {
 	WorkspaceID string `json:"w"`
 	SK          string `json:"s"`
@@ -47,9 +73,7 @@ type auditCursor struct {
 
 // ListAudit returns a page of a workspace's audit trail, newest first.
 func (s *Store) ListAudit(ctx context.Context, workspaceID, cursor string, limit int) (gateway.AuditPage, error) {
-	if limit <= 0 || limit > MaxPageSize {
-		limit = DefaultPageSize
-	}
+	limit = pageSize(limit)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Audit),
 		KeyConditionExpression:    aws.String("pk = :pk"),
@@ -58,9 +82,8 @@ func (s *Store) ListAudit(ctx context.Context, workspaceID, cursor string, limit
 		Limit:                     aws.Int32(int32(limit)),
 	}
 	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
 		var c auditCursor
-		if err != nil || json.Unmarshal(raw, &c) != nil || c.WorkspaceID != workspaceID || c.SK == "" {
+		if !decodeCursorJSON(cursor, &c) || c.WorkspaceID != workspaceID || !isAuditSK(c.SK) {
 			return gateway.AuditPage{}, invalidCursor()
 		}
 		in.ExclusiveStartKey = item{attrPK: str("ws#" + workspaceID), attrSK: str(c.SK)}

@@ -38,7 +38,7 @@ func TestClassify(t *testing.T) {
 		{context.DeadlineExceeded, gateway.CodeServiceUnavailable},
 		{&smithy.GenericAPIError{Code: "ThrottlingException"}, gateway.CodeServiceUnavailable},
 		{&smithy.GenericAPIError{Code: "RequestLimitExceeded"}, gateway.CodeServiceUnavailable},
-		{&smithy.GenericAPIError{Code: "ValidationException"}, gateway.CodeInternalError},
+		{&smithy.GenericAPIError{Code: "ValidationException"}, gateway.CodeValidationError},
 		{errors.New("anything else"), gateway.CodeInternalError},
 	} {
 		err := classify("do it", fmt.Errorf("wrapped: %w", tc.err))

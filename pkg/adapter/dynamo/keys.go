@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
 )
 
 func keyItem(k gateway.Key) item {
@@ -61,7 +63,7 @@ func decodeKey(it item) (gateway.Key, error) {
 		UpdatedAt: r.time("updated_at"),
 		ExpiresAt: r.optionalTime("expires_at"),
 		RevokedAt: r.optionalTime("revoked_at"),
-		RotatedTo: r.str("rotated_to"),
+		RotatedTo: r.str(attrRotatedTo),
 	}
 	if r.err != nil {
 		return gateway.Key{}, fmt.Errorf("decode key %s: %w", k.KID, r.err)
@@ -144,16 +146,41 @@ func invalidCursor() error {
 		Message: "The cursor is not valid for this listing; start again without it."}
 }
 
+// maxCursorLength bounds a cursor's text. The cursors the store hands out
+// are about 110 characters; anything much longer is forged.
+const maxCursorLength = 512
+
+// decodeCursor reads a key listing's cursor, validating every field before
+// any of it reaches DynamoDB: a forged value (an oversized sort key, a kid
+// of the wrong shape) would otherwise come back from DynamoDB as a
+// validation error, that is, as a server error a client can trigger.
 func decodeCursor(workspaceID, text string) (item, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(text)
-	if err != nil {
-		return nil, invalidCursor()
-	}
 	var c keyCursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.WorkspaceID != workspaceID || c.KID == "" || c.CreatedAt == "" {
+	if !decodeCursorJSON(text, &c) || c.WorkspaceID != workspaceID || !keyformat.IsKID(c.KID) || !isStoredTime(c.CreatedAt) {
 		return nil, invalidCursor()
 	}
 	return item{attrWorkspaceID: str(c.WorkspaceID), attrCreatedAt: str(c.CreatedAt), attrKID: str(c.KID)}, nil
+}
+
+// decodeCursorJSON reads a cursor's text into v: bounded, base64url, one
+// JSON object with no fields but v's.
+func decodeCursorJSON(text string, v any) bool {
+	if len(text) > maxCursorLength {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v) == nil && !dec.More()
+}
+
+// isStoredTime reports whether s is a time exactly as the store writes it.
+func isStoredTime(s string) bool {
+	t, err := time.Parse(timeLayout, s)
+	return err == nil && t.UTC().Format(timeLayout) == s
 }
 
 func encodeCursor(last item) (string, error) {
@@ -169,6 +196,20 @@ func encodeCursor(last item) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
+// pageSize is the page size the store uses for a requested one. Callers
+// validate what a client asks for (the management API answers 400); the
+// store only keeps its queries bounded: 0 or less means DefaultPageSize,
+// more than MaxPageSize means MaxPageSize.
+func pageSize(requested int) int {
+	switch {
+	case requested <= 0:
+		return DefaultPageSize
+	case requested > MaxPageSize:
+		return MaxPageSize
+	}
+	return requested
+}
+
 // maxListQueries bounds the Query calls one page of a kind-filtered list
 // may make: past it the page is returned short, with a cursor, so a
 // workspace with many keys of the other kind cannot make a request slow.
@@ -179,14 +220,7 @@ const maxListQueries = 5
 // applies Limit before the filter), so pages are short only at the end or
 // when maxListQueries is reached; a cursor then still leads on.
 func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.ListKeysOptions) (gateway.KeyPage, error) {
-	limit := opts.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultPageSize
-	case limit < 0 || limit > MaxPageSize:
-		return gateway.KeyPage{}, &gateway.Error{Code: gateway.CodeValidationError, Param: "limit",
-			Message: fmt.Sprintf("limit must be between 1 and %d.", MaxPageSize)}
-	}
+	limit := pageSize(opts.Limit)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Keys),
 		IndexName:                 aws.String(IndexKeysByWorkspace),
@@ -277,46 +311,91 @@ func (b *updateBuilder) expression() string {
 	return strings.Join(parts, " ")
 }
 
-// UpdateKey applies update to a key's record and, where the status or expiry
-// changes, to its state item, so the authorizer sees the change on the next
-// request. A revoked key cannot be changed.
-func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpdate) (gateway.Key, error) {
-	now := s.now()
-	rec := updateBuilder{names: map[string]string{}, values: item{}}
-	rec.setValue("updated_at", timeValue(now))
+// keyField is one attribute an update changes: its name and value in the
+// key's record and, when the authorizer reads it, on the key's state item.
+// UpdateKey builds both writes from one list of these, so a field added to
+// KeyUpdate cannot reach the record and be forgotten on the state item.
+type keyField struct {
+	record string
+	// state is the attribute on the state item; "" when the authorizer does
+	// not read the field.
+	state string
+	// value is the record's value; nil removes the attribute from both items.
+	value ddbtypes.AttributeValue
+	// stateValue is the state item's value where its form differs (the
+	// expiry is milliseconds there); nil means value.
+	stateValue ddbtypes.AttributeValue
+}
+
+// keyUpdateFields lists what update changes, in one place for both items.
+func keyUpdateFields(update gateway.KeyUpdate) []keyField {
+	var fields []keyField
+	add := func(record, state string, value ddbtypes.AttributeValue) {
+		fields = append(fields, keyField{record: record, state: state, value: value})
+	}
 	if update.Name != nil {
-		rec.setValue("name", str(*update.Name))
+		add("name", "", str(*update.Name))
 	}
 	if update.Models != nil {
-		rec.setValue("models", stringList(*update.Models))
+		add("models", attrModels, stringList(*update.Models))
 	}
 	if update.Providers != nil {
-		rec.setValue("providers", stringList(*update.Providers))
+		add("providers", attrProviders, stringList(*update.Providers))
 	}
 	if update.Scopes != nil {
-		rec.setValue("scopes", stringList(*update.Scopes))
+		add("scopes", attrScopes, stringList(*update.Scopes))
 	}
-	if update.Limits != nil {
-		rec.setValue("rpm", num(update.Limits.RequestsPerMinute))
-		rec.setValue("rpd", num(update.Limits.RequestsPerDay))
-		rec.setValue("rpmo", num(update.Limits.RequestsPerMonth))
+	if l := update.Limits; l != nil {
+		add("rpm", attrRPM, num(l.RequestsPerMinute))
+		add("rpd", attrRPD, num(l.RequestsPerDay))
+		add("rpmo", attrRPMo, num(l.RequestsPerMonth))
 	}
-	var status gateway.KeyStatus
 	if update.Disabled != nil {
-		status = gateway.KeyActive
+		status := gateway.KeyActive
 		if *update.Disabled {
 			status = gateway.KeyDisabled
 		}
-		rec.setValue("status", str(string(status)))
+		add("status", attrState, str(string(status)))
 	}
 	switch {
 	case update.ClearExpiry:
-		rec.removeAttr("expires_at")
+		add("expires_at", attrExpiresMS, nil)
 	case update.ExpiresAt != nil:
-		rec.setValue("expires_at", timeValue(*update.ExpiresAt))
+		fields = append(fields, keyField{record: "expires_at", state: attrExpiresMS,
+			value: timeValue(*update.ExpiresAt), stateValue: num(update.ExpiresAt.UnixMilli())})
 	}
 	if update.RotatedTo != nil {
-		rec.setValue("rotated_to", str(*update.RotatedTo))
+		add(attrRotatedTo, "", str(*update.RotatedTo))
+	}
+	return fields
+}
+
+// UpdateKey applies update to a key's record and then to its state item, so
+// the authorizer sees the change on the next request. A revoked key cannot
+// be changed.
+func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpdate) (gateway.Key, error) {
+	fields := keyUpdateFields(update)
+	k, err := s.updateKeyRecord(ctx, kid, fields)
+	if err != nil {
+		return gateway.Key{}, err
+	}
+	if err := s.updateKeyState(ctx, kid, fields); err != nil {
+		return gateway.Key{}, err
+	}
+	return k, nil
+}
+
+// updateKeyRecord writes fields to the key's record, refusing a missing or
+// revoked key, and returns the record as it now is.
+func (s *Store) updateKeyRecord(ctx context.Context, kid string, fields []keyField) (gateway.Key, error) {
+	rec := updateBuilder{names: map[string]string{}, values: item{}}
+	rec.setValue("updated_at", timeValue(s.now()))
+	for _, f := range fields {
+		if f.value == nil {
+			rec.removeAttr(f.record)
+		} else {
+			rec.setValue(f.record, f.value)
+		}
 	}
 	rec.names["#status_cond"] = "status"
 	rec.values[":revoked"] = str(string(gateway.KeyRevoked))
@@ -344,41 +423,27 @@ func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpd
 	if err != nil {
 		return gateway.Key{}, gateway.Internal(err)
 	}
-
-	// Mirror what the authorizer reads onto the state item.
-	state := updateBuilder{names: map[string]string{}, values: item{}}
-	if status != "" {
-		state.setValue(attrState, str(string(status)))
-	}
-	if update.Models != nil {
-		state.setValue(attrModels, stringList(*update.Models))
-	}
-	if update.Providers != nil {
-		state.setValue(attrProviders, stringList(*update.Providers))
-	}
-	if update.Scopes != nil {
-		state.setValue(attrScopes, stringList(*update.Scopes))
-	}
-	if update.Limits != nil {
-		state.setValue(attrRPM, num(update.Limits.RequestsPerMinute))
-		state.setValue(attrRPD, num(update.Limits.RequestsPerDay))
-		state.setValue(attrRPMo, num(update.Limits.RequestsPerMonth))
-	}
-	switch {
-	case update.ClearExpiry:
-		state.removeAttr(attrExpiresMS)
-	case update.ExpiresAt != nil:
-		state.setValue(attrExpiresMS, num(update.ExpiresAt.UnixMilli()))
-	}
-	if len(state.set)+len(state.remove) > 0 {
-		if err := s.updateKeyState(ctx, kid, state); err != nil {
-			return gateway.Key{}, err
-		}
-	}
 	return k, nil
 }
 
-func (s *Store) updateKeyState(ctx context.Context, kid string, b updateBuilder) error {
+// updateKeyState mirrors the fields the authorizer reads onto the key's
+// state item; it writes nothing when none of them changed.
+func (s *Store) updateKeyState(ctx context.Context, kid string, fields []keyField) error {
+	b := updateBuilder{names: map[string]string{}, values: item{}}
+	for _, f := range fields {
+		switch {
+		case f.state == "":
+		case f.value == nil:
+			b.removeAttr(f.state)
+		case f.stateValue != nil:
+			b.setValue(f.state, f.stateValue)
+		default:
+			b.setValue(f.state, f.value)
+		}
+	}
+	if len(b.set)+len(b.remove) == 0 {
+		return nil
+	}
 	b.names["#state_cond"] = attrState
 	b.values[":revoked_state"] = str(string(gateway.KeyRevoked))
 	in := &dynamodb.UpdateItemInput{
@@ -469,4 +534,107 @@ func (s *Store) LastUsed(ctx context.Context, kids []string) (map[string]time.Ti
 		}
 	}
 	return out, nil
+}
+
+// Attributes of a key record that hold its latest rotation (gateway.Rotation);
+// rotated_to is also shown as the key's RotatedTo.
+const (
+	attrRotatedTo          = "rotated_to"
+	attrRotationClaimedAt  = "rotation_claimed_at"
+	attrRotationRequest    = "rotation_request"
+	attrRotationEndsAt     = "rotation_ends_at"
+	attrSuccessorExpiresAt = "successor_expires_at"
+)
+
+// GetRotation reads the record of a key's latest rotation, strongly
+// consistent; a key never rotated has a zero Rotation, a missing key is
+// CodeKeyNotFound.
+func (s *Store) GetRotation(ctx context.Context, kid string) (gateway.Rotation, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.tables.Keys),
+		Key:            item{attrKID: str(kid)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return gateway.Rotation{}, classify("get rotation of key "+kid, err)
+	}
+	if out.Item == nil {
+		return gateway.Rotation{}, keyNotFound(kid)
+	}
+	r := itemReader{item: out.Item}
+	rot := gateway.Rotation{
+		SuccessorKID:       r.str(attrRotatedTo),
+		ClaimedAt:          r.time(attrRotationClaimedAt),
+		RequestHash:        r.str(attrRotationRequest),
+		EndsAt:             r.time(attrRotationEndsAt),
+		SuccessorExpiresAt: r.optionalTime(attrSuccessorExpiresAt),
+	}
+	if r.err != nil {
+		return gateway.Rotation{}, gateway.Internal(fmt.Errorf("decode rotation of key %s: %w", kid, r.err))
+	}
+	return rot, nil
+}
+
+// ClaimRotation records claim as the key's latest rotation with one
+// conditional write: it succeeds only while the key is not revoked and its
+// latest successor is still previous ("" for none). Of two rotations that
+// read the same state, exactly one claims the key; the other gets
+// CodeAlreadyRotated and should read the rotation again.
+func (s *Store) ClaimRotation(ctx context.Context, kid string, claim gateway.Rotation, previous string) error {
+	b := updateBuilder{names: map[string]string{}, values: item{}}
+	b.setValue("updated_at", timeValue(s.now()))
+	b.setValue(attrRotatedTo, str(claim.SuccessorKID))
+	b.setValue(attrRotationClaimedAt, timeValue(claim.ClaimedAt))
+	b.setValue(attrRotationEndsAt, timeValue(claim.EndsAt))
+	if claim.RequestHash != "" {
+		b.setValue(attrRotationRequest, str(claim.RequestHash))
+	} else {
+		b.removeAttr(attrRotationRequest)
+	}
+	if claim.SuccessorExpiresAt != nil {
+		b.setValue(attrSuccessorExpiresAt, timeValue(*claim.SuccessorExpiresAt))
+	} else {
+		b.removeAttr(attrSuccessorExpiresAt)
+	}
+	b.names["#status_cond"] = "status"
+	b.values[":revoked"] = str(string(gateway.KeyRevoked))
+	cond := "attribute_exists(kid) AND #status_cond <> :revoked AND attribute_not_exists(#" + attrRotatedTo + ")"
+	if previous != "" {
+		cond = "attribute_exists(kid) AND #status_cond <> :revoked AND #" + attrRotatedTo + " = :previous"
+		b.values[":previous"] = str(previous)
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Keys),
+		Key:                       item{attrKID: str(kid)},
+		UpdateExpression:          aws.String(b.expression()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+	})
+	if isConditionFailed(err) {
+		return gateway.Errorf(gateway.CodeAlreadyRotated, "Key %s was rotated or revoked meanwhile.", kid)
+	}
+	if err != nil {
+		return classify("claim rotation of key "+kid, err)
+	}
+	return nil
+}
+
+// AbandonRotation marks a claimed rotation whose successor could not be
+// stored as abandoned (its claim time set to the epoch), so that the next
+// rotation need not wait for the claim to go stale. It changes nothing if
+// the key has been claimed by another rotation since.
+func (s *Store) AbandonRotation(ctx context.Context, kid, successor string) error {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Keys),
+		Key:                       item{attrKID: str(kid)},
+		UpdateExpression:          aws.String("SET #claimed = :epoch"),
+		ConditionExpression:       aws.String("#to = :successor"),
+		ExpressionAttributeNames:  map[string]string{"#claimed": attrRotationClaimedAt, "#to": attrRotatedTo},
+		ExpressionAttributeValues: item{":epoch": timeValue(time.Unix(0, 0)), ":successor": str(successor)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return classify("abandon rotation of key "+kid, err)
+	}
+	return nil
 }

@@ -82,7 +82,7 @@ func WorkspaceStatePK(id string) string { return "ws#" + id }
 
 // classify turns a DynamoDB failure into a gateway error: throttling,
 // timeouts and network failures are unavailability (the caller may retry),
-// everything else is internal. The cause is kept for the logs.
+// a validation error is the client's, everything else is internal. The cause is kept for the logs.
 func classify(doing string, err error) error {
 	wrapped := fmt.Errorf("%s: %w", doing, err)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -96,6 +96,11 @@ func classify(doing string, err error) error {
 		case "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
 			"ServiceUnavailable", "InternalServerError", "LimitExceededException":
 			return gateway.Unavailable(wrapped)
+		case "ValidationException":
+			// DynamoDB refused a value the request carried (a key too long,
+			// an item too large): never a 500 that any client can trigger.
+			return &gateway.Error{Code: gateway.CodeValidationError, Err: wrapped,
+				Message: "The request holds a value that cannot be stored or looked up; check its size and form."}
 		}
 	}
 	return gateway.Internal(wrapped)

@@ -60,12 +60,54 @@ func Check(c Grant, m providers.Resolved) error {
 // Allowed reports whether c may use m.
 func Allowed(c Grant, m providers.Resolved) bool { return Check(c, m) == nil }
 
+// MaxPatternLength bounds a model pattern, so a key record stays small.
+const MaxPatternLength = 256
+
 // ValidPattern reports whether s is a well-formed model pattern, for
-// validating allow-lists when keys are created.
+// validating allow-lists when keys are created or changed: "*",
+// "provider/*" or "provider/model". The provider is a registry id
+// (lower-case letters, digits and dashes); the model is one or more
+// slash-separated segments of letters, digits and . _ : @ + -, none of them
+// empty, "." or "..". Patterns are compared as strings and never used as
+// paths, but a pattern that no model can match is a mistake worth refusing,
+// and "../etc" is what an attacker probing for paths sends.
 func ValidPattern(s string) bool {
 	if s == "*" {
 		return true
 	}
+	if len(s) > MaxPatternLength {
+		return false
+	}
 	provider, model, ok := strings.Cut(s, "/")
-	return ok && provider != "" && model != "" && !strings.ContainsAny(s, ", \t\n")
+	if !ok || !ValidProviderID(provider) {
+		return false
+	}
+	if model == "*" {
+		return true
+	}
+	for seg := range strings.SplitSeq(model, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.TrimFunc(seg, modelChar) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidProviderID reports whether s is shaped like a provider id of the
+// registry: 1 to 64 lower-case letters, digits and dashes, not starting
+// with a dash.
+func ValidProviderID(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func modelChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._:@+-", r)
 }

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
@@ -46,7 +47,16 @@ func TestCheck(t *testing.T) {
 }
 
 func TestValidPattern(t *testing.T) {
-	for s, want := range map[string]bool{"*": true, "openai/*": true, "openai/gpt-4o": true, "gpt-4o": false, "/x": false, "a/b,c": false, "": false} {
+	for s, want := range map[string]bool{
+		"*": true, "openai/*": true, "openai/gpt-4o": true, "openai/gpt-4.1-mini": true,
+		"openrouter/openai/gpt-4o-mini": true, "together/meta-llama/Llama-3.3-70B-Instruct-Turbo": true,
+		"openrouter/meta-llama/llama-3-8b-instruct:free": true,
+		"gpt-4o": false, "/x": false, "a/b,c": false, "": false,
+		"../etc": false, "openai/../../etc": false, "./*": false, "openai/./gpt": false, "openai//gpt": false,
+		"openai/gpt/": false, "OpenAI/gpt": false, "-x/gpt": false, "openai/gpt\x00": false, "openai/gpt 4": false,
+		"openai/gpt\u202e": false, "openrouter/openai/*": false, "*/*": false,
+		"openai/" + strings.Repeat("a", MaxPatternLength): false,
+	} {
 		if got := ValidPattern(s); got != want {
 			t.Errorf("ValidPattern(%q) = %v, want %v", s, got, want)
 		}

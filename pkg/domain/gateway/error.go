@@ -20,6 +20,7 @@ const (
 	CodeBodyTooLarge         Code = "body_too_large"
 	CodeAlreadyExists        Code = "already_exists"
 	CodeKeyNotActive         Code = "key_not_active"
+	CodeAlreadyRotated       Code = "already_rotated"
 	CodeMissingAuthorization Code = "missing_authorization"
 	CodeInvalidKeyFormat     Code = "invalid_key_format"
 	CodeInvalidKey           Code = "invalid_key"
@@ -69,6 +70,7 @@ var codeTable = map[Code]codeInfo{
 	CodeBodyTooLarge:         {http.StatusRequestEntityTooLarge, TypeInvalidRequest},
 	CodeAlreadyExists:        {http.StatusConflict, TypeConflict},
 	CodeKeyNotActive:         {http.StatusConflict, TypeConflict},
+	CodeAlreadyRotated:       {http.StatusConflict, TypeConflict},
 	CodeMissingAuthorization: {http.StatusUnauthorized, TypeAuthentication},
 	CodeInvalidKeyFormat:     {http.StatusUnauthorized, TypeAuthentication},
 	CodeInvalidKey:           {http.StatusUnauthorized, TypeAuthentication},

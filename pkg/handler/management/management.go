@@ -20,8 +20,10 @@ import (
 
 // Config configures a Handler.
 type Config struct {
-	Store  Store
-	Usage  UsageReader
+	Store Store
+	// Usage reads the rollups and records the requests this function
+	// answers (see UsageStore).
+	Usage  UsageStore
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Rand is the randomness for new keys; nil means crypto/rand.
@@ -31,8 +33,7 @@ type Config struct {
 // Handler serves the management routes.
 type Handler struct {
 	svc   *Service
-	store Store
-	usage UsageReader
+	usage UsageStore
 	now   func() time.Time
 	log   *slog.Logger
 }
@@ -40,9 +41,9 @@ type Handler struct {
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Usage == nil {
-		return nil, errors.New("management: store and usage reader are required")
+		return nil, errors.New("management: store and usage store are required")
 	}
-	h := &Handler{store: cfg.Store, usage: cfg.Usage, now: cfg.Now, log: cfg.Logger}
+	h := &Handler{usage: cfg.Usage, now: cfg.Now, log: cfg.Logger}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -101,6 +102,8 @@ func nonNil(s []string) []string {
 type result struct {
 	status int
 	body   any
+	// headers are added to the answer's (a replayed rotation says so).
+	headers map[string]string
 }
 
 // Handle serves one request.
@@ -111,28 +114,61 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	route := req.HTTPMethod + " " + req.Resource
 	if refused != nil {
 		h.log.Info("management", "request_id", requestID, "kid", c.KID, "route", route, "status", refused.StatusCode)
+		h.record(c, requestID, start, refused.StatusCode)
 		return *refused, nil
 	}
+	resp := h.answer(ctx, c, req, start)
+	h.record(c, requestID, start, resp.StatusCode)
+	return resp, nil
+}
+
+// answer routes the request and renders its answer, logging it.
+func (h *Handler) answer(ctx context.Context, c authcontext.Context, req events.APIGatewayProxyRequest, start time.Time) events.APIGatewayProxyResponse {
+	requestID := req.RequestContext.RequestID
 	actor := Actor{KID: c.KID, WorkspaceID: c.WorkspaceID, Scopes: c.Scopes}
 	res, err := h.route(ctx, c, actor, req)
 	headers := c.Headers(requestID)
-	attrs := []any{"request_id", requestID, "kid", c.KID, "workspace", c.WorkspaceID, "route", route,
+	attrs := []any{"request_id", requestID, "kid", c.KID, "workspace", c.WorkspaceID, "route", req.HTTPMethod + " " + req.Resource,
 		"target_kid", req.PathParameters["kid"], "latency_ms", float64(h.now().Sub(start).Microseconds()) / 1000}
 	if err != nil {
 		resp := authcontext.ErrorResponse(err, headers, requestID)
-		h.log.Info("management", append(attrs, "status", resp.StatusCode, "code", string(gateway.ErrorCode(err)), "error", err.Error())...)
-		return resp, nil
+		level := slog.LevelInfo
+		if resp.StatusCode >= 500 {
+			level = slog.LevelError
+		}
+		h.log.Log(ctx, level, "management", append(attrs, "status", resp.StatusCode, "code", string(gateway.ErrorCode(err)), "error", err.Error())...)
+		return resp
 	}
 	h.log.Info("management", append(attrs, "status", res.status)...)
+	for k, v := range res.headers {
+		headers[k] = v
+	}
 	if res.body == nil {
-		return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers}, nil
+		return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers}
 	}
 	raw, err := json.Marshal(res.body)
 	if err != nil {
-		return authcontext.ErrorResponse(gateway.Internal(err), headers, requestID), nil
+		return authcontext.ErrorResponse(gateway.Internal(err), headers, requestID)
 	}
 	headers["Content-Type"] = "application/json"
-	return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers, Body: string(raw)}, nil
+	return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers, Body: string(raw)}
+}
+
+// record adds an answered request to the calling key's usage, as the proxy
+// does for the inference routes: the authorizer counted it against the
+// key's limits (GET /v1/key included), so usage counts it too, and the two
+// agree. A failure is logged, not returned: the answer is already decided.
+func (h *Handler) record(c authcontext.Context, requestID string, start time.Time, status int) {
+	if c.KID == "" {
+		return // no authorizer context: nothing was counted
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := h.usage.RecordUsage(ctx, gateway.UsageRecord{KID: c.KID, WorkspaceID: c.WorkspaceID, Time: start,
+		Error: status >= 400, Latency: h.now().Sub(start)})
+	if err != nil {
+		h.log.Error("record usage", "request_id", requestID, "kid", c.KID, "workspace", c.WorkspaceID, "error", err.Error())
+	}
 }
 
 func (h *Handler) route(ctx context.Context, c authcontext.Context, actor Actor, req events.APIGatewayProxyRequest) (result, error) {
@@ -205,9 +241,14 @@ func (h *Handler) render(ctx context.Context, k gateway.Key, status int) (result
 // decodeStrict reads a JSON object into v, refusing unknown fields and
 // naming the field at fault.
 func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
-	body := req.Body
-	if strings.TrimSpace(body) == "" {
+	body := strings.TrimSpace(req.Body)
+	if body == "" {
 		body = "{}"
+	}
+	if body[0] != '{' {
+		// An array, string, number or null is valid JSON but not a request:
+		// say so, rather than name an empty field.
+		return &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be one JSON object."}
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -244,6 +285,31 @@ func jsonTypeName(kind string) string {
 		return "object or value of the documented type"
 	}
 	return kind
+}
+
+// refuseNulls answers 400 for a PATCH field sent as null that has no null
+// meaning. Decoding null into a pointer leaves it nil, which would silently
+// read as "unchanged"; only expires_at is nullable (null: never expires).
+// body has already been decoded as an object.
+func refuseNulls(body string) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &fields); err != nil {
+		return nil // an empty body: nothing sent, nothing null
+	}
+	for _, name := range []string{"name", "models", "providers", "limits", "disabled"} {
+		if raw, ok := fields[name]; ok && string(raw) == "null" {
+			return invalid(name, "%s cannot be null; leave it out to keep it unchanged.", name)
+		}
+	}
+	var limits map[string]json.RawMessage
+	if raw, ok := fields["limits"]; ok && json.Unmarshal(raw, &limits) == nil {
+		for _, name := range []string{"requests_per_minute", "requests_per_day", "requests_per_month"} {
+			if raw, ok := limits[name]; ok && string(raw) == "null" {
+				return invalid("limits."+name, "limits.%s cannot be null; 0 means unlimited, and leaving it out keeps it unchanged.", name)
+			}
+		}
+	}
+	return nil
 }
 
 // timeField is an RFC 3339 time that remembers whether it was sent and
@@ -324,6 +390,9 @@ func (h *Handler) updateKey(ctx context.Context, actor Actor, kid string, req ev
 	if err := decodeStrict(req, &in); err != nil {
 		return result{}, err
 	}
+	if err := refuseNulls(req.Body); err != nil {
+		return result{}, err
+	}
 	change := KeyChange{Name: in.Name, Models: in.Models, Providers: in.Providers, Limits: in.Limits, Disabled: in.Disabled}
 	if in.ExpiresAt.set {
 		if in.ExpiresAt.null {
@@ -356,13 +425,36 @@ func (h *Handler) rotateKey(ctx context.Context, actor Actor, kid string, req ev
 		}
 		overlap = time.Duration(*in.PreviousKeyExpiresIn) * time.Second
 	}
-	k, text, err := h.svc.RotateKey(ctx, actor, kid, overlap)
+	out, err := h.svc.RotateKey(ctx, actor, kid, overlap, header(req, "Idempotency-Key"))
 	if err != nil {
 		return result{}, err
 	}
-	v := NewKeyView(k, nil, h.now())
-	v.Key = text
+	if out.Replayed {
+		// The successor's text was in the first answer and is stored
+		// nowhere: a replay can only name the successor.
+		res, err := h.render(ctx, out.Successor, 200)
+		res.headers = map[string]string{"Idempotent-Replayed": "true"}
+		return res, err
+	}
+	v := NewKeyView(out.Successor, nil, h.now())
+	v.Key = out.Text
 	return result{status: 201, body: map[string]any{"data": v}}, nil
+}
+
+// header returns a request header by name, in any letter case, as API
+// Gateway passes headers as the client sent them.
+func header(req events.APIGatewayProxyRequest, name string) string {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
 }
 
 func queryInt(q map[string]string, name string, def, lo, hi int) (int, error) {
@@ -381,7 +473,7 @@ func (h *Handler) listKeys(ctx context.Context, actor Actor, kind gateway.KeyKin
 	if err := Require(actor, scope); err != nil {
 		return result{}, err
 	}
-	limit, err := queryInt(q, "limit", 50, 1, 100)
+	limit, err := queryInt(q, "limit", DefaultPageSize, 1, MaxPageSize)
 	if err != nil {
 		return result{}, err
 	}
@@ -456,7 +548,7 @@ func (h *Handler) auditEvents(ctx context.Context, actor Actor, q map[string]str
 	if err := Require(actor, ScopeKeysRead); err != nil {
 		return result{}, err
 	}
-	limit, err := queryInt(q, "limit", 50, 1, 100)
+	limit, err := queryInt(q, "limit", DefaultPageSize, 1, MaxPageSize)
 	if err != nil {
 		return result{}, err
 	}

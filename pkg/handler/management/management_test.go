@@ -47,8 +47,30 @@ func newEnv(t *testing.T) *env {
 		if err := e.store.CreateWorkspace(context.Background(), gateway.Workspace{ID: ws, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}}); err != nil {
 			t.Fatal(err)
 		}
+		// The actor's own record: the service reads it (its expiry caps what
+		// it creates), as it would read a real management key's.
+		e.storeManagementKey(actorKID(ws), ws, management.AllScopes, nil)
 	}
 	return e
+}
+
+// storeManagementKey writes a management key record with a chosen kid, as
+// the authorizer would have found it for an actor.
+func (e *env) storeManagementKey(kid, workspace string, scopes []string, expires *time.Time) {
+	e.t.Helper()
+	err := e.store.CreateKey(context.Background(), gateway.Key{KID: kid, WorkspaceID: workspace, Kind: gateway.KindManagement,
+		Name: "actor " + kid, Prefix: "aistats_v1_mk_" + kid, SecretHash: make([]byte, 32), Scopes: scopes, ExpiresAt: expires})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// actorKID is the kid of the management key that acts in a workspace.
+func actorKID(workspace string) string {
+	if workspace == "acme" {
+		return "MgmtKeyKid01"
+	}
+	return "MgmtKeyKid02"
 }
 
 // actor is a management key as the authorizer's context describes it.
@@ -56,13 +78,14 @@ func actor(workspace string, scopes ...string) authcontext.Context {
 	if len(scopes) == 0 {
 		scopes = management.AllScopes
 	}
-	return authcontext.Context{KID: "MgmtKeyKid01", WorkspaceID: workspace, Kind: gateway.KindManagement, Scopes: scopes}
+	return authcontext.Context{KID: actorKID(workspace), WorkspaceID: workspace, Kind: gateway.KindManagement, Scopes: scopes}
 }
 
 type answer struct {
-	status int
-	body   map[string]any
-	raw    string
+	status  int
+	body    map[string]any
+	raw     string
+	headers map[string]string
 }
 
 func (a answer) data() map[string]any { d, _ := a.body["data"].(map[string]any); return d }
@@ -79,10 +102,16 @@ func (a answer) param() any {
 
 func (e *env) call(c authcontext.Context, method, resource, kid, body string, query map[string]string) answer {
 	e.t.Helper()
+	return e.callWithHeaders(c, method, resource, kid, body, query, nil)
+}
+
+// callWithHeaders is call with request headers, as API Gateway passes them.
+func (e *env) callWithHeaders(c authcontext.Context, method, resource, kid, body string, query, headers map[string]string) answer {
+	e.t.Helper()
 	authz := c.Encode()
 	authz["principalId"] = c.KID
 	req := events.APIGatewayProxyRequest{HTTPMethod: method, Resource: resource, Body: body, QueryStringParameters: query,
-		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req", Authorizer: authz}}
+		Headers: headers, RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req", Authorizer: authz}}
 	if kid != "" {
 		req.PathParameters = map[string]string{"kid": kid}
 	}
@@ -90,7 +119,7 @@ func (e *env) call(c authcontext.Context, method, resource, kid, body string, qu
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a := answer{status: resp.StatusCode, raw: resp.Body}
+	a := answer{status: resp.StatusCode, raw: resp.Body, headers: resp.Headers}
 	if resp.Body != "" {
 		if err := json.Unmarshal([]byte(resp.Body), &a.body); err != nil {
 			e.t.Fatalf("body %s: %v", resp.Body, err)
@@ -232,10 +261,15 @@ func TestScopesAndIsolation(t *testing.T) {
 			}
 		}
 		l := e.call(actor("acme"), "GET", "/management-keys", "", "", nil).list()
-		if len(l) != 1 || l[0].(map[string]any)["kind"] != "mk" {
-			t.Errorf("/management-keys listed %v", l)
+		var mk string
+		for _, v := range l {
+			if m := v.(map[string]any); m["kind"] == "mk" && m["kid"] != actorKID("acme") {
+				mk = m["kid"].(string)
+			}
 		}
-		mk := l[0].(map[string]any)["kid"].(string)
+		if len(l) != 2 || mk == "" {
+			t.Fatalf("/management-keys listed %v, want the actor's own key and the one it created", l)
+		}
 		if a := e.call(actor("acme"), "GET", "/keys/{kid}", mk, "", nil); a.status != 404 {
 			t.Errorf("a management key read through /keys: %d", a.status)
 		}

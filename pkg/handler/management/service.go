@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/aistats/edge/pkg/domain/access"
@@ -35,9 +35,11 @@ const OperatorActor = "operator"
 type Store interface {
 	gateway.KeyStore
 	gateway.WorkspaceStore
-	GetKeyAuth(ctx context.Context, kid string, now time.Time) (gateway.KeyAuth, error)
 	LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error)
 	AppendAudit(ctx context.Context, e gateway.AuditEvent) error
+	GetRotation(ctx context.Context, kid string) (gateway.Rotation, error)
+	ClaimRotation(ctx context.Context, kid string, claim gateway.Rotation, previous string) error
+	AbandonRotation(ctx context.Context, kid, successor string) error
 	ListAudit(ctx context.Context, workspaceID, cursor string, limit int) (gateway.AuditPage, error)
 }
 
@@ -85,12 +87,18 @@ func invalid(param, format string, args ...any) error {
 	return &gateway.Error{Code: gateway.CodeValidationError, Param: param, Message: fmt.Sprintf(format, args...)}
 }
 
-var providerID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
-
-// validateName checks a key name: 1 to 100 characters.
+// validateName checks a key name: 1 to 100 characters, none of them a
+// control character or a line or paragraph separator. A name is shown in
+// terminals, log lines and the dashboard, where such characters hide or
+// forge text.
 func validateName(name string) error {
 	if n := utf8.RuneCountInString(name); n < 1 || n > 100 || !utf8.ValidString(name) {
 		return invalid("name", "name must be 1 to 100 characters.")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) {
+			return invalid("name", "name must not contain control characters or line breaks.")
+		}
 	}
 	return nil
 }
@@ -98,12 +106,12 @@ func validateName(name string) error {
 func validateLists(models, providers []string) error {
 	for _, m := range models {
 		if !access.ValidPattern(m) {
-			return invalid("models", "models entries must be \"*\", \"provider/*\" or \"provider/model\"; %q is not.", m)
+			return invalid("models", "models entries must be \"*\", \"provider/*\" or \"provider/model\" (letters, digits and . _ : @ + - between slashes); %q is not.", truncateForMessage(m))
 		}
 	}
 	for _, p := range providers {
-		if p != "*" && !providerID.MatchString(p) {
-			return invalid("providers", "providers entries must be provider ids such as \"openai\" or \"*\"; %q is not.", p)
+		if p != "*" && !access.ValidProviderID(p) {
+			return invalid("providers", "providers entries must be provider ids such as \"openai\" or \"*\"; %q is not.", truncateForMessage(p))
 		}
 	}
 	if len(models) > 100 || len(providers) > 100 {
@@ -131,6 +139,20 @@ func (s *Service) validateExpiry(t *time.Time) error {
 	return nil
 }
 
+// truncateForMessage shortens a client's string before it is echoed in an
+// error message, so a huge value cannot make a huge answer or log line.
+func truncateForMessage(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // validateScopes checks scopes exist and that the actor holds each one it
 // grants: a key cannot give more than it has.
 func validateScopes(actor Actor, scopes []string) error {
@@ -139,14 +161,42 @@ func validateScopes(actor Actor, scopes []string) error {
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(AllScopes, sc) {
-			return invalid("scopes", "unknown scope %q; scopes are %v.", sc, AllScopes)
-		}
-		if actor.KID != OperatorActor && !slices.Contains(actor.Scopes, sc) {
-			return &gateway.Error{Code: gateway.CodeInsufficientScope, Param: "scopes",
-				Message: fmt.Sprintf("This key cannot grant the scope %s, which it does not hold.", sc)}
+			return invalid("scopes", "unknown scope %q; scopes are %v.", truncateForMessage(sc), AllScopes)
 		}
 	}
+	if missing, ok := lacksScope(actor, scopes); ok {
+		return &gateway.Error{Code: gateway.CodeInsufficientScope, Param: "scopes",
+			Message: fmt.Sprintf("This key cannot grant the scope %s, which it does not hold.", missing)}
+	}
 	return nil
+}
+
+// lacksScope returns the first of scopes the actor does not hold. The
+// operator holds every scope.
+func lacksScope(actor Actor, scopes []string) (string, bool) {
+	if actor.KID == OperatorActor {
+		return "", false
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(actor.Scopes, sc) {
+			return sc, true
+		}
+	}
+	return "", false
+}
+
+// dedupe returns list without repeats, first occurrences kept in order.
+func dedupe(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Require refuses an actor without scope.
@@ -167,11 +217,18 @@ func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 		return gateway.Key{}, "", firstError(err)
 	}
 	if kind == gateway.KindManagement {
+		// A repeated scope grants nothing more; storing it would only make
+		// the subset checks and the dashboard show it twice.
+		spec.Scopes = dedupe(spec.Scopes)
 		if err := validateScopes(actor, spec.Scopes); err != nil {
 			return gateway.Key{}, "", err
 		}
 	} else if len(spec.Scopes) > 0 {
 		return gateway.Key{}, "", invalid("scopes", "scopes belong to management keys only.")
+	}
+	expires, err := s.capExpiry(ctx, actor, spec.ExpiresAt)
+	if err != nil {
+		return gateway.Key{}, "", err
 	}
 	status := gateway.KeyActive
 	if spec.Disabled {
@@ -179,7 +236,7 @@ func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 	}
 	k, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
 		WorkspaceID: actor.WorkspaceID, Kind: kind, Name: spec.Name, Status: status, Models: spec.Models,
-		Providers: spec.Providers, Scopes: spec.Scopes, Limits: spec.Limits, ExpiresAt: spec.ExpiresAt, CreatedAt: s.now(),
+		Providers: spec.Providers, Scopes: spec.Scopes, Limits: spec.Limits, ExpiresAt: expires, CreatedAt: s.now(),
 	})
 	if err != nil {
 		return gateway.Key{}, "", err
@@ -189,6 +246,30 @@ func (s *Service) CreateKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 		"limits": k.Limits, "expires_at": k.ExpiresAt, "disabled": spec.Disabled,
 	})
 	return k, text, nil
+}
+
+// capExpiry returns the expiry a key the actor creates or changes may have:
+// requested (nil: never), but no later than the actor's own key expires. A
+// temporary management key must not be able to mint a permanent key, or its
+// expiry would bound nothing. The operator has no key and no cap.
+func (s *Service) capExpiry(ctx context.Context, actor Actor, requested *time.Time) (*time.Time, error) {
+	if actor.KID == OperatorActor {
+		return requested, nil
+	}
+	self, err := s.store.GetKey(ctx, actor.KID)
+	if err == nil && self.WorkspaceID != actor.WorkspaceID {
+		err = fmt.Errorf("key %s is not in workspace %s", actor.KID, actor.WorkspaceID)
+	}
+	if err != nil {
+		// The authorizer has just admitted this key, so it must be there:
+		// fail closed rather than create a key without knowing the cap.
+		return nil, gateway.Internal(fmt.Errorf("read the acting key %s for its expiry: %w", actor.KID, err))
+	}
+	if self.ExpiresAt == nil || (requested != nil && !requested.After(*self.ExpiresAt)) {
+		return requested, nil
+	}
+	capped := self.ExpiresAt.UTC()
+	return &capped, nil
 }
 
 // InsertKey stores k under a freshly drawn kid and secret, drawing again on
@@ -258,17 +339,27 @@ func (s *Service) LastUsed(ctx context.Context, kids []string) (map[string]time.
 	return s.store.LastUsed(ctx, kids)
 }
 
+// Page sizes of the listings. The management layer validates what a client
+// asks for; the store only bounds its queries.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)
+
 // maxUnusedRounds bounds the pages one unused_for_days listing reads: past
 // it the page is returned short, with a cursor, so a large workspace of
 // busy keys cannot make one request slow.
 const maxUnusedRounds = 5
 
-// ListKeys returns a page of up to limit (1 or more) of the workspace's keys
+// ListKeys returns a page of up to limit (1 to MaxPageSize) of the workspace's keys
 // of kind. With unusedForDays > 0 only keys not used (or, if never used,
 // created) in that many days are kept, so stale keys are easy to find; the
 // page is then filled from further keys, reading at most maxUnusedRounds
 // pages of them.
 func (s *Service) ListKeys(ctx context.Context, actor Actor, kind gateway.KeyKind, limit int, cursor string, unusedForDays int) ([]KeyView, string, error) {
+	if limit < 1 || limit > MaxPageSize {
+		return nil, "", invalid("limit", "limit must be an integer from 1 to %d.", MaxPageSize)
+	}
 	now := s.now()
 	cutoff := now.AddDate(0, 0, -unusedForDays)
 	views := []KeyView{}
@@ -378,14 +469,16 @@ func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyC
 		limits = &merged
 		changes["limits"] = merged
 	}
-	if c.ExpiresAt != nil {
+	if c.ExpiresAt != nil || c.ClearExpiry {
 		if err := s.validateExpiry(c.ExpiresAt); err != nil {
 			return gateway.Key{}, err
 		}
-		changes["expires_at"] = *c.ExpiresAt
-	}
-	if c.ClearExpiry {
-		changes["expires_at"] = nil
+		capped, err := s.capExpiry(ctx, actor, c.ExpiresAt)
+		if err != nil {
+			return gateway.Key{}, err
+		}
+		c.ExpiresAt, c.ClearExpiry = capped, capped == nil
+		changes["expires_at"] = capped
 	}
 	if c.Disabled != nil {
 		changes["disabled"] = *c.Disabled
@@ -404,11 +497,21 @@ func (s *Service) UpdateKey(ctx context.Context, actor Actor, kid string, c KeyC
 // RevokeKey revokes a key of kind; the next request with it is refused. The
 // record stays, for audit and usage history.
 func (s *Service) RevokeKey(ctx context.Context, actor Actor, kind gateway.KeyKind, kid string) error {
-	if _, err := s.GetKey(ctx, actor, kind, kid); err != nil {
+	target, err := s.GetKey(ctx, actor, kind, kid)
+	if err != nil {
 		return err
 	}
 	if kind == gateway.KindManagement && kid == actor.KID {
 		return invalid("kid", "A management key cannot revoke itself; use another management key.")
+	}
+	// Revoking is as strong as granting: a key may revoke only a management
+	// key that holds nothing it does not hold itself, or a narrow key could
+	// lock the workspace out of its wider keys.
+	if kind == gateway.KindManagement {
+		if missing, ok := lacksScope(actor, target.Scopes); ok {
+			return &gateway.Error{Code: gateway.CodeInsufficientScope, Param: "kid",
+				Message: fmt.Sprintf("This key cannot revoke management key %s, which holds the scope %s that this key lacks.", kid, missing)}
+		}
 	}
 	if _, err := s.store.RevokeKey(ctx, kid); err != nil {
 		return err
@@ -417,52 +520,11 @@ func (s *Service) RevokeKey(ctx context.Context, actor Actor, kind gateway.KeyKi
 	return nil
 }
 
-// MaxOverlap bounds how long a rotated key keeps working.
-const MaxOverlap = 30 * 24 * time.Hour
-
-// RotateKey creates a new inference key with the same settings. The old key
-// keeps working for overlap (0: refused from the next request), so clients
-// can switch without downtime.
-func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overlap time.Duration) (gateway.Key, string, error) {
-	if overlap < 0 || overlap > MaxOverlap {
-		return gateway.Key{}, "", invalid("previous_key_expires_in", "previous_key_expires_in must be between 0 and %d seconds.", int(MaxOverlap.Seconds()))
-	}
-	old, err := s.GetKey(ctx, actor, gateway.KindInference, kid)
-	if err != nil {
-		return gateway.Key{}, "", err
-	}
-	if old.Status == gateway.KeyRevoked {
-		return gateway.Key{}, "", gateway.Errorf(gateway.CodeKeyNotActive, "Key %s is revoked; create a new key instead.", kid)
-	}
-	expires := old.ExpiresAt
-	if expires != nil && !expires.After(s.now()) {
-		expires = nil // an expired key's successor starts without the past expiry
-	}
-	// The rotation's audit event covers the successor's creation.
-	fresh, text, err := InsertKey(ctx, s.store, s.rand, gateway.Key{
-		WorkspaceID: old.WorkspaceID, Kind: gateway.KindInference, Name: old.Name, Status: old.Status,
-		Models: old.Models, Providers: old.Providers, Limits: old.Limits, ExpiresAt: expires, CreatedAt: s.now(),
-	})
-	if err != nil {
-		return gateway.Key{}, "", err
-	}
-	if overlap == 0 {
-		_, err = s.store.RevokeKey(ctx, kid)
-	} else {
-		until := s.now().Add(overlap)
-		if old.ExpiresAt != nil && old.ExpiresAt.Before(until) {
-			until = *old.ExpiresAt
-		}
-		_, err = s.store.UpdateKey(ctx, kid, gateway.KeyUpdate{ExpiresAt: &until, RotatedTo: &fresh.KID})
-	}
-	if err != nil {
-		return gateway.Key{}, "", err
-	}
-	s.audit(ctx, actor, "key.rotated", kid, map[string]any{"new_kid": fresh.KID, "previous_key_expires_in": int64(overlap.Seconds())})
-	return fresh, text, nil
-}
-
-// Audit returns a page of the actor's workspace's audit trail.
+// Audit returns a page of up to limit (1 to MaxPageSize) events of the
+// actor's workspace's audit trail, newest first.
 func (s *Service) Audit(ctx context.Context, actor Actor, cursor string, limit int) (gateway.AuditPage, error) {
+	if limit < 1 || limit > MaxPageSize {
+		return gateway.AuditPage{}, invalid("limit", "limit must be an integer from 1 to %d.", MaxPageSize)
+	}
 	return s.store.ListAudit(ctx, actor.WorkspaceID, cursor, limit)
 }

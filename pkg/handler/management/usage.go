@@ -7,8 +7,11 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
-// UsageReader reads the proxy's rollups.
-type UsageReader interface {
+// UsageStore reads the usage rollups, and adds this function's own
+// requests to them: every request the authorizer counted against a key's
+// limits is also counted in its usage, whichever function answers it.
+type UsageStore interface {
+	gateway.UsageRecorder
 	QueryUsage(ctx context.Context, kid string, first, last time.Time) ([]gateway.DayUsage, error)
 }
 
@@ -36,7 +39,7 @@ const (
 // Usage returns a key's usage in buckets of granularity ("hour" or "day")
 // from from (inclusive) to to (exclusive), every bucket present, zeros
 // included. Revoked and rotated keys stay readable.
-func (s *Service) Usage(ctx context.Context, actor Actor, reader UsageReader, kid, granularity string, from, to time.Time) ([]Bucket, error) {
+func (s *Service) Usage(ctx context.Context, actor Actor, reader UsageStore, kid, granularity string, from, to time.Time) ([]Bucket, error) {
 	if _, err := s.GetKey(ctx, actor, gateway.KindInference, kid); err != nil {
 		return nil, err
 	}
