@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aistats/edge/internal/local/samtemplate"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
 // deployed renders template.yaml through the AWS SAM translator, the library
@@ -321,4 +323,45 @@ func TestDeployedStageIsRegionalThrottledAndLogged(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEveryRouteDeadlineIsBelowItsGatewayLimit: the proxy gives up on a
+// request before API Gateway does (its integration timeout: 29 s unless the
+// route sets timeoutInMillis) and before Lambda stops the function, so the
+// client gets the proxy's answer and usage records what the client got.
+func TestEveryRouteDeadlineIsBelowItsGatewayLimit(t *testing.T) {
+	resources := deployed(t)
+	body, _ := resources["Api"].Properties["Body"].(map[string]any)
+	paths, _ := body["paths"].(map[string]any)
+	fnTimeout, _ := resources["ProxyFunction"].Properties["Timeout"].(float64)
+	routes := 0
+	for path, ops := range paths {
+		for method, op := range ops.(map[string]any) {
+			integration, _ := samtemplate.Lookup(op, "x-amazon-apigateway-integration")
+			m := arnRef.FindStringSubmatch(subString(mustMap(integration)["uri"]))
+			if m == nil || m[1] != "ProxyFunction" {
+				continue
+			}
+			routes++
+			limit := 29 * time.Second
+			if ms, ok := mustMap(integration)["timeoutInMillis"].(float64); ok {
+				limit = time.Duration(ms) * time.Millisecond
+			}
+			deadline := proxy.DefaultBufferedDeadline
+			if samtemplate.String(integration, "responseTransferMode") == "STREAM" {
+				deadline = proxy.DefaultStreamDeadline
+			}
+			// A second at least for the authorizer and a cold start, the
+			// answer and the usage write.
+			if deadline+time.Second > limit {
+				t.Errorf("%s %s: the proxy's deadline %s is not below the gateway's %s", strings.ToUpper(method), path, deadline, limit)
+			}
+			if fn := time.Duration(fnTimeout) * time.Second; deadline+time.Second > fn {
+				t.Errorf("%s %s: the proxy's deadline %s is not below the function's timeout %s", strings.ToUpper(method), path, deadline, fn)
+			}
+		}
+	}
+	if routes != 3 {
+		t.Errorf("%d proxy routes deployed, want 3", routes)
+	}
 }
