@@ -2,13 +2,21 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/aistats/edge/pkg/adapter/secretsmanager"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
@@ -271,5 +279,49 @@ func TestModelNamesAreBoundedAndNeverEchoedLong(t *testing.T) {
 		if len(line) > 2048 {
 			t.Errorf("log line of %d bytes: client-supplied strings must be clipped", len(line))
 		}
+	}
+}
+
+// lockedSecrets is a Secrets Manager answering from a map a test may change.
+type lockedSecrets struct {
+	mu     sync.Mutex
+	values map[string]string
+}
+
+func (l *lockedSecrets) GetSecretValue(_ context.Context, in *sm.GetSecretValueInput, _ ...func(*sm.Options)) (*sm.GetSecretValueOutput, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.values[aws.ToString(in.SecretId)]
+	if !ok {
+		return nil, &smtypes.ResourceNotFoundException{}
+	}
+	return &sm.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+}
+
+// TestProviderWhoseSecretAppearsLaterBecomesUsable: in AWS the proxy reads
+// provider keys from Secrets Manager; a secret created after the container
+// started is picked up within a minute, with no restart.
+func TestProviderWhoseSecretAppearsLaterBecomesUsable(t *testing.T) {
+	secrets := &lockedSecrets{values: map[string]string{}}
+	var clock atomic.Int64 // seconds added to the handler's clock
+	var f *fixture
+	f = newFixture(t, chatOK, chatOK, func(c *proxy.Config) {
+		c.Credentials = &secretsmanager.Credentials{Client: secrets, Prefix: "stack/", Now: func() time.Time {
+			return time.Now().Add(time.Duration(clock.Load()) * time.Second)
+		}}
+	})
+	body := `{"model":"alpha/solo","messages":[]}`
+	if a := f.call("POST", "/chat/completions", body, nil); a.status != 503 || a.code(t) != "service_unavailable" {
+		t.Fatalf("before the secret exists: %d %s, want 503 service_unavailable", a.status, a.code(t))
+	}
+	secrets.mu.Lock()
+	secrets.values["stack/providers/alpha"] = "alpha-secret"
+	secrets.mu.Unlock()
+	clock.Store(61)
+	if a := f.call("POST", "/chat/completions", body, nil); a.status != 200 {
+		t.Fatalf("a minute after the secret was created: %d %s, want 200", a.status, a.text(t))
+	}
+	if got := f.alpha.last.Header.Get("Authorization"); got != "Bearer alpha-secret" {
+		t.Errorf("upstream Authorization %q, want the new secret", got)
 	}
 }

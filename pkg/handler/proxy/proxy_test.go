@@ -31,7 +31,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
 const testRegistry = `{"providers": [
-  {"id": "alpha", "base_url": "", "local_only": true, "auth": "bearer", "credential": {"env": "ALPHA_KEY"},
+  {"id": "alpha", "base_url": "", "local_only": true, "auth": "bearer", "credential": {"env": "ALPHA_KEY", "secret": "providers/alpha"},
    "models": [{"id": "m1", "fallback": "beta/m1"}, {"id": "solo"}, {"id": "emb"}]},
   {"id": "beta", "base_url": "", "local_only": true, "auth": "bearer", "credential": {"env": "BETA_KEY"},
    "models": [{"id": "m1"}]},
