@@ -150,7 +150,7 @@ func errorEvent(data []byte) []byte {
 // pump reads the upstream body into chunks until it ends or the stream is
 // closed.
 func (s *sseRelay) pump(body io.Reader, chunks chan<- []byte) {
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, 8<<10) // SSE chunks are small; a larger read just waits less often
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
@@ -261,23 +261,18 @@ func (s *sseRelay) scan(b []byte) {
 		case !ok:
 		case bytes.Equal(data, []byte("[DONE]")):
 			s.sawDone = true
-		case bytes.Contains(data, []byte(`"usage"`)) || bytes.Contains(data, []byte(`"content"`)):
-			var chunk struct {
-				Usage   *usage `json:"usage"`
-				Choices []struct {
-					Delta struct {
-						Content string `json:"content"`
-					} `json:"delta"`
-				} `json:"choices"`
-			}
-			if json.Unmarshal(data, &chunk) == nil {
-				if chunk.Usage != nil {
+		default:
+			// Only a chunk that carries a usage object is decoded: OpenAI
+			// sends "usage":null in every other one when asked for usage.
+			if hasUsageObject(data) {
+				var chunk struct {
+					Usage *usage `json:"usage"`
+				}
+				if json.Unmarshal(data, &chunk) == nil && chunk.Usage != nil {
 					s.out.usage, s.out.sawUsage = *chunk.Usage, true
 				}
-				for _, c := range chunk.Choices {
-					s.out.relayedTokens += estimateTokens(c.Delta.Content)
-				}
 			}
+			s.out.relayedTokens += estimateTokens(deltaContent(data))
 		}
 		s.line = s.line[:0]
 	}
@@ -309,5 +304,52 @@ func (s *sseRelay) Close() error {
 	s.mu.Unlock()
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.end()
+	return nil
+}
+
+var usageKey = []byte(`"usage"`)
+
+// hasUsageObject reports whether an SSE data line holds "usage": {…}.
+func hasUsageObject(data []byte) bool {
+	for {
+		i := bytes.Index(data, usageKey)
+		if i < 0 {
+			return false
+		}
+		data = bytes.TrimLeft(data[i+len(usageKey):], " \t")
+		if rest, ok := bytes.CutPrefix(data, []byte(":")); ok {
+			if rest = bytes.TrimLeft(rest, " \t"); len(rest) > 0 && rest[0] == '{' {
+				return true
+			}
+		}
+	}
+}
+
+var contentKey = []byte(`"content"`)
+
+// deltaContent returns the text of the first "content" string of a chunk,
+// still JSON-escaped, without decoding the chunk: it runs on every chunk,
+// and the count it feeds is an estimate anyway.
+func deltaContent(data []byte) []byte {
+	i := bytes.Index(data, contentKey)
+	if i < 0 {
+		return nil
+	}
+	rest, ok := bytes.CutPrefix(bytes.TrimLeft(data[i+len(contentKey):], " \t"), []byte(":"))
+	if !ok {
+		return nil
+	}
+	rest, ok = bytes.CutPrefix(bytes.TrimLeft(rest, " \t"), []byte(`"`))
+	if !ok {
+		return nil // null, or not a string
+	}
+	for j := 0; j < len(rest); j++ {
+		switch rest[j] {
+		case '\\':
+			j++
+		case '"':
+			return rest[:j]
+		}
+	}
 	return nil
 }
