@@ -104,6 +104,9 @@ func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
 				}
 			}
 			streaming := samtemplate.String(integration, "responseTransferMode") == "STREAM"
+			if invokes := strings.HasSuffix(subString(mustMap(integration)["uri"]), "/response-streaming-invocations"); invokes != streaming {
+				t.Errorf("%s %s: responseTransferMode STREAM is %v but InvokeWithResponseStream is %v", strings.ToUpper(method), path, streaming, invokes)
+			}
 			deployedRoutes[strings.ToUpper(method)+" "+path] = fmt.Sprintf("%s streaming=%v authorized=%v", fn, streaming, authorized)
 		}
 	}
