@@ -325,3 +325,28 @@ func TestProviderWhoseSecretAppearsLaterBecomesUsable(t *testing.T) {
 		t.Errorf("upstream Authorization %q, want the new secret", got)
 	}
 }
+
+// TestSuccessLogLinesAreSampledFailuresNever: with LogSuccessEvery 3, one
+// success in three writes its log line; every failure writes one.
+func TestSuccessLogLinesAreSampledFailuresNever(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if strings.Contains(r.Header.Get("User-Agent"), "fail") {
+			w.WriteHeader(400)
+			return
+		}
+		chatOK(w, r, n)
+	}, chatOK, func(c *proxy.Config) { c.LogSuccessEvery = 3 })
+	for range 6 {
+		if a := f.call("POST", "/chat/completions", chatBody, nil); a.status != 200 {
+			t.Fatalf("status %d", a.status)
+		}
+	}
+	f.call("POST", "/chat/completions", chatBody, map[string]string{"User-Agent": "fail"})
+	lines := strings.Count(f.logs.String(), `"msg":"proxy"`)
+	if lines != 2+1 {
+		t.Errorf("%d log lines for 6 successes and 1 failure, want 2 + 1:\n%s", lines, f.logs.String())
+	}
+	if u := f.usage(); u.Requests != 7 {
+		t.Errorf("usage %+v, want all 7 requests: sampling is for logs only", u)
+	}
+}

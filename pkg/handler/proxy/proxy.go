@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -94,6 +95,12 @@ type Config struct {
 	// means DefaultPreludeAfter and DefaultKeepAliveInterval.
 	PreludeAfter      time.Duration
 	KeepAliveInterval time.Duration
+	// LogSuccessEvery samples the JSON log line of successful requests: one
+	// in LogSuccessEvery is written (0 and 1 write every one). Failures
+	// and refusals are always logged, and the EMF metrics line is written
+	// for every request whatever this says, so metrics stay exact. Log
+	// lines are billed per byte ingested; see README "Performance and cost".
+	LogSuccessEvery int
 }
 
 // Handler serves the proxy routes.
@@ -109,6 +116,8 @@ type Handler struct {
 
 	bufferedDeadline, streamDeadline time.Duration
 	preludeAfter, keepAlive          time.Duration
+	logSuccessEvery                  uint64
+	successes                        atomic.Uint64
 }
 
 // New returns a Handler.
@@ -121,7 +130,8 @@ func New(cfg Config) (*Handler, error) {
 		bufferedDeadline: orDefault(cfg.BufferedDeadline, DefaultBufferedDeadline),
 		streamDeadline:   orDefault(cfg.StreamDeadline, DefaultStreamDeadline),
 		preludeAfter:     orDefault(cfg.PreludeAfter, DefaultPreludeAfter),
-		keepAlive:        orDefault(cfg.KeepAliveInterval, DefaultKeepAliveInterval)}
+		keepAlive:        orDefault(cfg.KeepAliveInterval, DefaultKeepAliveInterval),
+		logSuccessEvery:  uint64(max(cfg.LogSuccessEvery, 1))}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -156,6 +166,9 @@ type call struct {
 	// estimated marks token counts the proxy estimated because the provider's
 	// own never came (a stream cut off before its usage chunk).
 	estimated bool
+	// failed marks a request that failed without an error to log: a stream
+	// cut off by the client.
+	failed bool
 }
 
 // Handle serves one request. It returns an events.APIGatewayProxyResponse,
@@ -215,6 +228,9 @@ func (h *Handler) logCall(c *call, err error) {
 		emf.Metric{Name: "PromptTokens", Unit: "Count", Value: float64(c.usage.PromptTokens)},
 		emf.Metric{Name: "CompletionTokens", Unit: "Count", Value: float64(c.usage.CompletionTokens)},
 		emf.Metric{Name: "ProxyLatency", Unit: "Milliseconds", Value: latency})
+	if err == nil && !c.failed && c.status < 400 && h.logSuccessEvery > 1 && h.successes.Add(1)%h.logSuccessEvery != 1 {
+		return // sampled out: a success, and its metrics are in the EMF line
+	}
 	attrs := []any{"request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "route", clip(c.route),
 		"model", clip(c.model), "provider", c.provider, "status", c.status, "attempts", c.attempts,
 		"prompt_tokens", c.usage.PromptTokens, "completion_tokens", c.usage.CompletionTokens,
@@ -470,6 +486,7 @@ func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, ca
 			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
 			c.estimated = true
 		}
+		c.failed = o.failed
 		h.logCall(c, o.err)
 		h.record(c, o.failed)
 	})

@@ -13,7 +13,7 @@ func TestEstimateTokensCountsLikeABPETokenizer(t *testing.T) {
 		{"internationalization", 4},                          // 20 letters: one token, then one per five more
 		{"1234567", 3},                                       // digits in groups of three
 		{"日本語のテキスト", 8},                                      // a token per character
-		{`line one\nline two`, 5}, // escaped text as relayed: \ is a token, n joins the next word
+		{`line one\nline two`, 5},                            // escaped text as relayed: \ is a token, n joins the next word
 	} {
 		if got := estimateTokens([]byte(tc.text)); got != tc.want {
 			t.Errorf("estimateTokens(%q) = %d, want %d", tc.text, got, tc.want)
