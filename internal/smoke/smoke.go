@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -224,6 +225,29 @@ func (r *runner) run() {
 		bad := "aistats_v1_sk_AAAAAAAAAAAA_" + strings.Repeat("A", 46)
 		a, err := r.call("GET", "/models", bad, nil)
 		return expect(a, err, 401, "invalid_key_format")
+	})
+	// An edge-optimized API drops a stream after 30 s without a byte; the
+	// template makes it Regional. Edge-optimized endpoints answer through
+	// CloudFront, whose headers show; behind a custom domain the check
+	// cannot tell, and says so.
+	// (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html)
+	r.report("the endpoint is Regional, not edge-optimized", func() (string, error) {
+		a, err := r.call("GET", "/models", "", nil)
+		if err != nil {
+			return "", err
+		}
+		u, err := url.Parse(r.base)
+		if err != nil {
+			return "", err
+		}
+		cloudFront := a.header.Get("X-Amz-Cf-Id") != "" || strings.Contains(a.header.Get("Via"), "CloudFront")
+		switch {
+		case !strings.Contains(u.Hostname(), ".execute-api."):
+			return "a custom domain: not checked", nil
+		case cloudFront:
+			return "", errors.New("the answer came through CloudFront: the API is edge-optimized, and streams idle for 30 s are cut")
+		}
+		return "", nil
 	})
 	// SAM deploys a second stage named Stage unless the template sets
 	// OpenApiVersion; its routes would answer where no alarm looks.
