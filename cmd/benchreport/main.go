@@ -8,12 +8,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,6 +35,7 @@ import (
 	"github.com/aistats/edge/internal/local/localprovider"
 	"github.com/aistats/edge/internal/local/rie"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/adapter/upstream"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
@@ -78,6 +81,7 @@ func main() {
 	figs = append(figs, calls...)
 	figs = append(figs, authorizerCPU(*runs)...)
 	figs = append(figs, proxyOverhead(*runs)...)
+	figs = append(figs, logBytes()...)
 	sizes, err := binarySizes()
 	if err != nil {
 		fail(err)
@@ -305,6 +309,89 @@ func proxyOverhead(runs int) []figure {
 		{Name: "proxy latency added over the upstream (p50)", Value: a, Unit: "ms", Target: "< 1 ms", Met: met(a < 1),
 			Note: fmt.Sprintf("ratio proxy/direct %.2f; usage write excluded (in-memory)", r)},
 		{Name: "first streamed chunk delay added", Value: f, Unit: "ms", Target: "< 1 ms", Met: met(f < 1)},
+	}
+}
+
+// countingWriter counts the bytes and lines written to it: a function's
+// stdout, which Lambda sends to CloudWatch Logs.
+type countingWriter struct {
+	mu           sync.Mutex
+	bytes, lines int64
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.bytes += int64(len(p))
+	w.lines += int64(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}
+
+// platformLineBytes is what Lambda itself logs per invocation in its text
+// format: START, END and REPORT lines with the request id, duration,
+// billed duration and memory. Estimated from that format, not measured
+// here, since no Lambda runs here.
+const platformLineBytes = 280
+
+// logBytes measures what one admitted, successful, non-streamed chat
+// completion writes to CloudWatch Logs: the authorizer's and the proxy's
+// JSON and EMF lines, written by the handlers as wired in functions/*/main.go
+// (JSON log lines and EMF to stdout), plus Lambda's platform lines.
+func logBytes() []figure {
+	const n = 200
+	ctx := context.Background()
+	g, _ := keyformat.Generate(rand.Reader, gateway.KindInference)
+	store := &memoryStore{
+		auth: gateway.KeyAuth{KID: g.Token.KID, WorkspaceID: "my-team", Kind: gateway.KindInference, SecretHash: g.Hash, Status: gateway.KeyActive,
+			Limits: gateway.Limits{RequestsPerDay: 1 << 40}},
+		ws: gateway.WorkspaceAuth{ID: "my-team", Status: gateway.WorkspaceActive, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}},
+	}
+	authLog := &countingWriter{}
+	ah, _ := authorizer.New(authorizer.Config{Store: store, Logger: slog.New(slog.NewJSONHandler(authLog, nil)), Metrics: emf.New(authLog, false)})
+	ev := event("Bearer " + g.Text)
+	var granted authorizer.Response
+	for range n {
+		granted, _ = ah.Handle(ctx, ev)
+	}
+
+	upstreamSrv := httptest.NewServer(localprovider.Handler())
+	defer upstreamSrv.Close()
+	reg, _ := providers.Default()
+	proxyLog := &countingWriter{}
+	ph, _ := proxy.New(proxy.Config{
+		Registry: reg, Upstream: upstream.New(upstream.Config{}), Credentials: &proxy.EnvCredentials{Getenv: os.Getenv},
+		BaseURLs: map[string]string{"local": upstreamSrv.URL + "/v1"}, Usage: discardUsage{},
+		Logger: slog.New(slog.NewJSONHandler(proxyLog, nil)), Metrics: emf.New(proxyLog, false),
+	})
+	// The proxy sees the context the authorizer granted, as API Gateway
+	// passes it on (strings).
+	grant := map[string]any{"principalId": granted.PrincipalID}
+	for k, v := range granted.Context.Map() {
+		grant[k] = fmt.Sprint(v)
+	}
+	req := events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/chat/completions",
+		Body:           `{"model":"local/echo","messages":[{"role":"user","content":"one two three four five"}]}`,
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", Authorizer: grant}}
+	for range n {
+		out, _ := ph.Handle(ctx, req)
+		if r, ok := out.(io.Reader); ok {
+			_, _ = io.Copy(io.Discard, r)
+		}
+		if c, ok := out.(io.Closer); ok {
+			c.Close()
+		}
+	}
+	a, p := float64(authLog.bytes)/n, float64(proxyLog.bytes)/n
+	total := a + p + 2*platformLineBytes
+	return []figure{
+		{Name: "log bytes per request: authorizer", Value: float64(int(a)), Unit: "B", Target: "-",
+			Note: fmt.Sprintf("%.1f lines (JSON decision + EMF)", float64(authLog.lines)/n)},
+		{Name: "log bytes per request: proxy", Value: float64(int(p)), Unit: "B", Target: "-",
+			Note: fmt.Sprintf("%.1f lines (JSON request line + EMF); LogSuccessEvery samples the JSON line", float64(proxyLog.lines)/n)},
+		{Name: "log bytes per request: Lambda platform lines", Value: 2 * platformLineBytes, Unit: "B", Target: "-",
+			Note: "START, END, REPORT per invocation, two invocations; estimated, not measured"},
+		{Name: "log bytes per request, total", Value: float64(int(total)), Unit: "B", Target: "-",
+			Note: fmt.Sprintf("$%.2f per million requests at $0.50 per GB ingested", total*1e6/1e9*0.50)},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -122,13 +123,72 @@ func (r *runner) call(method, path, key string, body any) (answer, error) {
 	return answer{status: resp.StatusCode, header: resp.Header, body: raw}, nil
 }
 
+// streamed is a streamed answer with its timing: when its first byte came
+// (any byte: a keep-alive comment counts, since it is what keeps idle
+// timeouts from firing) and when its first data event came.
+type streamed struct {
+	answer
+	firstByte, firstData time.Duration
+}
+
+// stream calls path and reads the answer as it comes, timing it.
+func (r *runner) stream(path, key string, body any) (streamed, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return streamed{}, err
+	}
+	req, err := http.NewRequestWithContext(r.ctx, "POST", r.base+path, bytes.NewReader(raw))
+	if err != nil {
+		return streamed{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	start := r.cfg.Now()
+	resp, err := r.cfg.HTTP.Do(req)
+	if err != nil {
+		return streamed{}, fmt.Errorf("POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	s := streamed{answer: answer{status: resp.StatusCode, header: resp.Header}}
+	buf := make([]byte, 4<<10)
+	for len(s.body) < 1<<20 {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if s.firstByte == 0 {
+				s.firstByte = r.cfg.Now().Sub(start)
+			}
+			s.body = append(s.body, buf[:n]...)
+			if s.firstData == 0 && bytes.Contains(s.body, []byte("data:")) {
+				s.firstData = r.cfg.Now().Sub(start)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return s, fmt.Errorf("POST %s: read the stream: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
 // check records one named check: fn returns why it failed, or nil.
 func (r *runner) check(name string, fn func() error) bool {
+	return r.report(name, func() (string, error) { return "", fn() })
+}
+
+// report records one named check whose success has something to say (a
+// measurement), printed after its name.
+func (r *runner) report(name string, fn func() (string, error)) bool {
 	r.checks++
-	if err := fn(); err != nil {
+	detail, err := fn()
+	if err != nil {
 		r.failed = append(r.failed, name)
 		fmt.Fprintf(r.out, "FAIL %s: %v\n", name, err)
 		return false
+	}
+	if detail != "" {
+		name += " (" + detail + ")"
 	}
 	fmt.Fprintf(r.out, "ok   %s\n", name)
 	return true
@@ -165,6 +225,49 @@ func (r *runner) run() {
 		bad := "aistats_v1_sk_AAAAAAAAAAAA_" + strings.Repeat("A", 46)
 		a, err := r.call("GET", "/models", bad, nil)
 		return expect(a, err, 401, "invalid_key_format")
+	})
+	// An edge-optimized API drops a stream after 30 s without a byte; the
+	// template makes it Regional. Edge-optimized endpoints answer through
+	// CloudFront, whose headers show; behind a custom domain the check
+	// cannot tell, and says so.
+	// (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html)
+	r.report("the endpoint is Regional, not edge-optimized", func() (string, error) {
+		a, err := r.call("GET", "/models", "", nil)
+		if err != nil {
+			return "", err
+		}
+		u, err := url.Parse(r.base)
+		if err != nil {
+			return "", err
+		}
+		cloudFront := a.header.Get("X-Amz-Cf-Id") != "" || strings.Contains(a.header.Get("Via"), "CloudFront")
+		switch {
+		case !strings.Contains(u.Hostname(), ".execute-api."):
+			return "a custom domain: not checked", nil
+		case cloudFront:
+			return "", errors.New("the answer came through CloudFront: the API is edge-optimized, and streams idle for 30 s are cut")
+		}
+		return "", nil
+	})
+	// SAM deploys a second stage named Stage unless the template sets
+	// OpenApiVersion; its routes would answer where no alarm looks.
+	r.check("no stage but this one serves the API (no stray /Stage)", func() error {
+		root := r.base[:max(strings.LastIndex(r.base, "/"), 0)]
+		req, err := http.NewRequestWithContext(r.ctx, "GET", root+"/Stage/models", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := r.cfg.HTTP.Do(req)
+		if err != nil {
+			return fmt.Errorf("GET /Stage/models: %w", err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		a := answer{status: resp.StatusCode, header: resp.Header, body: raw}
+		if a.status == 401 || a.status < 400 {
+			return fmt.Errorf("GET /Stage/models answered %s: a stage named Stage serves the routes", a)
+		}
+		return nil
 	})
 	if !r.check("the management key lists keys", func() error {
 		a, err := r.call("GET", "/keys?limit=1", r.cfg.ManagementKey, nil)
@@ -236,15 +339,19 @@ func (r *runner) run() {
 			return nil
 		})
 		chat["stream"] = true
-		r.check("a streamed chat completion through "+r.cfg.Model, func() error {
-			a, err := r.call("POST", "/chat/completions", key, chat)
-			if err := expect(a, err, 200, ""); err != nil {
-				return err
+		// Time to first byte is what idle timeouts see: on a deployed stack
+		// it stays near the proxy's prelude delay however slow the model,
+		// since keep-alives come before the first token.
+		r.report("a streamed chat completion through "+r.cfg.Model, func() (string, error) {
+			s, err := r.stream("/chat/completions", key, chat)
+			if err := expect(s.answer, err, 200, ""); err != nil {
+				return "", err
 			}
-			if !strings.HasPrefix(a.header.Get("Content-Type"), "text/event-stream") || !bytes.Contains(a.body, []byte("data: [DONE]")) {
-				return fmt.Errorf("not a finished SSE stream: %s", a)
+			if !strings.HasPrefix(s.header.Get("Content-Type"), "text/event-stream") || !bytes.Contains(s.body, []byte("data: [DONE]")) {
+				return "", fmt.Errorf("not a finished SSE stream: %s", s.answer)
 			}
-			return nil
+			return fmt.Sprintf("first byte after %s, first token after %s",
+				s.firstByte.Round(time.Millisecond), s.firstData.Round(time.Millisecond)), nil
 		})
 	}
 	r.check("past its limit the key gets 429 with Retry-After", func() error {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +61,7 @@ func TestSmokeAgainstTheLocalStack(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out.String())
 		}
-		for _, want := range []string{"ok   a chat completion through local/echo", "ok   a streamed chat completion", "ok   past its limit the key gets 429", "ok   usage shows", "ok   a revoked key is refused", "all 10 checks passed"} {
+		for _, want := range []string{"ok   a chat completion through local/echo", "ok   a streamed chat completion through local/echo (first byte after ", ", first token after ", "ok   no stage but this one serves the API", "ok   the endpoint is Regional", "ok   past its limit the key gets 429", "ok   usage shows", "ok   a revoked key is refused", "all 12 checks passed"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
 			}
@@ -72,7 +75,7 @@ func TestSmokeAgainstTheLocalStack(t *testing.T) {
 		if err := smoke.Run(ctx, smoke.Config{BaseURL: creds.BaseURL + "/", ManagementKey: creds.ManagementKey}, &out); err != nil {
 			t.Fatalf("%v\n%s", err, out.String())
 		}
-		if strings.Contains(out.String(), "chat completion") || !strings.Contains(out.String(), "all 8 checks passed") {
+		if strings.Contains(out.String(), "chat completion") || !strings.Contains(out.String(), "all 10 checks passed") {
 			t.Errorf("output:\n%s", out.String())
 		}
 	})
@@ -98,4 +101,24 @@ func TestSmokeAgainstTheLocalStack(t *testing.T) {
 			t.Error("Run without a base URL succeeded")
 		}
 	})
+}
+
+// TestAnEdgeOptimizedEndpointFails: an API answering through CloudFront on
+// its execute-api host is edge-optimized, and the check says so.
+func TestAnEdgeOptimizedEndpointFails(t *testing.T) {
+	edge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Via", "1.1 0123456789abcdef.cloudfront.net (CloudFront)")
+		w.Header().Set("X-Amz-Cf-Id", "abc")
+		w.WriteHeader(401)
+	}))
+	t.Cleanup(edge.Close)
+	// Every host resolves to the test server, as the API's would to CloudFront.
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, edge.Listener.Addr().String())
+	}}}
+	var out strings.Builder
+	err := smoke.Run(context.Background(), smoke.Config{BaseURL: "http://abc123.execute-api.us-east-1.amazonaws.com/v1", ManagementKey: "k", HTTP: client}, &out)
+	if err == nil || !strings.Contains(out.String(), "FAIL the endpoint is Regional, not edge-optimized: the answer came through CloudFront") {
+		t.Errorf("Run = %v\n%s", err, out.String())
+	}
 }

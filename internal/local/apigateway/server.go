@@ -48,6 +48,14 @@ type Config struct {
 // MaxPayloadBytes is API Gateway's request payload limit.
 const MaxPayloadBytes = 10 << 20
 
+// MaxInvokePayloadBytes is Lambda's limit for a synchronous invocation, in
+// each direction: the whole event (body escaped or base64, headers, request
+// context), and the whole buffered response. Beyond it Lambda refuses the
+// invocation or fails the response, and API Gateway answers a 5xx: the
+// emulator does the same, so a body or an answer that fits locally fits in
+// AWS.
+const MaxInvokePayloadBytes = 6 << 20
+
 // Server serves an API with API Gateway REST semantics.
 type Server struct {
 	api       *samtemplate.API
@@ -339,6 +347,11 @@ func (s *Server) integrate(w http.ResponseWriter, r *http.Request, route samtemp
 		s.gatewayResponse(w, integrationFailure, "", env, nil)
 		return
 	}
+	if len(payload) > MaxInvokePayloadBytes {
+		s.log.Error("the event is larger than Lambda accepts", "request_id", env.context["requestId"], "function", route.FunctionID, "bytes", len(payload))
+		s.gatewayResponse(w, integrationFailure, "", env, nil)
+		return
+	}
 	if route.Streaming {
 		sf, ok := fn.(StreamingFunction)
 		if !ok {
@@ -365,6 +378,11 @@ func (s *Server) integrate(w http.ResponseWriter, r *http.Request, route samtemp
 	}
 	if err != nil {
 		s.log.Error("function failed", "request_id", env.context["requestId"], "function", route.FunctionID, "error", err)
+		s.gatewayResponse(w, integrationFailure, "", env, nil)
+		return
+	}
+	if len(out) > MaxInvokePayloadBytes {
+		s.log.Error("the function's response is larger than Lambda returns", "request_id", env.context["requestId"], "function", route.FunctionID, "bytes", len(out))
 		s.gatewayResponse(w, integrationFailure, "", env, nil)
 		return
 	}

@@ -5,5 +5,8 @@
 // Its model echo answers chat completions with the last user message
 // (streamed in several chunks when asked, with usage in the last chunk when
 // stream_options.include_usage is set) and embeddings with a deterministic
-// vector.
+// vector. Its model slow answers the same after a long silence before its
+// first token (DefaultSlowFirstToken, longer than an edge-optimized API
+// Gateway lets a stream idle), like a reasoning model: with it the local
+// stack shows the proxy's keep-alives reaching the client.
 package localprovider

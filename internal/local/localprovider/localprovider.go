@@ -10,13 +10,36 @@ import (
 	"time"
 )
 
-// Handler returns the provider's HTTP handler, rooted at /v1.
-func Handler() http.Handler {
+// DefaultSlowFirstToken is how long the model slow thinks before its first
+// token: longer than the 30 s after which an edge-optimized API Gateway
+// drops a silent stream, so the local stack shows what keeps a stream alive.
+const DefaultSlowFirstToken = 35 * time.Second
+
+// Config configures the provider.
+type Config struct {
+	// SlowFirstToken is the silence of model slow before its first token
+	// (after its headers, when streaming); zero means DefaultSlowFirstToken.
+	SlowFirstToken time.Duration
+}
+
+// Handler returns the provider's HTTP handler, rooted at /v1, with the
+// default Config.
+func Handler() http.Handler { return New(Config{}) }
+
+// New returns the provider's HTTP handler, rooted at /v1. Its models: echo
+// answers at once; slow answers the same after SlowFirstToken of silence,
+// like a reasoning model.
+func New(cfg Config) http.Handler {
+	if cfg.SlowFirstToken <= 0 {
+		cfg.SlowFirstToken = DefaultSlowFirstToken
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", chat)
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { chat(w, r, cfg) })
 	mux.HandleFunc("POST /v1/embeddings", embeddings)
 	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{map[string]any{"id": "echo", "object": "model", "owned_by": "local"}}})
+		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{
+			map[string]any{"id": "echo", "object": "model", "owned_by": "local"},
+			map[string]any{"id": "slow", "object": "model", "owned_by": "local"}}})
 	})
 	return mux
 }
@@ -65,13 +88,13 @@ func text(raw json.RawMessage) string {
 
 func tokens(s string) int64 { return int64(len(strings.Fields(s))) }
 
-func chat(w http.ResponseWriter, r *http.Request) {
+func chat(w http.ResponseWriter, r *http.Request, cfg Config) {
 	var req chatRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		badRequest(w, "invalid JSON body")
 		return
 	}
-	if req.Model != "echo" {
+	if req.Model != "echo" && req.Model != "slow" {
 		writeJSON(w, 404, map[string]any{"error": map[string]any{"message": "model not found", "type": "invalid_request_error", "code": "model_not_found", "param": "model"}})
 		return
 	}
@@ -86,9 +109,27 @@ func chat(w http.ResponseWriter, r *http.Request) {
 	id := fmt.Sprintf("chatcmpl-local-%d", time.Now().UnixNano())
 	created := time.Now().Unix()
 	usage := map[string]any{"prompt_tokens": tokens(prompt), "completion_tokens": tokens(last), "total_tokens": tokens(prompt) + tokens(last)}
+	// think is the silence before the first token of model slow; false when
+	// the client went away meanwhile.
+	think := func() bool {
+		if req.Model != "slow" {
+			return true
+		}
+		t := time.NewTimer(cfg.SlowFirstToken)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-r.Context().Done():
+			return false
+		}
+	}
 	if !req.Stream {
+		if !think() {
+			return
+		}
 		writeJSON(w, 200, map[string]any{
-			"id": id, "object": "chat.completion", "created": created, "model": "echo",
+			"id": id, "object": "chat.completion", "created": created, "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": last}, "finish_reason": "stop"}},
 			"usage":   usage,
 		})
@@ -98,6 +139,12 @@ func chat(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(200)
 	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush() // the headers at once, as providers send them, then silence
+	}
+	if !think() {
+		return
+	}
 	send := func(v any) {
 		b, _ := json.Marshal(v)
 		fmt.Fprintf(w, "data: %s\n\n", b)
@@ -106,7 +153,7 @@ func chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	chunk := func(delta map[string]any, finish any) map[string]any {
-		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": "echo",
+		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
 	}
 	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
@@ -115,7 +162,7 @@ func chat(w http.ResponseWriter, r *http.Request) {
 	}
 	send(chunk(map[string]any{}, "stop"))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": "echo", "choices": []any{}, "usage": usage})
+		send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model, "choices": []any{}, "usage": usage})
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	if flusher != nil {

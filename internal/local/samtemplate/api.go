@@ -38,8 +38,9 @@ type Route struct {
 	FunctionID string
 	// Authorized is false for routes declared with Auth: {Authorizer: NONE}.
 	Authorized bool
-	// Streaming marks a route whose integration streams its response
-	// (responseTransferMode STREAM, declared in the API's DefinitionBody).
+	// Streaming marks a route whose integration streams its response: an Api
+	// event with ResponseTransferMode RESPONSE_STREAM, or responseTransferMode
+	// STREAM in the API's DefinitionBody.
 	Streaming bool
 }
 
@@ -121,6 +122,9 @@ func (t *Template) API(logicalID string) (*API, error) {
 				Path:       String(ev, "Properties", "Path"),
 				FunctionID: fnID,
 				Authorized: api.Authorizer != nil && String(ev, "Properties", "Auth", "Authorizer") != "NONE",
+				// SAM's name for STREAM; it also switches the integration to
+				// InvokeWithResponseStream.
+				Streaming: String(ev, "Properties", "ResponseTransferMode") == "RESPONSE_STREAM",
 			}
 			if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
 				return nil, fmt.Errorf("function %s event %s: Method and Path (starting with /) are required", fnID, name)

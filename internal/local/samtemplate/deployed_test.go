@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aistats/edge/internal/local/samtemplate"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
 // deployed renders template.yaml through the AWS SAM translator, the library
@@ -102,6 +104,9 @@ func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
 				}
 			}
 			streaming := samtemplate.String(integration, "responseTransferMode") == "STREAM"
+			if invokes := strings.HasSuffix(subString(mustMap(integration)["uri"]), "/response-streaming-invocations"); invokes != streaming {
+				t.Errorf("%s %s: responseTransferMode STREAM is %v but InvokeWithResponseStream is %v", strings.ToUpper(method), path, streaming, invokes)
+			}
 			deployedRoutes[strings.ToUpper(method)+" "+path] = fmt.Sprintf("%s streaming=%v authorized=%v", fn, streaming, authorized)
 		}
 	}
@@ -237,4 +242,129 @@ func mustMap(v any) map[string]any {
 func asSlice(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// TestDeployedStageIsRegionalThrottledAndLogged: what SAM deploys is one
+// Regional stage, so streams are not cut after 30 idle seconds at the edge
+// and no stray "Stage" stage serves the routes where no alarm looks; the
+// stage throttles before any function runs, and it writes one JSON access
+// log line per request into a log group that expires.
+func TestDeployedStageIsRegionalThrottledAndLogged(t *testing.T) {
+	resources := deployed(t)
+	tpl := loadRepoTemplate(t)
+
+	types, _ := samtemplate.Lookup(resources["Api"].Properties, "EndpointConfiguration", "Types")
+	if got := fmt.Sprint(types); got != "[REGIONAL]" {
+		t.Errorf("endpoint types %s, want [REGIONAL]: an edge-optimized API drops a stream after 30 s without bytes", got)
+	}
+
+	// A stage is made by an AWS::ApiGateway::Stage, or by a Deployment that
+	// names one (how SAM makes its stray "Stage").
+	var stages []string
+	var stage cfnResource
+	for id, r := range resources {
+		switch r.Type {
+		case "AWS::ApiGateway::Stage":
+			stages = append(stages, samtemplate.String(r.Properties, "StageName"))
+			stage = r
+		case "AWS::ApiGateway::Deployment":
+			if name := samtemplate.String(r.Properties, "StageName"); name != "" {
+				stages = append(stages, name+" (from the deployment "+id+")")
+			}
+		}
+	}
+	if len(stages) != 1 || stages[0] != "v1" {
+		t.Fatalf("deployed stages %v, want exactly [v1]", stages)
+	}
+
+	t.Run("throttling", func(t *testing.T) {
+		settings, _ := stage.Properties["MethodSettings"].([]any)
+		var all map[string]any
+		for _, s := range settings {
+			if samtemplate.String(s, "ResourcePath") == "/*" && samtemplate.String(s, "HttpMethod") == "*" {
+				all = mustMap(s)
+			}
+		}
+		if all == nil {
+			t.Fatalf("method settings %v, want one for every route (/*, *)", settings)
+		}
+		for setting, param := range map[string]string{"ThrottlingRateLimit": "ThrottlingRateLimit", "ThrottlingBurstLimit": "ThrottlingBurstLimit"} {
+			if got := refName(all[setting]); got != param {
+				t.Errorf("%s = %v, want a Ref to the parameter %s", setting, all[setting], param)
+			}
+			def, _ := samtemplate.Lookup(tpl.Parameters, param, "Default")
+			if n, _ := strconv.Atoi(fmt.Sprint(def)); n <= 0 {
+				t.Errorf("parameter %s defaults to %v, want a positive number", param, def)
+			}
+		}
+	})
+
+	t.Run("access logs", func(t *testing.T) {
+		dest, _ := samtemplate.Lookup(stage.Properties, "AccessLogSetting", "DestinationArn")
+		group := refName(dest)
+		if r, ok := resources[group]; !ok || r.Type != "AWS::Logs::LogGroup" {
+			t.Fatalf("access logs go to %v, want a log group of this stack", dest)
+		} else if got := refName(r.Properties["RetentionInDays"]); got != "AccessLogRetentionDays" {
+			t.Errorf("access log retention %v, want a Ref to the parameter AccessLogRetentionDays", r.Properties["RetentionInDays"])
+		}
+		format := samtemplate.String(stage.Properties, "AccessLogSetting", "Format")
+		var line map[string]string
+		if err := json.Unmarshal([]byte(format), &line); err != nil {
+			t.Fatalf("access log format is not one JSON object: %v\n%s", err, format)
+		}
+		for field, variable := range map[string]string{
+			"request_id": "$context.requestId", "status": "$context.status", "latency_ms": "$context.responseLatency",
+			"principal": "$context.authorizer.principalId", "authorizer_code": "$context.authorizer.code",
+		} {
+			if line[field] != variable {
+				t.Errorf("access log field %s = %q, want %s", field, line[field], variable)
+			}
+		}
+		for field, v := range line {
+			if strings.Contains(strings.ToLower(v), "header") || strings.Contains(v, "body") {
+				t.Errorf("access log field %s logs %s: no header or body may reach a log", field, v)
+			}
+		}
+	})
+}
+
+// TestEveryRouteDeadlineIsBelowItsGatewayLimit: the proxy gives up on a
+// request before API Gateway does (its integration timeout: 29 s unless the
+// route sets timeoutInMillis) and before Lambda stops the function, so the
+// client gets the proxy's answer and usage records what the client got.
+func TestEveryRouteDeadlineIsBelowItsGatewayLimit(t *testing.T) {
+	resources := deployed(t)
+	body, _ := resources["Api"].Properties["Body"].(map[string]any)
+	paths, _ := body["paths"].(map[string]any)
+	fnTimeout, _ := resources["ProxyFunction"].Properties["Timeout"].(float64)
+	routes := 0
+	for path, ops := range paths {
+		for method, op := range ops.(map[string]any) {
+			integration, _ := samtemplate.Lookup(op, "x-amazon-apigateway-integration")
+			m := arnRef.FindStringSubmatch(subString(mustMap(integration)["uri"]))
+			if m == nil || m[1] != "ProxyFunction" {
+				continue
+			}
+			routes++
+			limit := 29 * time.Second
+			if ms, ok := mustMap(integration)["timeoutInMillis"].(float64); ok {
+				limit = time.Duration(ms) * time.Millisecond
+			}
+			deadline := proxy.DefaultBufferedDeadline
+			if samtemplate.String(integration, "responseTransferMode") == "STREAM" {
+				deadline = proxy.DefaultStreamDeadline
+			}
+			// A second at least for the authorizer and a cold start, the
+			// answer and the usage write.
+			if deadline+time.Second > limit {
+				t.Errorf("%s %s: the proxy's deadline %s is not below the gateway's %s", strings.ToUpper(method), path, deadline, limit)
+			}
+			if fn := time.Duration(fnTimeout) * time.Second; deadline+time.Second > fn {
+				t.Errorf("%s %s: the proxy's deadline %s is not below the function's timeout %s", strings.ToUpper(method), path, deadline, fn)
+			}
+		}
+	}
+	if routes != 3 {
+		t.Errorf("%d proxy routes deployed, want 3", routes)
+	}
 }

@@ -152,9 +152,10 @@ func TestProviderSecretsComeFromParameters(t *testing.T) {
 	}
 }
 
-// TestChatCompletionsStreams: the chat route is a STREAM integration that
-// invokes the proxy with response streaming, behind the authorizer, and API
-// Gateway may invoke the proxy for it.
+// TestChatCompletionsStreams: the chat route, and only it, is a streaming
+// route to the proxy, behind the authorizer. That SAM renders it as a STREAM
+// integration invoking InvokeWithResponseStream, and lets API Gateway invoke
+// the proxy for it, is TestDeployedAPIIsTheEmulatedAPI's to check.
 func TestChatCompletionsStreams(t *testing.T) {
 	tpl := loadRepoTemplate(t)
 	api, err := tpl.API("Api")
@@ -174,14 +175,6 @@ func TestChatCompletionsStreams(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no POST /chat/completions route")
-	}
-	uri, _ := samtemplate.Lookup(tpl.Resources["Api"].Properties, "DefinitionBody", "paths", "/chat/completions", "post", "x-amazon-apigateway-integration", "uri")
-	if in, _ := uri.(samtemplate.Intrinsic); !strings.HasSuffix(fmt.Sprint(in.Value), "/response-streaming-invocations") {
-		t.Errorf("integration uri %v does not use InvokeWithResponseStream", uri)
-	}
-	perm := tpl.Resources["ChatCompletionsPermission"]
-	if target, _ := samtemplate.RefTarget(perm.Properties["FunctionName"]); perm.Type != "AWS::Lambda::Permission" || target != "ProxyFunction" {
-		t.Errorf("no permission for API Gateway to invoke the proxy on the streaming route: %+v", perm)
 	}
 }
 

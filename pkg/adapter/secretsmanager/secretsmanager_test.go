@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -53,5 +54,33 @@ func TestCredentialsAreReadOncePerContainer(t *testing.T) {
 	broken := &Credentials{Client: &fakeSecrets{err: errors.New("throttled")}}
 	if _, err := broken.Credential(context.Background(), openai); err == nil {
 		t.Error("a Secrets Manager failure was taken for a missing secret")
+	}
+}
+
+// TestMissingSecretIsAskedForAgainAfterAMinute: a provider whose secret is
+// created after the container started becomes usable without a restart,
+// once the minute a missing secret is believed missing has passed; within
+// it, no further call is made.
+func TestMissingSecretIsAskedForAgainAfterAMinute(t *testing.T) {
+	fake := &fakeSecrets{values: map[string]string{}}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := &Credentials{Client: fake, Prefix: "prod/", Now: func() time.Time { return now }}
+	groq := &providers.Provider{ID: "groq", Credential: providers.Credential{Secret: "providers/groq"}}
+	ctx := context.Background()
+	if v, err := c.Credential(ctx, groq); err != nil || v != "" {
+		t.Fatalf("missing secret = %q, %v; want not configured", v, err)
+	}
+	fake.values["prod/providers/groq"] = "sk-added-later"
+	now = now.Add(59 * time.Second)
+	if v, _ := c.Credential(ctx, groq); v != "" || fake.calls != 1 {
+		t.Errorf("59 s later: %q after %d calls, want still missing after 1 call", v, fake.calls)
+	}
+	now = now.Add(time.Second)
+	if v, _ := c.Credential(ctx, groq); v != "sk-added-later" || fake.calls != 2 {
+		t.Errorf("60 s later: %q after %d calls, want the new secret after 2 calls", v, fake.calls)
+	}
+	now = now.Add(time.Hour)
+	if v, _ := c.Credential(ctx, groq); v != "sk-added-later" || fake.calls != 2 {
+		t.Errorf("a found secret: %q after %d calls, want it kept without another call", v, fake.calls)
 	}
 }

@@ -5,11 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -21,11 +25,52 @@ import (
 	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
-// MaxBodyBytes is the largest request body the proxy forwards (DESIGN §3: 413).
-const MaxBodyBytes = 6 << 20
+// MaxBodyBytes is the largest request body the proxy forwards (DESIGN §3:
+// 413 body_too_large). The binding limit is not API Gateway's 10 MB but
+// Lambda's: a synchronous invocation carries at most 6 MB (6,291,456 bytes)
+// for the whole event, and the event holds the body JSON-escaped (each " and
+// \ doubled) or base64-encoded (4/3 of its size), plus the headers twice
+// (headers and multiValueHeaders) and the request context. 4 MiB leaves
+// 2 MiB for that: a base64 body of 4 MiB takes 5,592,406 bytes, leaving
+// 699,050 for the rest, and a JSON body may grow by half before the event
+// no longer fits. A larger body that still fits the event gets this 413; one
+// that does not is refused by Lambda before the proxy runs (README, "Request
+// and response sizes").
+const MaxBodyBytes = 4 << 20
 
-// maxUpstreamBody bounds a buffered (non-streamed) upstream answer.
+// MaxBufferedResponseBytes is what a buffered Lambda response may carry: 6 MB
+// for the whole response event, the body JSON-escaped inside it. A larger
+// answer fails in AWS after the provider was paid, so the proxy refuses it
+// with a clear error instead (and records it as one).
+const MaxBufferedResponseBytes = 6 << 20
+
+// maxUpstreamBody bounds an upstream answer read whole (not streamed).
 const maxUpstreamBody = 32 << 20
+
+// maxModelBytes bounds a model name: nothing longer is echoed or logged.
+const maxModelBytes = 256
+
+// Deadlines per route. API Gateway gives up on a buffered route at 29 s
+// (504) and on the streaming route at its integration timeout (300 s in
+// template.yaml), and Lambda stops the function at its Timeout (300 s); a
+// deadline below each leaves time to answer the client, who is still there,
+// and to record what happened. No retry starts past it.
+const (
+	DefaultBufferedDeadline = 25 * time.Second
+	DefaultStreamDeadline   = 285 * time.Second
+	// DefaultPreludeAfter is how long a streamed request waits for the
+	// provider before the proxy commits to 200 and starts keep-alives:
+	// long enough that a quick refusal keeps its own status, short enough
+	// that no idle timeout comes near.
+	DefaultPreludeAfter = 2 * time.Second
+	// DefaultKeepAliveInterval is the silence after which a stream gets an
+	// SSE comment; well under the 30 s an edge-optimized endpoint or a
+	// client-side proxy allows.
+	DefaultKeepAliveInterval = 10 * time.Second
+	// functionReserve is kept back from the function's own deadline, to
+	// answer and record usage before Lambda stops the function.
+	functionReserve = 2 * time.Second
+)
 
 // Config configures a Handler.
 type Config struct {
@@ -40,6 +85,22 @@ type Config struct {
 	Logger   *slog.Logger
 	// Metrics receives one EMF line per request; nil emits none.
 	Metrics *emf.Emitter
+	// BufferedDeadline bounds a request on a buffered route (/embeddings,
+	// /models); zero means DefaultBufferedDeadline.
+	BufferedDeadline time.Duration
+	// StreamDeadline bounds a request on the streaming route
+	// (/chat/completions, streamed or not); zero means DefaultStreamDeadline.
+	StreamDeadline time.Duration
+	// PreludeAfter and KeepAliveInterval shape a streamed answer; zero
+	// means DefaultPreludeAfter and DefaultKeepAliveInterval.
+	PreludeAfter      time.Duration
+	KeepAliveInterval time.Duration
+	// LogSuccessEvery samples the JSON log line of successful requests: one
+	// in LogSuccessEvery is written (0 and 1 write every one). Failures
+	// and refusals are always logged, and the EMF metrics line is written
+	// for every request whatever this says, so metrics stay exact. Log
+	// lines are billed per byte ingested; see README "Performance and cost".
+	LogSuccessEvery int
 }
 
 // Handler serves the proxy routes.
@@ -52,6 +113,11 @@ type Handler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *emf.Emitter
+
+	bufferedDeadline, streamDeadline time.Duration
+	preludeAfter, keepAlive          time.Duration
+	logSuccessEvery                  uint64
+	successes                        atomic.Uint64
 }
 
 // New returns a Handler.
@@ -60,7 +126,12 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("proxy: registry, upstream, credentials and usage are required")
 	}
 	h := &Handler{registry: cfg.Registry, upstream: cfg.Upstream, creds: cfg.Credentials, baseURLs: cfg.BaseURLs,
-		usage: cfg.Usage, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics}
+		usage: cfg.Usage, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics,
+		bufferedDeadline: orDefault(cfg.BufferedDeadline, DefaultBufferedDeadline),
+		streamDeadline:   orDefault(cfg.StreamDeadline, DefaultStreamDeadline),
+		preludeAfter:     orDefault(cfg.PreludeAfter, DefaultPreludeAfter),
+		keepAlive:        orDefault(cfg.KeepAliveInterval, DefaultKeepAliveInterval),
+		logSuccessEvery:  uint64(max(cfg.LogSuccessEvery, 1))}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -68,6 +139,13 @@ func New(cfg Config) (*Handler, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	return h, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // forwardedHeaders are the only client headers sent upstream: hop-by-hop
@@ -85,6 +163,12 @@ type call struct {
 	status    int
 	attempts  int
 	usage     usage
+	// estimated marks token counts the proxy estimated because the provider's
+	// own never came (a stream cut off before its usage chunk).
+	estimated bool
+	// failed marks a request that failed without an error to log: a stream
+	// cut off by the client.
+	failed bool
 }
 
 // Handle serves one request. It returns an events.APIGatewayProxyResponse,
@@ -111,7 +195,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	case "GET /models":
 		resp, err = h.models(ctx, c)
 	default:
-		err = gateway.Errorf(gateway.CodeNotFound, "No route %s.", c.route)
+		err = gateway.Errorf(gateway.CodeNotFound, "No route %s.", clip(c.route))
 	}
 	if err != nil {
 		r := authcontext.ErrorResponse(err, c.ctx.Headers(c.requestID), c.requestID)
@@ -144,12 +228,18 @@ func (h *Handler) logCall(c *call, err error) {
 		emf.Metric{Name: "PromptTokens", Unit: "Count", Value: float64(c.usage.PromptTokens)},
 		emf.Metric{Name: "CompletionTokens", Unit: "Count", Value: float64(c.usage.CompletionTokens)},
 		emf.Metric{Name: "ProxyLatency", Unit: "Milliseconds", Value: latency})
-	attrs := []any{"request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "route", c.route,
-		"model", c.model, "provider", c.provider, "status", c.status, "attempts", c.attempts,
+	if err == nil && !c.failed && c.status < 400 && h.logSuccessEvery > 1 && h.successes.Add(1)%h.logSuccessEvery != 1 {
+		return // sampled out: a success, and its metrics are in the EMF line
+	}
+	attrs := []any{"request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "route", clip(c.route),
+		"model", clip(c.model), "provider", c.provider, "status", c.status, "attempts", c.attempts,
 		"prompt_tokens", c.usage.PromptTokens, "completion_tokens", c.usage.CompletionTokens,
 		"latency_ms", latency}
+	if c.estimated {
+		attrs = append(attrs, "tokens_estimated", true)
+	}
 	if err != nil {
-		attrs = append(attrs, "code", string(gateway.ErrorCode(err)), "error", err.Error())
+		attrs = append(attrs, "code", string(gateway.ErrorCode(err)), "error", clipTo(err.Error(), 1024))
 	}
 	h.log.Info("proxy", attrs...)
 }
@@ -234,7 +324,7 @@ func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
 		}
 	}
 	if len(raw) > MaxBodyBytes {
-		return requestBody{}, gateway.Errorf(gateway.CodeBodyTooLarge, "The request body is larger than %d MB.", MaxBodyBytes>>20)
+		return requestBody{}, gateway.Errorf(gateway.CodeBodyTooLarge, "The request body is larger than %d MiB.", MaxBodyBytes>>20)
 	}
 	var b requestBody
 	if err := json.Unmarshal(raw, &b.fields); err != nil || b.fields == nil {
@@ -242,6 +332,11 @@ func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
 	}
 	if m, ok := b.fields["model"]; !ok || json.Unmarshal(m, &b.model) != nil || b.model == "" {
 		return requestBody{}, &gateway.Error{Code: gateway.CodeModelRequired, Param: "model", Message: "The request must name a model."}
+	}
+	if !validModel(b.model) {
+		// Not echoed: the name may be megabytes long.
+		return requestBody{}, &gateway.Error{Code: gateway.CodeValidationError, Param: "model",
+			Message: fmt.Sprintf("A model name is at most %d characters: letters, digits and . _ - : / @ +.", maxModelBytes)}
 	}
 	if s, ok := b.fields["stream"]; ok {
 		if err := json.Unmarshal(s, &b.stream); err != nil {
@@ -298,9 +393,44 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	if fb, ok := h.registry.Resolve(resolved.Fallback); ok && resolved.Fallback != "" && access.Allowed(c.ctx.Grant(), fb) {
 		candidates = append(candidates, fb)
 	}
+	ctx, cancel := h.withDeadline(ctx, streamRoute)
+	do := func() upstreamAnswer { return h.call(ctx, candidates, header, body, path, resolved) }
+	if body.stream {
+		return h.stream(c, body, do, cancel)
+	}
+	defer cancel()
+	a := do()
+	c.provider, c.attempts = a.provider, a.attempts
+	if a.err != nil {
+		return nil, a.err
+	}
+	return h.whole(c, a.resp, streamRoute)
+}
+
+// withDeadline bounds a request by its route's deadline, and by the
+// function's own deadline less a reserve to answer and record usage.
+func (h *Handler) withDeadline(ctx context.Context, streamRoute bool) (context.Context, context.CancelFunc) {
+	d := h.bufferedDeadline
+	if streamRoute {
+		d = h.streamDeadline
+	}
+	if fnDeadline, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(fnDeadline)-functionReserve, 0))
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// call asks each candidate in turn, with the upstream client's retries,
+// until one answers with something other than a retryable failure. It starts
+// nothing once ctx is done: no attempt outlives the route's deadline.
+func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, header http.Header, body requestBody, path string, resolved providers.Resolved) upstreamAnswer {
 	var result upstream.Result
+	var answer upstreamAnswer
 	tried := false
 	for _, m := range candidates {
+		if ctx.Err() != nil {
+			break
+		}
 		if !h.configured(ctx, m.Provider) {
 			continue
 		}
@@ -308,50 +438,110 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 			result.Response.Body.Close()
 		}
 		tried = true
-		c.provider = m.Provider.ID
+		answer.provider = m.Provider.ID
 		hdr := header.Clone()
 		if m.Provider.Auth == providers.AuthBearer {
 			cred, _ := h.creds.Credential(ctx, m.Provider)
 			hdr.Set("Authorization", "Bearer "+cred)
 		}
 		r := h.upstream.Do(ctx, upstream.Request{Method: "POST", URL: h.baseURL(m.Provider) + path, Header: hdr, Body: body.upstreamBody(m.Model)})
-		c.attempts += r.Attempts
+		answer.attempts += r.Attempts
 		result = r
 		if r.Response != nil && !upstream.Retryable(r.Response.StatusCode) {
 			break
 		}
 	}
-	if !tried {
-		return nil, gateway.Errorf(gateway.CodeServiceUnavailable, "The provider %s is not configured on this gateway.", resolved.Provider.ID)
-	}
-	if result.Response == nil || upstream.Retryable(result.Response.StatusCode) {
+	switch {
+	case !tried && ctx.Err() != nil:
+		answer.err = &gateway.Error{Code: gateway.CodeUpstreamTimeout, Message: "The provider did not answer in time.", Err: ctx.Err()}
+	case !tried:
+		answer.err = gateway.Errorf(gateway.CodeServiceUnavailable, "The provider %s is not configured on this gateway.", resolved.Provider.ID)
+	case result.Response == nil || upstream.Retryable(result.Response.StatusCode):
 		if result.Response != nil {
 			result.Response.Body.Close()
 		}
-		if result.TimedOut {
-			return nil, &gateway.Error{Code: gateway.CodeUpstreamTimeout, Message: "The provider did not answer in time.", Err: result.Err}
+		if result.TimedOut || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			answer.err = &gateway.Error{Code: gateway.CodeUpstreamTimeout, Message: "The provider did not answer in time.", Err: result.Err}
+		} else {
+			answer.err = &gateway.Error{Code: gateway.CodeUpstreamError, Message: "The provider failed to answer; try again.", Err: result.Err}
 		}
-		return nil, &gateway.Error{Code: gateway.CodeUpstreamError, Message: "The provider failed to answer; try again.", Err: result.Err}
+	default:
+		answer.resp = result.Response
 	}
-	resp := result.Response
-	c.status = resp.StatusCode
+	return answer
+}
+
+// stream answers a stream:true request. When the provider answers within
+// preludeAfter, its status is the client's (a refusal keeps its 4xx); when
+// it does not, the proxy sends the 200 prelude at once and keeps the
+// connection alive with SSE comments until the first token, so that no idle
+// timeout between client and proxy fires while a slow model thinks. Past
+// that point a failure can only be told as an SSE error event.
+func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, cancel context.CancelFunc) (any, error) {
+	relay := newRelay(h.keepAlive, c.requestID, cancel, func(o streamOutcome) {
+		c.provider, c.attempts, c.usage = o.provider, o.attempts, o.usage
+		if o.answered && !o.sawUsage {
+			// The provider bills the whole prompt and what it sent, even
+			// when the stream is cut off before its usage chunk.
+			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
+			c.estimated = true
+		}
+		c.failed = o.failed
+		h.logCall(c, o.err)
+		h.record(c, o.failed)
+	})
+	answers := make(chan upstreamAnswer)
+	go func() {
+		a := do()
+		select {
+		case answers <- a:
+		case <-relay.closed:
+			if a.resp != nil {
+				a.resp.Body.Close()
+			}
+		}
+	}()
+	timer := time.NewTimer(h.preludeAfter)
+	defer timer.Stop()
 	headers := c.ctx.Headers(c.requestID)
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		headers["Content-Type"] = ct
+	headers["Cache-Control"] = "no-cache"
+	select {
+	case a := <-answers:
+		c.provider, c.attempts = a.provider, a.attempts
+		if a.err != nil {
+			cancel()
+			return nil, a.err
+		}
+		if a.resp.StatusCode != http.StatusOK {
+			defer cancel()
+			return h.whole(c, a.resp, true)
+		}
+		if ct := a.resp.Header.Get("Content-Type"); ct != "" {
+			headers["Content-Type"] = ct
+		}
+		relay.mu.Lock()
+		relay.begin(a)
+		relay.mu.Unlock()
+	case <-timer.C:
+		headers["Content-Type"] = "text/event-stream"
+		relay.wait = answers
 	}
-	if body.stream && resp.StatusCode == 200 {
-		headers["Cache-Control"] = "no-cache"
-		relay := &sseRelay{upstream: resp.Body, reqID: c.requestID, finish: func(u usage, failed bool) {
-			c.usage = u
-			h.logCall(c, nil)
-			h.record(c, failed)
-		}}
-		return &events.APIGatewayProxyStreamingResponse{StatusCode: 200, Headers: headers, Body: relay}, nil
-	}
+	c.status = http.StatusOK
+	return &events.APIGatewayProxyStreamingResponse{StatusCode: http.StatusOK, Headers: headers, Body: relay}, nil
+}
+
+// whole relays an answer read whole: a buffered route's, a stream:false
+// one's, or a provider's refusal. On a buffered route an answer too large for
+// a Lambda response is refused, and recorded as an error, rather than left to
+// fail in AWS after the provider was paid.
+func (h *Handler) whole(c *call, resp *http.Response, streamRoute bool) (any, error) {
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody+1))
 	if err != nil {
 		return nil, &gateway.Error{Code: gateway.CodeUpstreamError, Message: "The provider's answer broke off.", Err: err}
+	}
+	if len(raw) > maxUpstreamBody {
+		return nil, gateway.Errorf(gateway.CodeUpstreamError, "The provider's answer is larger than the %d MiB the gateway relays whole; ask for less in one request.", maxUpstreamBody>>20)
 	}
 	var parsed struct {
 		Usage *usage `json:"usage"`
@@ -359,13 +549,69 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	if json.Unmarshal(raw, &parsed) == nil && parsed.Usage != nil {
 		c.usage = *parsed.Usage
 	}
-	h.logCall(c, nil)
-	h.record(c, false)
+	c.status = resp.StatusCode
+	headers := c.ctx.Headers(c.requestID)
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		headers["Content-Type"] = ct
+	}
 	out := events.APIGatewayProxyResponse{StatusCode: resp.StatusCode, Headers: headers, Body: string(raw)}
 	if streamRoute {
+		h.logCall(c, nil)
+		h.record(c, false)
 		return h.respond(true, out), nil
 	}
+	if size := responseSize(out); size > MaxBufferedResponseBytes {
+		return nil, gateway.Errorf(gateway.CodeUpstreamError,
+			"The provider's answer takes %.1f MB, more than the %d MB a response on this route can carry; ask for less in one request (fewer inputs).",
+			float64(size)/1e6, MaxBufferedResponseBytes>>20)
+	}
+	h.logCall(c, nil)
+	h.record(c, false)
 	return out, nil
+}
+
+// responseSize is the size of r as the Lambda runtime sends it: JSON, with
+// the body escaped inside. Answers well under the cap are not encoded twice.
+func responseSize(r events.APIGatewayProxyResponse) int {
+	if len(r.Body) < MaxBufferedResponseBytes/2 {
+		return len(r.Body)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return math.MaxInt
+	}
+	return len(b)
+}
+
+// validModel reports whether name is a model name the gateway may echo: at
+// most maxModelBytes of the characters model ids use.
+func validModel(name string) bool {
+	if len(name) > maxModelBytes {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch b := name[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
+		case strings.IndexByte("._-:/@+", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// clip bounds a client-supplied string for a log line or an error message.
+func clip(s string) string { return clipTo(s, maxModelBytes) }
+
+func clipTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func headerValue(req events.APIGatewayProxyRequest, name string) string {

@@ -31,7 +31,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
 const testRegistry = `{"providers": [
-  {"id": "alpha", "base_url": "", "local_only": true, "auth": "bearer", "credential": {"env": "ALPHA_KEY"},
+  {"id": "alpha", "base_url": "", "local_only": true, "auth": "bearer", "credential": {"env": "ALPHA_KEY", "secret": "providers/alpha"},
    "models": [{"id": "m1", "fallback": "beta/m1"}, {"id": "solo"}, {"id": "emb"}]},
   {"id": "beta", "base_url": "", "local_only": true, "auth": "bearer", "credential": {"env": "BETA_KEY"},
    "models": [{"id": "m1"}]},
@@ -92,7 +92,7 @@ func chatOK(w http.ResponseWriter, r *http.Request, _ int) {
 	io.WriteString(w, `{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}`)
 }
 
-func newFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Request, int)) *fixture {
+func newFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Request, int), options ...func(*proxy.Config)) *fixture {
 	t.Helper()
 	reg, err := providers.Parse([]byte(testRegistry))
 	if err != nil {
@@ -105,7 +105,7 @@ func newFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Reques
 	f.logs = &syncbuf.Buffer{}
 	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Sub(time.Now())
 	f.now = func() time.Time { return time.Now().Add(shift) }
-	f.h, err = proxy.New(proxy.Config{
+	cfg := proxy.Config{
 		Now:      f.now,
 		Logger:   slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Registry: reg,
@@ -116,7 +116,11 @@ func newFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Reques
 		Credentials: &proxy.EnvCredentials{Getenv: func(k string) string { return env[k] }},
 		BaseURLs:    map[string]string{"alpha": f.alpha.srv.URL, "beta": f.beta.srv.URL, "gamma": "http://127.0.0.1:1"},
 		Usage:       store,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	f.h, err = proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +309,7 @@ func TestClientErrors(t *testing.T) {
 		{"unknown model", `{"model":"nope/x"}`, 404, "model_not_found"},
 		{"model not on the key's list", chatBody, 403, "model_not_allowed"},
 		{"provider not configured", `{"model":"gamma/unconfigured"}`, 503, "service_unavailable"},
-		{"body over 6 MB", `{"model":"alpha/solo","x":"` + strings.Repeat("a", proxy.MaxBodyBytes) + `"}`, 413, "body_too_large"},
+		{"body over the limit", `{"model":"alpha/solo","x":"` + strings.Repeat("a", proxy.MaxBodyBytes) + `"}`, 413, "body_too_large"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
