@@ -103,14 +103,18 @@ func Proxy(s Settings, d Deps) (*proxy.Handler, error) {
 	return proxy.New(proxy.Config{
 		Registry: registry,
 		BaseURLs: baseURLs,
+		// No ResponseHeaderTimeout: each route's deadline (proxy.Config)
+		// bounds the whole call, and a shorter header timeout would cut a
+		// long non-streamed completion and retry it, paying twice.
 		Upstream: upstream.New(upstream.Config{HTTP: &http.Client{Transport: &http.Transport{
-			ResponseHeaderTimeout: s.UpstreamHeaderTimeout, MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: true,
+			MaxIdleConnsPerHost: 16, ForceAttemptHTTP2: true,
 		}}}),
-		Credentials: creds,
-		Usage:       store,
-		Now:         d.Now,
-		Logger:      d.Logger,
-		Metrics:     d.metrics(s),
+		LogSuccessEvery: s.ProxyLogSuccessEvery,
+		Credentials:     creds,
+		Usage:           store,
+		Now:             d.Now,
+		Logger:          d.Logger,
+		Metrics:         d.metrics(s),
 	})
 }
 

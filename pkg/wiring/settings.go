@@ -37,9 +37,10 @@ type Settings struct {
 	// (LOCAL_PROVIDER_URL). Empty in AWS, where "local" is then unconfigured
 	// and hidden like any provider without a credential.
 	LocalProviderURL string
-	// UpstreamHeaderTimeout bounds the wait for a provider's response
-	// headers; the default, 60 s, leaves slow first tokens room.
-	UpstreamHeaderTimeout time.Duration
+	// ProxyLogSuccessEvery samples the proxy's log line of successful
+	// requests: one in N is written (PROXY_LOG_SUCCESS_EVERY, default 1,
+	// every one). Failures are always logged.
+	ProxyLogSuccessEvery int
 }
 
 // Credential sources for Settings.ProviderCredentials.
@@ -55,16 +56,17 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	tables, err := dynamo.TablesFromEnv(getenv)
 	errs = append(errs, err)
 	s := Settings{
-		Tables:                tables,
-		ProviderSecretPrefix:  getenv("PROVIDER_SECRET_PREFIX"),
-		LocalProviderURL:      getenv("LOCAL_PROVIDER_URL"),
-		UpstreamHeaderTimeout: 60 * time.Second,
+		Tables:               tables,
+		ProviderSecretPrefix: getenv("PROVIDER_SECRET_PREFIX"),
+		LocalProviderURL:     getenv("LOCAL_PROVIDER_URL"),
 	}
 	s.AuthCacheTTL, err = seconds(getenv, "AUTH_CACHE_TTL_SECONDS", 30*time.Second)
 	errs = append(errs, err)
 	s.AuthStoreTimeout, err = seconds(getenv, "AUTH_STORE_TIMEOUT_SECONDS", 2*time.Second)
 	errs = append(errs, err)
 	s.PerKeyMetrics, err = boolean(getenv, "PER_KEY_METRICS")
+	errs = append(errs, err)
+	s.ProxyLogSuccessEvery, err = count(getenv, "PROXY_LOG_SUCCESS_EVERY", 1)
 	errs = append(errs, err)
 	switch v := getenv("PROVIDER_CREDENTIALS"); v {
 	case "", CredentialsFromSecretsManager:
@@ -94,6 +96,19 @@ func seconds(getenv func(string) string, name string, def time.Duration) (time.D
 		return def, nil
 	}
 	return time.Duration(v * float64(time.Second)), nil
+}
+
+// count reads a whole number from 1 to 1,000,000; unset means def.
+func count(getenv func(string) string, name string, def int) (int, error) {
+	raw := strings.TrimSpace(getenv(name))
+	if raw == "" {
+		return def, nil
+	}
+	v, err := strconv.Atoi(raw)
+	if err != nil || v < 1 || v > 1_000_000 {
+		return 0, fmt.Errorf("%s=%q: want a whole number from 1 to 1000000", name, clip(raw))
+	}
+	return v, nil
 }
 
 // boolean reads "true" or "false"; unset means false.

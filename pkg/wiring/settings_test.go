@@ -28,7 +28,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	if s.AuthCacheTTL != 30*time.Second || s.AuthStoreTimeout != 2*time.Second {
 		t.Errorf("got cache TTL %v, store timeout %v; want 30s and 2s", s.AuthCacheTTL, s.AuthStoreTimeout)
 	}
-	if s.ProviderCredentials != CredentialsFromSecretsManager || s.PerKeyMetrics || s.LocalProviderURL != "" {
+	if s.ProviderCredentials != CredentialsFromSecretsManager || s.PerKeyMetrics || s.LocalProviderURL != "" || s.ProxyLogSuccessEvery != 1 {
 		t.Errorf("got %+v; want Secrets Manager, no per-key metrics, no local provider", s)
 	}
 	if s.Tables.Keys != "k" || s.Tables.Audit != "a" {
@@ -40,13 +40,14 @@ func TestFromEnvReadsEverySetting(t *testing.T) {
 	s, err := FromEnv(env(map[string]string{
 		"AUTH_CACHE_TTL_SECONDS": "5", "AUTH_STORE_TIMEOUT_SECONDS": "0.5", "PER_KEY_METRICS": "true",
 		"PROVIDER_CREDENTIALS": "env", "PROVIDER_SECRET_PREFIX": "stack/", "LOCAL_PROVIDER_URL": "http://127.0.0.1:1/v1",
+		"PROXY_LOG_SUCCESS_EVERY": "10",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Settings{Tables: s.Tables, AuthCacheTTL: 5 * time.Second, AuthStoreTimeout: 500 * time.Millisecond,
 		PerKeyMetrics: true, ProviderCredentials: CredentialsFromEnv, ProviderSecretPrefix: "stack/",
-		LocalProviderURL: "http://127.0.0.1:1/v1", UpstreamHeaderTimeout: 60 * time.Second}
+		LocalProviderURL: "http://127.0.0.1:1/v1", ProxyLogSuccessEvery: 10}
 	if s != want {
 		t.Errorf("got %+v, want %+v", s, want)
 	}
@@ -75,6 +76,7 @@ func TestFromEnvRefusesMalformedSettings(t *testing.T) {
 		{"NaN timeout", map[string]string{"AUTH_STORE_TIMEOUT_SECONDS": "NaN"}, `AUTH_STORE_TIMEOUT_SECONDS="NaN"`},
 		{"metrics flag", map[string]string{"PER_KEY_METRICS": "yes"}, `PER_KEY_METRICS="yes": want true or false`},
 		{"credential source", map[string]string{"PROVIDER_CREDENTIALS": "vault"}, `PROVIDER_CREDENTIALS="vault"`},
+		{"log sampling", map[string]string{"PROXY_LOG_SUCCESS_EVERY": "0"}, `PROXY_LOG_SUCCESS_EVERY="0"`},
 		{"missing table", map[string]string{"TABLE_AUDIT": ""}, "TABLE_AUDIT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
