@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/limits"
 )
 
 // What a warm container remembers between requests, and why each thing is
@@ -25,6 +26,23 @@ type cachedWorkspace struct {
 
 // maxCachedEntries bounds the caches of a long-lived container.
 const maxCachedEntries = 10000
+
+// fullWindow remembers that a key's request was refused because a window
+// was full, so that a client retrying in a loop is refused from memory
+// instead of paying a DynamoDB call per refusal. A full window empties only
+// when it resets or when its limit is raised; the memory ends at whichever
+// comes first of the reset and RefusalRecheck, which bounds how late a
+// raised limit (or a revocation, refused as 429 meanwhile) is seen.
+type fullWindow struct {
+	refusal decision
+	window  limits.Status
+	recheck time.Time
+}
+
+// RefusalRecheck is how long a warm container answers a full window from
+// memory before asking DynamoDB again: the bound on how late it sees a
+// raised limit, or answers a revoked key 401 instead of 429.
+const RefusalRecheck = time.Second
 
 // cachedKey returns what is remembered of kid, if anything.
 func (h *Handler) cachedKey(kid string) (cachedKey, bool) {
@@ -60,6 +78,38 @@ func (h *Handler) rememberKey(auth gateway.KeyAuth) {
 		clear(h.keys)
 	}
 	h.keys[auth.KID] = cachedKey{workspaceID: auth.WorkspaceID, secretHash: auth.SecretHash, stale: auth.Stale}
+}
+
+// rememberFull records a rate-limited refusal of kid by the full window w.
+func (h *Handler) rememberFull(kid string, d decision, w limits.Status, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.full) >= maxCachedEntries {
+		clear(h.full)
+	}
+	h.full[kid] = fullWindow{refusal: d, window: w, recheck: now.Add(RefusalRecheck)}
+}
+
+// refusedFromMemory answers a request for a key whose window was seen full
+// a moment ago, with the headers computed for now: the same limit, nothing
+// remaining, the seconds left until the window resets.
+func (h *Handler) refusedFromMemory(req *request) (decision, bool) {
+	h.mu.Lock()
+	fw, ok := h.full[req.kid]
+	if ok && (!req.now.Before(fw.recheck) || !req.now.Before(fw.window.Reset)) {
+		delete(h.full, req.kid)
+		ok = false
+	}
+	h.mu.Unlock()
+	if !ok {
+		return decision{}, false
+	}
+	d := fw.refusal
+	rl := *d.context.RateLimit
+	rl.ResetSeconds = fw.window.ResetSeconds(req.now)
+	d.context.RateLimit = &rl
+	req.workspace = d.context.WorkspaceID
+	return d, true
 }
 
 func (h *Handler) rememberWorkspace(auth gateway.WorkspaceAuth, now time.Time) {

@@ -43,6 +43,11 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 			req.workspace = ws.ID
 			return denied(gateway.CodeWorkspaceDisabled, ""), nil
 		}
+		// A window seen full a moment ago is still full: refuse without a
+		// call (cache.go says for how long, and why that is safe).
+		if d, ok := h.refusedFromMemory(req); ok {
+			return d, nil
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, h.storeTimeout)
@@ -225,9 +230,7 @@ func (h *Handler) workspaceRefusal(req *request, key gateway.KeyAuth, ws gateway
 	if ws.Plan.RequestsPerMinute == 0 || !s.Exhausted() {
 		return decision{}, false
 	}
-	d := h.rateLimited(req, key, []limits.Status{s})
-	d.context.PlanModels, d.context.PlanProviders = ws.Plan.Models, ws.Plan.Providers
-	return d, true
+	return h.rateLimited(req, key, []limits.Status{s}), true
 }
 
 // keyStatuses appends the standing of each of the key's limits to out (a
@@ -254,7 +257,9 @@ func (h *Handler) rateLimited(req *request, auth gateway.KeyAuth, exhausted []li
 	c := baseContext(auth)
 	c.RateLimited = true
 	c.RateLimit = &authcontext.RateLimit{Name: worst.Window.Name(), Limit: worst.Limit, Remaining: 0, ResetSeconds: worst.ResetSeconds(req.now)}
-	return decision{outcome: outcomeRateLimited, code: gateway.CodeRateLimitExceeded, context: c}
+	d := decision{outcome: outcomeRateLimited, code: gateway.CodeRateLimitExceeded, context: c}
+	h.rememberFull(req.kid, d, worst, req.now)
+	return d
 }
 
 func baseContext(auth gateway.KeyAuth) authcontext.Context {

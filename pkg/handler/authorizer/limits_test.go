@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/aistats/edge/pkg/adapter/dynamo"
 	"github.com/aistats/edge/pkg/domain/gateway"
-	"github.com/aistats/edge/pkg/domain/keyformat"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/authorizer"
 )
@@ -168,7 +166,7 @@ func TestDynamoDBCallsPerRequest(t *testing.T) {
 	})
 	t.Run("wrong secret for a kid the container knows", func(t *testing.T) {
 		wantAllow(t, e.authorize("chat_completions.json", plain)) // this container now knows the kid
-		forged := keyformat.WithChecksum(plain[:len(plain)-keyformat.SecretLength] + strings.Repeat("x", keyformat.RandomLength))
+		forged := forgedSecret(plain)
 		r := e.authorize("chat_completions.json", forged)
 		wantDeny(t, r, gateway.CodeInvalidKey)
 		if r.Calls != 0 {
