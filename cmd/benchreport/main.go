@@ -61,6 +61,7 @@ func met(ok bool) *bool { return &ok }
 func main() {
 	out := flag.String("json", "bench.json", "where to write the figures as JSON")
 	runs := flag.Int("runs", 5, "repetitions per timing; the median is reported")
+	trials := flag.Int("trials", 5, "trials of each concurrency load case; every one must hold")
 	flag.Parse()
 	ctx := context.Background()
 	var figs []figure
@@ -79,6 +80,15 @@ func main() {
 		fail(err)
 	}
 	figs = append(figs, calls...)
+	for _, loadCase := range []func(context.Context, string, int) ([]figure, error){
+		workspaceSharing, concurrentRotation,
+	} {
+		rows, err := loadCase(ctx, db.Endpoint(), *trials)
+		if err != nil {
+			fail(err)
+		}
+		figs = append(figs, rows...)
+	}
 	figs = append(figs, authorizerCPU(*runs)...)
 	figs = append(figs, proxyOverhead(*runs)...)
 	figs = append(figs, logBytes()...)
