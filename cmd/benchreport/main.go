@@ -89,6 +89,11 @@ func main() {
 		}
 		figs = append(figs, rows...)
 	}
+	wsLatency, err := workspaceLimitLatency(ctx, db.Endpoint(), *runs)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, wsLatency...)
 	figs = append(figs, authorizerCPU(*runs)...)
 	figs = append(figs, proxyOverhead(*runs)...)
 	figs = append(figs, logBytes()...)
