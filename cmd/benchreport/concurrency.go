@@ -49,8 +49,8 @@ func (o *outcomes) sent() int64 {
 }
 
 // startOfMinuteClock returns a clock that runs at the real pace from one
-// second past a whole minute, so that a trial shorter than 58 s stays in
-// one minute window whenever it is run.
+// second past a whole minute, so that a trial stays in one minute window
+// whenever it is run; workspaceSharing refuses a trial that took over 55 s.
 func startOfMinuteClock(minute time.Time) func() time.Time {
 	began, start := time.Now(), minute.Add(time.Second)
 	return func() time.Time { return start.Add(time.Since(began)) }
