@@ -4,7 +4,9 @@
 //
 // Timings are medians of repeated runs on a shared, noisy machine; the
 // proxy's overhead is measured against calling the same upstream directly,
-// interleaved, and reported as a difference and a ratio.
+// interleaved, and reported as a difference and a ratio. The concurrency
+// load cases of issue 11 (concurrency.go) run several trials each and pass
+// only when every trial holds exactly.
 package main
 
 import (
@@ -61,6 +63,7 @@ func met(ok bool) *bool { return &ok }
 func main() {
 	out := flag.String("json", "bench.json", "where to write the figures as JSON")
 	runs := flag.Int("runs", 5, "repetitions per timing; the median is reported")
+	trials := flag.Int("trials", 5, "trials of each concurrency load case; every one must hold")
 	flag.Parse()
 	ctx := context.Background()
 	var figs []figure
@@ -79,6 +82,20 @@ func main() {
 		fail(err)
 	}
 	figs = append(figs, calls...)
+	for _, loadCase := range []func(context.Context, string, int) ([]figure, error){
+		workspaceSharing, concurrentRotation,
+	} {
+		rows, err := loadCase(ctx, db.Endpoint(), *trials)
+		if err != nil {
+			fail(err)
+		}
+		figs = append(figs, rows...)
+	}
+	wsLatency, err := workspaceLimitLatency(ctx, db.Endpoint(), *runs)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, wsLatency...)
 	figs = append(figs, authorizerCPU(*runs)...)
 	figs = append(figs, proxyOverhead(*runs)...)
 	figs = append(figs, logBytes()...)
