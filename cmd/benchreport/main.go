@@ -82,6 +82,11 @@ func main() {
 		fail(err)
 	}
 	figs = append(figs, calls...)
+	itemRows, err := itemSizes(ctx, db.Endpoint())
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, itemRows...)
 	for _, loadCase := range []func(context.Context, string, int) ([]figure, error){
 		workspaceSharing, concurrentRotation,
 	} {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aistats/edge/internal/local/dynalite"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/keyformat"
+)
+
+// itemSizes measures the items every request writes, as DynamoDB bills
+// them: a write costs one write unit per started KB of the item. The key's
+// state item is measured after a request with all three limits set; the
+// usage item at the end of a busy day, every hour with traffic and
+// realistic token and latency sums (the item grows with each hour used).
+func itemSizes(ctx context.Context, endpoint string) ([]figure, error) {
+	client := dynalite.NewClient(endpoint)
+	tables := dynamo.TablesWithPrefix("sizes-")
+	if err := dynamo.CreateTables(ctx, client, tables); err != nil {
+		return nil, err
+	}
+	store := dynamo.New(dynamo.Config{Client: client, Tables: tables})
+	if err := store.CreateWorkspace(ctx, gateway.Workspace{ID: "sizes", Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}}); err != nil {
+		return nil, err
+	}
+	g, err := keyformat.Generate(rand.Reader, gateway.KindInference)
+	if err != nil {
+		return nil, err
+	}
+	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	err = store.CreateKey(ctx, gateway.Key{KID: g.Token.KID, WorkspaceID: "sizes", Kind: gateway.KindInference, Name: "sizes",
+		Prefix: g.Token.Prefix(), SecretHash: g.Hash, Models: []string{"openai/gpt-4o-mini", "local/*"},
+		Limits: gateway.Limits{RequestsPerMinute: 6000, RequestsPerDay: 1_000_000, RequestsPerMonth: 30_000_000}, CreatedAt: day})
+	if err != nil {
+		return nil, err
+	}
+	if _, admitted, err := store.AdmitKey(ctx, gateway.Admission{KID: g.Token.KID, Kind: gateway.KindInference, SecretHash: g.Hash, Now: day.Add(23 * time.Hour)}); err != nil || !admitted {
+		return nil, fmt.Errorf("admit a request for the size measurement: admitted %v, %v", admitted, err)
+	}
+	for hour := range 24 {
+		for range 3 { // sums of several requests, so each hour's numbers have several digits
+			err := store.RecordUsage(ctx, gateway.UsageRecord{KID: g.Token.KID, WorkspaceID: "sizes", Time: day.Add(time.Duration(hour)*time.Hour + time.Minute),
+				Error: hour%5 == 0, PromptTokens: 48_213, CompletionTokens: 9_877, Latency: 1834 * time.Millisecond})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	state, err := rawItem(ctx, client, tables.Counters, map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: dynamo.KeyStatePK(g.Token.KID)}})
+	if err != nil {
+		return nil, err
+	}
+	usage, err := rawItem(ctx, client, tables.Usage, map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: dynamo.UsageKeyPK(g.Token.KID)},
+		"sk": &ddbtypes.AttributeValueMemberS{Value: dynamo.UsageDaySK(day)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	stateSize, usageSize := dynamo.ItemSize(state), dynamo.ItemSize(usage)
+	return []figure{
+		{Name: "item size: key state item (authorizer's write)", Value: float64(stateSize), Unit: "B", Target: "< 1024",
+			Met: met(stateSize < 1024), Note: fmt.Sprintf("%d write unit(s) per admitted request; all three limits set", dynamo.WriteUnits(stateSize))},
+		{Name: "item size: usage day item, busy day (proxy's write)", Value: float64(usageSize), Unit: "B", Target: "-",
+			Note: fmt.Sprintf("%d write units per request late in a day with traffic every hour; round two's target is < 1 KB", dynamo.WriteUnits(usageSize))},
+		{Name: "DynamoDB write units per admitted request, usage included", Value: float64(dynamo.WriteUnits(stateSize) + dynamo.WriteUnits(usageSize)),
+			Unit: "WCU", Target: "-", Note: "key state item + usage day item, from the sizes above"},
+	}, nil
+}
+
+func rawItem(ctx context.Context, client *dynamodb.Client, table string, key map[string]ddbtypes.AttributeValue) (map[string]ddbtypes.AttributeValue, error) {
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read %s for its size: %w", table, err)
+	}
+	if out.Item == nil {
+		return nil, fmt.Errorf("read %s for its size: no item", table)
+	}
+	return out.Item, nil
+}
