@@ -45,8 +45,9 @@ func LocalFunctions(env Env) (map[string]apigateway.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	// EMF lines are written as in AWS, and dropped: locally there is no
-	// CloudWatch to read them, and they would bury the console's log lines.
+	// Metrics are built as in AWS. The authorizer's ride in its log line;
+	// a separate EMF line (the proxy's) is dropped: locally there is no
+	// CloudWatch to read it, and it would bury the console's log lines.
 	deps := wiring.Deps{DynamoDB: env.Client, Getenv: getenv, Logger: env.Logger, Metrics: io.Discard, Now: env.Now}
 	auth, err := wiring.Authorizer(settings, deps)
 	if err != nil {

@@ -3,6 +3,7 @@ package emf
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -47,18 +48,10 @@ func (e *Emitter) Emit(workspace, kid string, metrics ...Metric) {
 	if e == nil || workspace == "" || len(metrics) == 0 {
 		return
 	}
-	dims := [][]string{{"Workspace"}}
-	line := map[string]any{"Workspace": workspace}
-	if e.perKey && kid != "" {
-		dims = append(dims, []string{"Workspace", "Kid"})
-		line["Kid"] = kid
+	line := map[string]any{}
+	for _, a := range e.Attrs(workspace, kid, metrics...) {
+		line[a.Key] = a.Value.Any()
 	}
-	d := directive{Namespace: Namespace, Dimensions: dims}
-	for _, m := range metrics {
-		d.Metrics = append(d.Metrics, metricDef{Name: m.Name, Unit: m.Unit})
-		line[m.Name] = m.Value
-	}
-	line["_aws"] = map[string]any{"Timestamp": e.now().UnixMilli(), "CloudWatchMetrics": []directive{d}}
 	b, err := json.Marshal(line)
 	if err != nil {
 		return
@@ -66,4 +59,29 @@ func (e *Emitter) Emit(workspace, kid string, metrics ...Metric) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	_, _ = e.w.Write(append(b, '\n'))
+}
+
+// Attrs returns the metrics as the top-level attributes of an EMF line, for
+// a caller to add to its own JSON log line: CloudWatch reads the metrics
+// from any log line that carries them, so one line per request serves both
+// the log and the metrics, instead of two. Nil when e is nil or there is
+// nothing to count.
+func (e *Emitter) Attrs(workspace, kid string, metrics ...Metric) []slog.Attr {
+	if e == nil || workspace == "" || len(metrics) == 0 {
+		return nil
+	}
+	dims := [][]string{{"Workspace"}}
+	attrs := make([]slog.Attr, 0, len(metrics)+3)
+	attrs = append(attrs, slog.String("Workspace", workspace))
+	if e.perKey && kid != "" {
+		dims = append(dims, []string{"Workspace", "Kid"})
+		attrs = append(attrs, slog.String("Kid", kid))
+	}
+	d := directive{Namespace: Namespace, Dimensions: dims}
+	for _, m := range metrics {
+		d.Metrics = append(d.Metrics, metricDef{Name: m.Name, Unit: m.Unit})
+		attrs = append(attrs, slog.Float64(m.Name, m.Value))
+	}
+	attrs = append(attrs, slog.Any("_aws", map[string]any{"Timestamp": e.now().UnixMilli(), "CloudWatchMetrics": []directive{d}}))
+	return attrs
 }

@@ -38,7 +38,8 @@ type Config struct {
 	// until the Lambda timeout. Default 2 s.
 	StoreTimeout time.Duration
 	Logger       *slog.Logger
-	// Metrics receives one EMF line per decision; nil emits none.
+	// Metrics adds each decision's EMF metric to its log line; nil counts
+	// nothing.
 	Metrics *emf.Emitter
 }
 
@@ -96,22 +97,23 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	}
 	d, err := h.decide(ctx, ev, req)
 	latency := float64(h.now().Sub(start).Microseconds()) / 1000
+	// One line per request: the decision's log fields and, where metrics are
+	// on (in AWS), its EMF metric in the same JSON line, which CloudWatch
+	// reads as both (docs/architecture.md §10). LogAttrs, not Info(...any):
+	// typed attributes are not boxed, which matters on every request.
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs, slog.String("request_id", req.id), slog.String("kid", req.kid), slog.String("workspace", req.workspace),
+		slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency))
 	if err != nil {
 		// API Gateway answers any error with AUTHORIZER_FAILURE (503): the
 		// one 5xx of this function, logged with everything known of it.
-		h.log.LogAttrs(ctx, slog.LevelError, "authorize", slog.String("request_id", req.id), slog.String("kid", req.kid),
-			slog.String("workspace", req.workspace), slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency),
-			slog.String("outcome", "error"), slog.String("reason", string(gateway.ErrorCode(err))), slog.String("error", err.Error()))
-		h.metrics.Emit(req.workspace, req.kid, emf.Metric{Name: "AuthorizerErrors", Unit: "Count", Value: 1})
+		attrs = append(attrs, slog.String("outcome", "error"), slog.String("reason", string(gateway.ErrorCode(err))), slog.String("error", err.Error()))
+		attrs = append(attrs, h.metrics.Attrs(req.workspace, req.kid, emf.Metric{Name: "AuthorizerErrors", Unit: "Count", Value: 1})...)
+		h.log.LogAttrs(ctx, slog.LevelError, "authorize", attrs...)
 		return Response{}, errors.New("authorizer failed; see its log line for this request")
 	}
-	// LogAttrs, not Info(...any): typed attributes are not boxed, which
-	// matters on the path every request takes.
-	h.log.LogAttrs(ctx, slog.LevelInfo, "authorize", slog.String("request_id", req.id), slog.String("kid", req.kid),
-		slog.String("workspace", req.workspace), slog.Int64("store_calls", int64(req.calls.Load())), slog.Float64("latency_ms", latency),
-		slog.String("outcome", d.outcome.String()), slog.String("reason", string(d.code)))
-	if h.metrics != nil {
-		h.metrics.Emit(req.workspace, req.kid, emf.Metric{Name: d.outcome.metric(), Unit: "Count", Value: 1})
-	}
+	attrs = append(attrs, slog.String("outcome", d.outcome.String()), slog.String("reason", string(d.code)))
+	attrs = append(attrs, h.metrics.Attrs(req.workspace, req.kid, emf.Metric{Name: d.outcome.metric(), Unit: "Count", Value: 1})...)
+	h.log.LogAttrs(ctx, slog.LevelInfo, "authorize", attrs...)
 	return h.response(d, req, ev.MethodArn), nil
 }
