@@ -38,20 +38,8 @@ func TablesWithPrefix(prefix string) Tables {
 	}
 }
 
-// Attribute and index names shared by the definitions and the store.
-const (
-	attrWorkspaceID = "workspace_id"
-	attrKID         = "kid"
-	attrCreatedAt   = "created_at"
-	attrPK          = "pk"
-	attrSK          = "sk"
-	// attrTTL is the epoch-seconds attribute DynamoDB's TTL deletes by.
-	// Correctness never depends on it: deletion may come days late.
-	attrTTL = "ttl"
-
-	// IndexKeysByWorkspace lists a workspace's keys, newest last.
-	IndexKeysByWorkspace = "by_workspace"
-)
+// IndexKeysByWorkspace lists a workspace's keys, newest last.
+const IndexKeysByWorkspace = "by_workspace"
 
 // TableDefinition is one table: what CreateTable needs plus the settings
 // CreateTable cannot carry (TTL, point-in-time recovery).
