@@ -5,10 +5,12 @@ import (
 	"strings"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/iampattern"
 )
 
-// route is a method and resource path pattern below the stage; * matches any
-// run of characters, slashes included, as in IAM resource ARNs.
+// route is a method and resource path pattern below the stage, matched with
+// iampattern as API Gateway matches the policy's resource ARNs, so that the
+// route check and the policy the authorizer returns cannot disagree.
 type route struct{ method, path string }
 
 // routesByKind lists the routes each kind of key may call (DESIGN.md §2, §7).
@@ -57,7 +59,7 @@ func parseMethodARN(arn string) (methodARN, error) {
 // allows reports whether a key of kind may call method on path.
 func allows(kind gateway.KeyKind, method, path string) bool {
 	for _, r := range routesByKind[kind] {
-		if (r.method == "*" || r.method == method) && glob(r.path, path) {
+		if (r.method == "*" || r.method == method) && iampattern.Match(r.path, path) {
 			return true
 		}
 	}
@@ -73,25 +75,4 @@ func (m methodARN) resources(kind gateway.KeyKind) []string {
 		out[i] = m.base + "/" + r.method + "/" + r.path
 	}
 	return out
-}
-
-// glob matches pattern against s, where * matches any run of characters.
-func glob(pattern, s string) bool {
-	head, rest, star := strings.Cut(pattern, "*")
-	if !star {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, head) {
-		return false
-	}
-	s = s[len(head):]
-	if rest == "" {
-		return true
-	}
-	for i := 0; i <= len(s); i++ {
-		if glob(rest, s[i:]) {
-			return true
-		}
-	}
-	return false
 }
