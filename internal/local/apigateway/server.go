@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,9 +113,16 @@ func New(cfg Config) (*Server, error) {
 }
 
 // match finds the route for method and resource path, preferring literal
-// segments over {parameters} as API Gateway does.
+// segments over {parameters} as API Gateway does. Like the REST API, it
+// serves a path with one trailing slash from the same resource and matches
+// no resource for a path with any other empty segment (/v1//models); the
+// authorizer's route check (routePath in pkg/handler/authorizer) follows the
+// same rule, so the two agree on which key may call what.
 func (s *Server) match(method, path string) (samtemplate.Route, map[string]string, bool) {
-	segments := strings.Split(strings.Trim(path, "/"), "/")
+	segments := strings.Split(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/"), "/")
+	if slices.Contains(segments, "") && path != "/" {
+		return samtemplate.Route{}, nil, false
+	}
 	type candidate struct {
 		route  samtemplate.Route
 		params map[string]string

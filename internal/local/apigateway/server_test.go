@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -276,6 +277,68 @@ func TestRoutingAndIntegrationFailures(t *testing.T) {
 		call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "{}")
 		if ev := st.lastEvent.Load(); ev.PathParameters != nil {
 			t.Errorf("path parameters %v on a route without any", ev.PathParameters)
+		}
+	})
+}
+
+// TestOddPathsAreRoutedAsAPIGatewayDoes: a trailing slash names the same
+// route; any other empty segment, or the stage root, names no route and is
+// answered by MISSING_AUTHENTICATION_TOKEN before any authorizer runs; a path
+// without the stage is API Gateway's own 403, which no Gateway Response can
+// change.
+func TestOddPathsAreRoutedAsAPIGatewayDoes(t *testing.T) {
+	var arns []string
+	var mu sync.Mutex
+	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+		mu.Lock()
+		arns = append(arns, ev.MethodArn)
+		mu.Unlock()
+		return allowAll(ev)
+	}, echo)
+	t.Run("trailing slash", func(t *testing.T) {
+		r := call(t, "POST", st.url+"/v1/embeddings/", "Bearer x", "{}")
+		if r.status != 200 {
+			t.Fatalf("status %d, want 200: %s", r.status, r.raw)
+		}
+		ev := st.lastEvent.Load()
+		if ev.Resource != "/embeddings" || ev.Path != "/embeddings/" {
+			t.Errorf("resource %q path %q, want /embeddings as /embeddings/", ev.Resource, ev.Path)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(arns) != 1 || !strings.HasSuffix(arns[0], "/v1/POST/embeddings/") {
+			t.Errorf("authorizer saw method ARNs %v, want one for POST embeddings/", arns)
+		}
+	})
+	for name, path := range map[string]string{
+		"double slash":            "/v1//models",
+		"double slash inside":     "/v1/chat//completions",
+		"two trailing slashes":    "/v1/models//",
+		"empty path parameter":    "/v1/keys//rotate",
+		"stage root":              "/v1",
+		"stage root with a slash": "/v1/",
+		"stage given twice":       "/v1/v1/models",
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := st.authorizerHits.Load()
+			r := call(t, "GET", st.url+path, "Bearer x", "")
+			wantError(t, r, 404, "not_found_error", "not_found")
+			if msg, _ := r.body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "/v1") {
+				t.Errorf("message %q does not point at the /v1 prefix", msg)
+			}
+			if st.authorizerHits.Load() != before {
+				t.Error("the authorizer ran for a path with no route")
+			}
+		})
+	}
+	t.Run("no stage", func(t *testing.T) {
+		before := st.authorizerHits.Load()
+		r := call(t, "GET", st.url+"/models", "Bearer x", "")
+		if r.status != 403 || r.raw != `{"message":"Forbidden"}` {
+			t.Errorf("got %d %s, want API Gateway's 403 Forbidden", r.status, r.raw)
+		}
+		if st.authorizerHits.Load() != before {
+			t.Error("the authorizer ran for a path outside the stage")
 		}
 	})
 }

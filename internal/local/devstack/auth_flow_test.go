@@ -73,6 +73,31 @@ func TestAuthorizerThroughTheLocalStack(t *testing.T) {
 			t.Errorf("got %d %s", a.status, a.raw)
 		}
 	})
+	// Issue 11 defect 11: the emulator's routing and the authorizer's route
+	// check agree on odd paths, so a trailing slash is the same route and
+	// an empty segment is no route, never wrong_key_kind.
+	t.Run("trailing slash is the same route", func(t *testing.T) {
+		for _, path := range []string{"/key/", "/models/"} {
+			if a := get(t, base+path, running.Credentials.APIKey); a.status != 200 {
+				t.Errorf("GET /v1%s: %d %s", path, a.status, a.raw)
+			}
+		}
+		if a := get(t, base+"/keys/", running.Credentials.ManagementKey); a.status != 200 {
+			t.Errorf("GET /v1/keys/ with a management key: %d %s", a.status, a.raw)
+		}
+	})
+	t.Run("double slash is no route", func(t *testing.T) {
+		for _, path := range []string{"//models", "/keys//rotate", "/models//"} {
+			if a := get(t, base+path, running.Credentials.APIKey); a.status != 404 || a.code() != "not_found" || a.header.Get("x-request-id") == "" {
+				t.Errorf("GET /v1%s: %d %s", path, a.status, a.raw)
+			}
+		}
+	})
+	t.Run("a path without /v1 is API Gateway's 403", func(t *testing.T) {
+		if a := get(t, strings.TrimSuffix(base, "/v1")+"/models", running.Credentials.APIKey); a.status != 403 || a.raw != `{"message":"Forbidden"}` {
+			t.Errorf("GET /models: %d %s", a.status, a.raw)
+		}
+	})
 	t.Run("demo key reads itself", func(t *testing.T) {
 		a := get(t, base+"/key", running.Credentials.APIKey)
 		data, _ := a.body["data"].(map[string]any)

@@ -58,6 +58,10 @@ func parseMethodARN(arn string) (methodARN, error) {
 
 // allows reports whether a key of kind may call method on path.
 func allows(kind gateway.KeyKind, method, path string) bool {
+	path, ok := routePath(path)
+	if !ok {
+		return false
+	}
 	for _, r := range routesByKind[kind] {
 		if (r.method == "*" || r.method == method) && iampattern.Match(r.path, path) {
 			return true
@@ -75,4 +79,23 @@ func (m methodARN) resources(kind gateway.KeyKind) []string {
 		out[i] = m.base + "/" + r.method + "/" + r.path
 	}
 	return out
+}
+
+// routePath is the resource path API Gateway's REST API serves a request
+// path as, and false for a path no resource serves. One trailing slash is
+// dropped: the REST API routes POST /v1/chat/completions/ to the
+// /chat/completions resource (HTTP APIs do not). No AWS page states it; the
+// Powertools for AWS Lambda end-to-end test test_api_gateway_rest_trailing_slash
+// (tests/e2e/event_handler/test_paths_ending_with_slash.py) shows it against
+// a deployed REST API. An empty segment anywhere else (GET /v1//models)
+// matches no resource, so API Gateway answers MISSING_AUTHENTICATION_TOKEN
+// without calling the authorizer. The local API Gateway
+// (internal/local/apigateway) routes by the same rule, and a test through it
+// holds the two together.
+func routePath(path string) (string, bool) {
+	path = strings.TrimSuffix(path, "/")
+	if path == "" || path[0] == '/' || path[len(path)-1] == '/' || strings.Contains(path, "//") {
+		return "", false
+	}
+	return path, true
 }
