@@ -241,7 +241,13 @@ func (h *Handler) logCall(c *call, err error) {
 	if err != nil {
 		attrs = append(attrs, "code", string(gateway.ErrorCode(err)), "error", clipTo(err.Error(), 1024))
 	}
-	h.log.Info("proxy", attrs...)
+	// A 5xx is ours or a provider's to fix, so it is an Error that alarms
+	// and log filters find; a refusal the client caused stays Info.
+	level := slog.LevelInfo
+	if c.status >= 500 {
+		level = slog.LevelError
+	}
+	h.log.Log(context.Background(), level, "proxy", attrs...)
 }
 
 // record adds the request to the key's usage. A failure to record is logged,
@@ -257,7 +263,7 @@ func (h *Handler) record(c *call, failed bool) {
 		PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens, Latency: h.now().Sub(c.start),
 	})
 	if err != nil {
-		h.log.Error("record usage", "request_id", c.requestID, "kid", c.ctx.KID, "error", err.Error())
+		h.log.Error("record usage", "request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "error", err.Error())
 	}
 }
 
