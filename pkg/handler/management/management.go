@@ -258,7 +258,7 @@ func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
 	if body[0] != '{' {
 		// An array, string, number or null is valid JSON but not a request:
 		// say so, rather than name an empty field.
-		return &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be one JSON object."}
+		return gateway.Errorf(gateway.CodeInvalidJSON, "The request body must be one JSON object.")
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -269,12 +269,10 @@ func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
 	if err == nil {
 		return nil
 	}
-	var fieldErr *gateway.Error
-	if errors.As(err, &fieldErr) {
+	if fieldErr, ok := errors.AsType[*gateway.Error](err); ok {
 		return fieldErr
 	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
+	if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		return &gateway.Error{Code: gateway.CodeValidationError, Param: typeErr.Field,
 			Message: fmt.Sprintf("%s must be a %s.", typeErr.Field, jsonTypeName(typeErr.Type.Kind().String()))}
 	}
@@ -282,7 +280,7 @@ func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
 		name := strings.Trim(field, `"`)
 		return &gateway.Error{Code: gateway.CodeValidationError, Param: name, Message: fmt.Sprintf("Unknown field %s.", name)}
 	}
-	return &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be one JSON object."}
+	return gateway.Errorf(gateway.CodeInvalidJSON, "The request body must be one JSON object.")
 }
 
 func jsonTypeName(kind string) string {

@@ -326,7 +326,7 @@ func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
 	if req.IsBase64Encoded {
 		var err error
 		if raw, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return requestBody{}, &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body is not valid base64."}
+			return requestBody{}, gateway.Errorf(gateway.CodeInvalidJSON, "The request body is not valid base64.")
 		}
 	}
 	if len(raw) > MaxBodyBytes {
@@ -334,7 +334,7 @@ func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
 	}
 	var b requestBody
 	if err := json.Unmarshal(raw, &b.fields); err != nil || b.fields == nil {
-		return requestBody{}, &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be a JSON object."}
+		return requestBody{}, gateway.Errorf(gateway.CodeInvalidJSON, "The request body must be a JSON object.")
 	}
 	if m, ok := b.fields["model"]; !ok || json.Unmarshal(m, &b.model) != nil || b.model == "" {
 		return requestBody{}, &gateway.Error{Code: gateway.CodeModelRequired, Param: "model", Message: "The request must name a model."}
