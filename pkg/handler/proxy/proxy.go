@@ -484,29 +484,8 @@ func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, hea
 // timeout between client and proxy fires while a slow model thinks. Past
 // that point a failure can only be told as an SSE error event.
 func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, cancel context.CancelFunc) (any, error) {
-	relay := newRelay(h.keepAlive, c.requestID, cancel, func(o streamOutcome) {
-		c.provider, c.attempts, c.usage = o.provider, o.attempts, o.usage
-		if o.answered && !o.sawUsage {
-			// The provider bills the whole prompt and what it sent, even
-			// when the stream is cut off before its usage chunk.
-			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
-			c.estimated = true
-		}
-		c.failed = o.failed
-		h.logCall(c, o.err)
-		h.record(c, o.failed)
-	})
-	answers := make(chan upstreamAnswer)
-	go func() {
-		a := do()
-		select {
-		case answers <- a:
-		case <-relay.closed:
-			if a.resp != nil {
-				a.resp.Body.Close()
-			}
-		}
-	}()
+	relay := newRelay(h.keepAlive, c.requestID, cancel, h.streamEnded(c, body))
+	answers := askInBackground(do, relay.closed)
 	timer := time.NewTimer(h.preludeAfter)
 	defer timer.Stop()
 	headers := c.ctx.Headers(c.requestID)
@@ -534,6 +513,42 @@ func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, ca
 	}
 	c.status = http.StatusOK
 	return &events.APIGatewayProxyStreamingResponse{StatusCode: http.StatusOK, Headers: headers, Body: relay}, nil
+}
+
+// streamEnded returns what the relay calls once a stream is over, however it
+// ended: the call takes the stream's outcome, and is logged and recorded.
+func (h *Handler) streamEnded(c *call, body requestBody) func(streamOutcome) {
+	return func(o streamOutcome) {
+		c.provider, c.attempts, c.usage = o.provider, o.attempts, o.usage
+		if o.answered && !o.sawUsage {
+			// The provider bills the whole prompt and what it sent, even
+			// when the stream is cut off before its usage chunk.
+			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
+			c.estimated = true
+		}
+		c.failed = o.failed
+		h.logCall(c, o.err)
+		h.record(c, o.failed)
+	}
+}
+
+// askInBackground calls the provider without blocking, so that a prelude
+// can go out while it thinks, and hands the answer to whoever waits for it:
+// stream itself, or the relay once the prelude went out. An answer nobody
+// waits for any more (the stream was closed) has its body closed.
+func askInBackground(do func() upstreamAnswer, closed <-chan struct{}) <-chan upstreamAnswer {
+	answers := make(chan upstreamAnswer)
+	go func() {
+		a := do()
+		select {
+		case answers <- a:
+		case <-closed:
+			if a.resp != nil {
+				a.resp.Body.Close()
+			}
+		}
+	}()
+	return answers
 }
 
 // whole relays an answer read whole: a buffered route's, a stream:false
