@@ -134,8 +134,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 			cmd := exec.Command(bootstrap)
 			cmd.Env = append(slices.Clip(env), "AUTH_STORE_TIMEOUT_SECONDS=abc")
 			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			if exit, ok := errors.AsType[*exec.ExitError](err); !ok || exit.ExitCode() != 1 {
 				t.Errorf("%s with AUTH_STORE_TIMEOUT_SECONDS=abc: got %v, want exit status 1", name, err)
 			}
 			if !strings.Contains(string(out), `AUTH_STORE_TIMEOUT_SECONDS=\"abc\"`) {
@@ -178,8 +177,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 	}
 	wantAPIError := func(t *testing.T, err error, status int, code string) {
 		t.Helper()
-		var apiErr *openai.Error
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != status || apiErr.Code != code {
+		if apiErr, ok := errors.AsType[*openai.Error](err); !ok || apiErr.StatusCode != status || apiErr.Code != code {
 			t.Errorf("error %v, want %d %s", err, status, code)
 		}
 	}

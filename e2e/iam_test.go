@@ -17,6 +17,7 @@ import (
 
 	"github.com/aistats/edge/internal/local/samtemplate"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/iampattern"
 )
 
 // dynamoRecorder stands between one function's binary and DynamoDB and
@@ -160,7 +161,7 @@ func checkSecretsIAM(t *testing.T, tpl *samtemplate.Template, fnID, stackName st
 	for _, name := range names {
 		// Secrets Manager appends six random characters to a secret's ARN.
 		arn := "arn:aws:secretsmanager:us-east-1:111122223333:secret:" + name + "-AbCdEf"
-		if !slices.ContainsFunc(patterns, func(p string) bool { return samtemplate.MatchARN(p, arn) }) {
+		if !slices.ContainsFunc(patterns, func(p string) bool { return iampattern.Match(p, arn) }) {
 			t.Errorf("%s reads secret %s, which template.yaml does not grant it (%v)", fnID, name, patterns)
 		}
 	}

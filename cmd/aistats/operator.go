@@ -90,27 +90,56 @@ const workspaceUsage = `usage: aistats workspace <create|get|disable|enable> [fl
   enable   lets them through again
 `
 
-func runWorkspace(ctx context.Context, args []string, stdout io.Writer) error {
+// subcommand is what every `aistats <group> <verb> [flags]` starts with: the
+// verb, and a flag set that already knows the connection flags.
+type subcommand struct {
+	verb  string
+	flags *flag.FlagSet
+	conn  connection
+	args  []string
+	usage string
+}
+
+// newSubcommand reads the verb of args, or answers with the group's usage
+// when there is none.
+func newSubcommand(group string, args []string, usage string) (*subcommand, error) {
 	if len(args) == 0 {
-		return usageError{workspaceUsage}
+		return nil, usageError{usage}
 	}
-	verb := args[0]
-	fs := flag.NewFlagSet("workspace "+verb, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var conn connection
-	conn.register(fs)
+	c := &subcommand{verb: args[0], args: args[1:], usage: usage}
+	c.flags = flag.NewFlagSet(group+" "+c.verb, flag.ContinueOnError)
+	c.flags.SetOutput(io.Discard)
+	c.conn.register(c.flags)
+	return c, nil
+}
+
+// parse reads the flags after the verb; a mistake is answered with the
+// group's usage.
+func (c *subcommand) parse() error {
+	if err := c.flags.Parse(c.args); err != nil {
+		return usageError{err.Error() + "\n\n" + c.usage}
+	}
+	return nil
+}
+
+func runWorkspace(ctx context.Context, args []string, stdout io.Writer) error {
+	cmd, err := newSubcommand("workspace", args, workspaceUsage)
+	if err != nil {
+		return err
+	}
+	verb, fs := cmd.verb, cmd.flags
 	name := fs.String("name", "", "display name")
 	providers := fs.String("providers", "*", "allowed providers, comma-separated")
 	models := fs.String("models", "*", "allowed models, comma-separated")
 	rpm := fs.Int64("rpm", 0, "the workspace's own requests per minute across its keys (0: none)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err.Error() + "\n\n" + workspaceUsage}
+	if err := cmd.parse(); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{"name exactly one workspace id\n\n" + workspaceUsage}
 	}
 	id := fs.Arg(0)
-	store, err := conn.store(ctx)
+	store, err := cmd.conn.store(ctx)
 	if err != nil {
 		return err
 	}
@@ -141,6 +170,43 @@ func runWorkspace(ctx context.Context, args []string, stdout io.Writer) error {
 		"created_at": ws.CreatedAt, "updated_at": ws.UpdatedAt})
 }
 
+// createKey creates a key to spec, expiring at expires (RFC 3339) unless
+// that is empty, and prints it with its full text, which is shown only once.
+func createKey(ctx context.Context, svc *management.Service, actor management.Actor, kind gateway.KeyKind, spec management.KeySpec, expires string, stdout io.Writer) error {
+	if expires != "" {
+		t, err := time.Parse(time.RFC3339, expires)
+		if err != nil {
+			return usageError{"--expires-at must be an RFC 3339 time"}
+		}
+		spec.ExpiresAt = &t
+	}
+	k, text, err := svc.CreateKey(ctx, actor, kind, spec)
+	if err != nil {
+		return err
+	}
+	v := management.NewKeyView(k, nil, time.Now())
+	v.Key = text
+	return printJSON(stdout, v)
+}
+
+// listAllKeys reads every page of a workspace's keys of kind, as the
+// terminal shows one list, never a page.
+func listAllKeys(ctx context.Context, svc *management.Service, actor management.Actor, kind gateway.KeyKind, unusedDays int) ([]management.KeyView, error) {
+	all := []management.KeyView{}
+	cursor := ""
+	for {
+		views, next, err := svc.ListKeys(ctx, actor, kind, 100, cursor, unusedDays)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, views...)
+		if next == "" {
+			return all, nil
+		}
+		cursor = next
+	}
+}
+
 const keyUsage = `usage: aistats key <create|list|revoke> --workspace W [flags]
        aistats management-key create --workspace W --name N [--scopes s1,s2]
 
@@ -153,14 +219,11 @@ The full key is printed once, on creation; it cannot be shown again.
 `
 
 func runKey(ctx context.Context, kind gateway.KeyKind, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{keyUsage}
+	cmd, err := newSubcommand("key", args, keyUsage)
+	if err != nil {
+		return err
 	}
-	verb := args[0]
-	fs := flag.NewFlagSet("key "+verb, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var conn connection
-	conn.register(fs)
+	verb, fs := cmd.verb, cmd.flags
 	workspace := fs.String("workspace", "", "workspace id (required)")
 	name := fs.String("name", "", "key name")
 	models := fs.String("models", "", "allowed models, comma-separated")
@@ -171,13 +234,13 @@ func runKey(ctx context.Context, kind gateway.KeyKind, args []string, stdout io.
 	rpmo := fs.Int64("rpmo", 0, "requests per month (0: unlimited)")
 	expires := fs.String("expires-at", "", "expiry, RFC 3339")
 	unused := fs.Int("unused-for-days", 0, "list only keys unused for this many days")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err.Error() + "\n\n" + keyUsage}
+	if err := cmd.parse(); err != nil {
+		return err
 	}
 	if *workspace == "" {
 		return usageError{"--workspace is required\n\n" + keyUsage}
 	}
-	store, err := conn.store(ctx)
+	store, err := cmd.conn.store(ctx)
 	if err != nil {
 		return err
 	}
@@ -194,36 +257,11 @@ func runKey(ctx context.Context, kind gateway.KeyKind, args []string, stdout io.
 		} else {
 			spec.Models, spec.Providers = splitList(*models), splitList(*providers)
 		}
-		if *expires != "" {
-			t, err := time.Parse(time.RFC3339, *expires)
-			if err != nil {
-				return usageError{"--expires-at must be an RFC 3339 time"}
-			}
-			spec.ExpiresAt = &t
-		}
-		k, text, err := svc.CreateKey(ctx, actor, kind, spec)
+		return createKey(ctx, svc, actor, kind, spec, *expires, stdout)
+	case verb == "list" && kind == gateway.KindInference:
+		all, err := listAllKeys(ctx, svc, actor, kind, *unused)
 		if err != nil {
 			return err
-		}
-		v := management.NewKeyView(k, nil, time.Now())
-		v.Key = text
-		return printJSON(stdout, v)
-	case verb == "list" && kind == gateway.KindInference:
-		var all []management.KeyView
-		cursor := ""
-		for {
-			views, next, err := svc.ListKeys(ctx, actor, kind, 100, cursor, *unused)
-			if err != nil {
-				return err
-			}
-			all = append(all, views...)
-			if next == "" {
-				break
-			}
-			cursor = next
-		}
-		if all == nil {
-			all = []management.KeyView{}
 		}
 		return printJSON(stdout, all)
 	case verb == "revoke" && kind == gateway.KindInference:

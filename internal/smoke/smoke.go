@@ -212,7 +212,41 @@ func expect(a answer, err error, status int, code string) error {
 	return nil
 }
 
+// run performs the checks in order. A check that later ones depend on ends
+// the run when it fails; the throwaway key is revoked whatever happens.
 func (r *runner) run() {
+	r.checkRefusals()
+	r.checkEndpoint()
+	if !r.checkManagementKey() {
+		return // nothing below can work without it
+	}
+	// The throwaway key may make exactly the calls below before its limit.
+	calls := 1 // GET /models
+	if r.cfg.Model != "" {
+		calls += 2 // a chat completion, plain and streamed
+	}
+	kid, key, ok := r.createKey(calls)
+	if !ok {
+		return
+	}
+	revoked := false
+	defer func() {
+		if !revoked { // leave no usable key behind
+			_, _ = r.call("DELETE", "/keys/"+kid, r.cfg.ManagementKey, nil)
+		}
+	}()
+	r.checkModels(key)
+	if r.cfg.Model != "" {
+		r.checkChat(key)
+	}
+	r.checkLimit(key)
+	r.checkUsage(kid, calls)
+	revoked = r.checkRevocation(kid, key)
+}
+
+// checkRefusals checks that requests without a usable key are refused by
+// the gateway itself.
+func (r *runner) checkRefusals() {
 	r.check("a request without a key is refused: 401 missing_authorization with x-request-id", func() error {
 		a, err := r.call("GET", "/models", "", nil)
 		if err := expect(a, err, 401, "missing_authorization"); err != nil {
@@ -228,6 +262,10 @@ func (r *runner) run() {
 		a, err := r.call("GET", "/models", bad, nil)
 		return expect(a, err, 401, "invalid_key_format")
 	})
+}
+
+// checkEndpoint checks how the API is deployed: Regional, and on one stage.
+func (r *runner) checkEndpoint() {
 	// An edge-optimized API drops a stream after 30 s without a byte; the
 	// template makes it Regional. Edge-optimized endpoints answer through
 	// CloudFront, whose headers show; behind a custom domain the check
@@ -271,20 +309,20 @@ func (r *runner) run() {
 		}
 		return nil
 	})
-	if !r.check("the management key lists keys", func() error {
+}
+
+// checkManagementKey checks that the operator's management key works.
+func (r *runner) checkManagementKey() bool {
+	return r.check("the management key lists keys", func() error {
 		a, err := r.call("GET", "/keys?limit=1", r.cfg.ManagementKey, nil)
 		return expect(a, err, 200, "")
-	}) {
-		return // nothing below can work without it
-	}
+	})
+}
 
-	// The throwaway key may make exactly the calls below before its limit.
-	calls := 1 // GET /models
-	if r.cfg.Model != "" {
-		calls += 2 // a chat completion, plain and streamed
-	}
-	var kid, key string
-	if !r.check("a management key creates an inference key", func() error {
+// createKey creates the throwaway inference key, limited to calls requests
+// a day.
+func (r *runner) createKey(calls int) (kid, key string, ok bool) {
+	ok = r.check("a management key creates an inference key", func() error {
 		a, err := r.call("POST", "/keys", r.cfg.ManagementKey, map[string]any{
 			"name":   "aistats smoke " + r.cfg.Now().UTC().Format(time.RFC3339),
 			"limits": map[string]int{"requests_per_day": calls},
@@ -300,16 +338,13 @@ func (r *runner) run() {
 		}
 		kid, key = created.Data.KID, created.Data.Key
 		return nil
-	}) {
-		return
-	}
-	revoked := false
-	defer func() {
-		if !revoked { // leave no usable key behind
-			_, _ = r.call("DELETE", "/keys/"+kid, r.cfg.ManagementKey, nil)
-		}
-	}()
+	})
+	return kid, key, ok
+}
 
+// checkModels checks that the new key lists its models, the configured one
+// among them.
+func (r *runner) checkModels(key string) {
 	r.check("the new key lists its models", func() error {
 		a, err := r.call("GET", "/models", key, nil)
 		if err := expect(a, err, 200, ""); err != nil {
@@ -327,35 +362,42 @@ func (r *runner) run() {
 		}
 		return nil
 	})
-	if r.cfg.Model != "" {
-		chat := map[string]any{"model": r.cfg.Model, "max_tokens": 16,
-			"messages": []map[string]string{{"role": "user", "content": "Reply with the word ok."}}}
-		r.check("a chat completion through "+r.cfg.Model, func() error {
-			a, err := r.call("POST", "/chat/completions", key, chat)
-			if err := expect(a, err, 200, ""); err != nil {
-				return err
-			}
-			if !bytes.Contains(a.body, []byte(`"choices"`)) {
-				return fmt.Errorf("no choices: %s", a)
-			}
-			return nil
-		})
-		chat["stream"] = true
-		// Time to first byte is what idle timeouts see: on a deployed stack
-		// it stays near the proxy's prelude delay however slow the model,
-		// since keep-alives come before the first token.
-		r.report("a streamed chat completion through "+r.cfg.Model, func() (string, error) {
-			s, err := r.stream("/chat/completions", key, chat)
-			if err := expect(s.answer, err, 200, ""); err != nil {
-				return "", err
-			}
-			if !strings.HasPrefix(s.header.Get("Content-Type"), "text/event-stream") || !bytes.Contains(s.body, []byte("data: [DONE]")) {
-				return "", fmt.Errorf("not a finished SSE stream: %s", s.answer)
-			}
-			return fmt.Sprintf("first byte after %s, first token after %s",
-				s.firstByte.Round(time.Millisecond), s.firstData.Round(time.Millisecond)), nil
-		})
-	}
+}
+
+// checkChat calls the configured model, plain and streamed.
+func (r *runner) checkChat(key string) {
+	chat := map[string]any{"model": r.cfg.Model, "max_tokens": 16,
+		"messages": []map[string]string{{"role": "user", "content": "Reply with the word ok."}}}
+	r.check("a chat completion through "+r.cfg.Model, func() error {
+		a, err := r.call("POST", "/chat/completions", key, chat)
+		if err := expect(a, err, 200, ""); err != nil {
+			return err
+		}
+		if !bytes.Contains(a.body, []byte(`"choices"`)) {
+			return fmt.Errorf("no choices: %s", a)
+		}
+		return nil
+	})
+	chat["stream"] = true
+	// Time to first byte is what idle timeouts see: on a deployed stack
+	// it stays near the proxy's prelude delay however slow the model,
+	// since keep-alives come before the first token.
+	r.report("a streamed chat completion through "+r.cfg.Model, func() (string, error) {
+		s, err := r.stream("/chat/completions", key, chat)
+		if err := expect(s.answer, err, 200, ""); err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(s.header.Get("Content-Type"), "text/event-stream") || !bytes.Contains(s.body, []byte("data: [DONE]")) {
+			return "", fmt.Errorf("not a finished SSE stream: %s", s.answer)
+		}
+		return fmt.Sprintf("first byte after %s, first token after %s",
+			s.firstByte.Round(time.Millisecond), s.firstData.Round(time.Millisecond)), nil
+	})
+}
+
+// checkLimit checks that the key, having used its day's requests, is
+// refused with 429.
+func (r *runner) checkLimit(key string) {
 	r.check("past its limit the key gets 429 with Retry-After", func() error {
 		a, err := r.call("GET", "/models", key, nil)
 		if err := expect(a, err, 429, "rate_limit_exceeded"); err != nil {
@@ -366,6 +408,11 @@ func (r *runner) run() {
 		}
 		return nil
 	})
+}
+
+// checkUsage checks that usage counts every request the key made, the
+// refused one too; streamed calls show once their stream has ended.
+func (r *runner) checkUsage(kid string, calls int) {
 	r.check("usage shows the key's requests", func() error {
 		deadline := time.Now().Add(r.cfg.UsageWait)
 		for {
@@ -393,6 +440,11 @@ func (r *runner) run() {
 			time.Sleep(500 * time.Millisecond)
 		}
 	})
+}
+
+// checkRevocation revokes the key and checks that it is refused. It
+// reports whether the key was revoked.
+func (r *runner) checkRevocation(kid, key string) (revoked bool) {
 	r.check("a revoked key is refused: 401 key_revoked", func() error {
 		a, err := r.call("DELETE", "/keys/"+kid, r.cfg.ManagementKey, nil)
 		if err := expect(a, err, 204, ""); err != nil {
@@ -406,4 +458,5 @@ func (r *runner) run() {
 		a, err = r.call("GET", "/models", key, nil)
 		return expect(a, err, 401, "key_revoked")
 	})
+	return revoked
 }

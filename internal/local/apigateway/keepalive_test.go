@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -25,29 +24,6 @@ import (
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
-
-// proxyFunction serves the proxy handler as API Gateway invokes it on a
-// STREAM route: its streaming response is the byte stream, prelude first.
-type proxyFunction struct {
-	lambda.Handler
-	handle func(context.Context, events.APIGatewayProxyRequest) (any, error)
-}
-
-func (f *proxyFunction) InvokeStream(ctx context.Context, payload []byte) (io.ReadCloser, error) {
-	var ev events.APIGatewayProxyRequest
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, err
-	}
-	out, err := f.handle(ctx, ev)
-	if err != nil {
-		return nil, err
-	}
-	if rc, ok := out.(io.ReadCloser); ok {
-		return rc, nil
-	}
-	raw, _ := json.Marshal(out)
-	return io.NopCloser(strings.NewReader(string(raw))), nil
-}
 
 // usageLog keeps what the proxy records.
 type usageLog struct {
@@ -95,7 +71,7 @@ func TestSlowModelStreamGetsKeepAlivesThroughTheEmulator(t *testing.T) {
 			stage := strings.Join(strings.SplitN(ev.MethodArn, "/", 3)[:2], "/")
 			return policy("Allow", stage+"/*", grant.Encode()), nil
 		}),
-		"ProxyFunction": &proxyFunction{Handler: lambda.NewHandler(px.Handle), handle: px.Handle},
+		"ProxyFunction": apigateway.StreamingHandler(px.Handle),
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aistats/edge/internal/local/apigateway"
 	"github.com/aistats/edge/internal/local/samtemplate"
+	"github.com/aistats/edge/internal/testing/httpcall"
 )
 
 // TestLambdaPayloadLimitBindsBeforeAPIGateways: API Gateway takes bodies up
@@ -47,18 +48,18 @@ func TestLambdaPayloadLimitBindsBeforeAPIGateways(t *testing.T) {
 
 	// 4 MiB of quotes: 8 MiB once JSON-escaped into the event.
 	quotes := `{"x":"` + strings.Repeat(`\"`, 2<<20) + `"}`
-	r := call(t, "POST", url+"/v1/embeddings", "Bearer x", quotes)
+	r := httpcall.Do(t, nil, "POST", url+"/v1/embeddings", "Bearer x", quotes)
 	wantError(t, r, 502, "api_error", "internal_error")
 	if invoked.Load() != 0 {
 		t.Errorf("the function ran for an event over %d bytes", apigateway.MaxInvokePayloadBytes)
 	}
 
 	set(strings.Repeat("a", apigateway.MaxInvokePayloadBytes))
-	r = call(t, "POST", url+"/v1/embeddings", "Bearer x", `{}`)
+	r = httpcall.Do(t, nil, "POST", url+"/v1/embeddings", "Bearer x", `{}`)
 	wantError(t, r, 502, "api_error", "internal_error")
 
 	set(`{"ok":true}`)
-	if r := call(t, "POST", url+"/v1/embeddings", "Bearer x", `{"x":"`+strings.Repeat("a", 4<<20)+`"}`); r.status != 200 {
-		t.Errorf("a 4 MiB body: status %d, want 200 (it fits the event)", r.status)
+	if r := httpcall.Do(t, nil, "POST", url+"/v1/embeddings", "Bearer x", `{"x":"`+strings.Repeat("a", 4<<20)+`"}`); r.Status != 200 {
+		t.Errorf("a 4 MiB body: status %d, want 200 (it fits the event)", r.Status)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/aistats/edge/pkg/domain/iampattern"
 )
 
 // Decision is the outcome of evaluating an authorizer's policy for one
@@ -82,39 +84,12 @@ func Evaluate(policy PolicyDocument, methodARN string) (Decision, error) {
 func anyMatch(patterns []string, value string, caseInsensitive bool) bool {
 	for _, p := range patterns {
 		if caseInsensitive {
-			if wildcardMatch(strings.ToLower(p), strings.ToLower(value)) {
+			if iampattern.Match(strings.ToLower(p), strings.ToLower(value)) {
 				return true
 			}
-		} else if wildcardMatch(p, value) {
+		} else if iampattern.Match(p, value) {
 			return true
 		}
 	}
 	return false
-}
-
-// wildcardMatch matches IAM-style patterns: * is any run of characters
-// (slashes included), ? is any one character.
-func wildcardMatch(pattern, s string) bool {
-	p, v := 0, 0
-	star, mark := -1, 0
-	for v < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[v]):
-			p++
-			v++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, v
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			v = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }

@@ -62,17 +62,3 @@ func TestEvaluateRejectsMalformedPolicies(t *testing.T) {
 		})
 	}
 }
-
-func TestWildcardMatch(t *testing.T) {
-	for _, tc := range []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"", "", true}, {"*", "", true}, {"a*c", "abbbc", true}, {"a*c", "abbb", false},
-		{"*/v1/*", "x/v1/POST/a", true}, {"a?c", "ac", false}, {"**", "anything", true},
-	} {
-		if got := wildcardMatch(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("wildcardMatch(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
-		}
-	}
-}

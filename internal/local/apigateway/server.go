@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,9 +113,16 @@ func New(cfg Config) (*Server, error) {
 }
 
 // match finds the route for method and resource path, preferring literal
-// segments over {parameters} as API Gateway does.
+// segments over {parameters} as API Gateway does. Like the REST API, it
+// serves a path with one trailing slash from the same resource and matches
+// no resource for a path with any other empty segment (/v1//models); the
+// authorizer's route check (routePath in pkg/handler/authorizer) follows the
+// same rule, so the two agree on which key may call what.
 func (s *Server) match(method, path string) (samtemplate.Route, map[string]string, bool) {
-	segments := strings.Split(strings.Trim(path, "/"), "/")
+	segments := strings.Split(strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/"), "/")
+	if slices.Contains(segments, "") && path != "/" {
+		return samtemplate.Route{}, nil, false
+	}
 	type candidate struct {
 		route  samtemplate.Route
 		params map[string]string
@@ -316,16 +324,35 @@ func stringifyContext(ctx map[string]any) (map[string]string, error) {
 	return out, nil
 }
 
+// integrate invokes the route's function with the proxy event, buffered or
+// streamed as the route says, and relays its answer.
 func (s *Server) integrate(w http.ResponseWriter, r *http.Request, route samtemplate.Route, params map[string]string, body []byte, authorizer map[string]any, env renderEnv, start time.Time) {
 	fn, ok := s.functions[route.FunctionID]
 	if !ok {
-		s.log.Error("function is not available in this build", "function", route.FunctionID, "route", route.Method+" "+route.Path)
-		s.gatewayResponse(w, integrationFailure, "", env, nil)
+		s.integrationFailed(w, env, route, "function is not available in this build", "route", route.Method+" "+route.Path)
 		return
 	}
 	if authorizer != nil {
 		authorizer["integrationLatency"] = s.now().Sub(start).Milliseconds()
 	}
+	payload, err := json.Marshal(s.proxyEvent(r, route, params, body, authorizer, env, start))
+	if err != nil {
+		s.integrationFailed(w, env, route, "could not encode the event", "error", err)
+		return
+	}
+	if len(payload) > MaxInvokePayloadBytes {
+		s.integrationFailed(w, env, route, "the event is larger than Lambda accepts", "bytes", len(payload))
+		return
+	}
+	if route.Streaming {
+		s.integrateStream(w, r, fn, route, payload, env)
+		return
+	}
+	s.integrateBuffered(w, r, fn, route, payload, env)
+}
+
+// proxyEvent is the Lambda proxy event API Gateway sends the integration.
+func (s *Server) proxyEvent(r *http.Request, route samtemplate.Route, params map[string]string, body []byte, authorizer map[string]any, env renderEnv, start time.Time) events.APIGatewayProxyRequest {
 	event := events.APIGatewayProxyRequest{
 		Resource: route.Path, Path: strings.TrimPrefix(r.URL.Path, "/"+s.api.StageName), HTTPMethod: r.Method,
 		Headers: firstValues(r.Header), MultiValueHeaders: r.Header,
@@ -342,66 +369,65 @@ func (s *Server) integrate(w http.ResponseWriter, r *http.Request, route samtemp
 	if len(params) == 0 {
 		event.PathParameters = nil
 	}
-	payload, err := json.Marshal(event)
+	return event
+}
+
+// integrateStream invokes fn with response streaming and relays the stream.
+func (s *Server) integrateStream(w http.ResponseWriter, r *http.Request, fn Function, route samtemplate.Route, payload []byte, env renderEnv) {
+	sf, ok := fn.(StreamingFunction)
+	if !ok {
+		s.integrationFailed(w, env, route, "function cannot stream but its route is a STREAM integration")
+		return
+	}
+	// A streamed response may outlive the buffered 29 s limit; the
+	// client's disconnect cancels it.
+	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: newRequestID()})
+	out, err := sf.InvokeStream(ctx, payload)
 	if err != nil {
-		s.gatewayResponse(w, integrationFailure, "", env, nil)
+		s.integrationFailed(w, env, route, "function failed", "error", err)
 		return
 	}
-	if len(payload) > MaxInvokePayloadBytes {
-		s.log.Error("the event is larger than Lambda accepts", "request_id", env.context["requestId"], "function", route.FunctionID, "bytes", len(payload))
-		s.gatewayResponse(w, integrationFailure, "", env, nil)
-		return
-	}
-	if route.Streaming {
-		sf, ok := fn.(StreamingFunction)
-		if !ok {
-			s.log.Error("function cannot stream but its route is a STREAM integration", "function", route.FunctionID)
-			s.gatewayResponse(w, integrationFailure, "", env, nil)
-			return
-		}
-		// A streamed response may outlive the buffered 29 s limit; the
-		// client's disconnect cancels it.
-		ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: newRequestID()})
-		out, err := sf.InvokeStream(ctx, payload)
-		if err != nil {
-			s.log.Error("function failed", "request_id", env.context["requestId"], "function", route.FunctionID, "error", err)
-			s.gatewayResponse(w, integrationFailure, "", env, nil)
-			return
-		}
-		s.streamResponse(w, out, env)
-		return
-	}
+	s.streamResponse(w, out, env)
+}
+
+// integrateBuffered invokes fn within the integration timeout and relays
+// its proxy response.
+func (s *Server) integrateBuffered(w http.ResponseWriter, r *http.Request, fn Function, route samtemplate.Route, payload []byte, env renderEnv) {
 	out, err := s.invoke(r.Context(), fn, payload, s.intT)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.gatewayResponse(w, IntegrationTimeout, "", env, nil)
 		return
 	}
 	if err != nil {
-		s.log.Error("function failed", "request_id", env.context["requestId"], "function", route.FunctionID, "error", err)
-		s.gatewayResponse(w, integrationFailure, "", env, nil)
+		s.integrationFailed(w, env, route, "function failed", "error", err)
 		return
 	}
 	if len(out) > MaxInvokePayloadBytes {
-		s.log.Error("the function's response is larger than Lambda returns", "request_id", env.context["requestId"], "function", route.FunctionID, "bytes", len(out))
-		s.gatewayResponse(w, integrationFailure, "", env, nil)
+		s.integrationFailed(w, env, route, "the function's response is larger than Lambda returns", "bytes", len(out))
 		return
 	}
 	var resp events.APIGatewayProxyResponse
 	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode < 100 || resp.StatusCode > 599 {
-		s.log.Error("function returned a malformed proxy response", "request_id", env.context["requestId"], "function", route.FunctionID)
-		s.gatewayResponse(w, integrationFailure, "", env, nil)
+		s.integrationFailed(w, env, route, "function returned a malformed proxy response")
 		return
 	}
 	respBody := []byte(resp.Body)
 	if resp.IsBase64Encoded {
 		if respBody, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
-			s.gatewayResponse(w, integrationFailure, "", env, nil)
+			s.integrationFailed(w, env, route, "function returned a body that is not base64", "error", err)
 			return
 		}
 	}
 	setIntegrationHeaders(w.Header(), resp.Headers, resp.MultiValueHeaders, env)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(respBody)
+}
+
+// integrationFailed logs why an integration failed, with the request id and
+// function, and answers as API Gateway does: 502 through DEFAULT_5XX.
+func (s *Server) integrationFailed(w http.ResponseWriter, env renderEnv, route samtemplate.Route, why string, attrs ...any) {
+	s.log.Error(why, append([]any{"request_id", env.context["requestId"], "function", route.FunctionID}, attrs...)...)
+	s.gatewayResponse(w, integrationFailure, "", env, nil)
 }
 
 // setIntegrationHeaders copies an integration's headers as API Gateway does:

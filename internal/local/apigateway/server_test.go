@@ -2,13 +2,11 @@ package apigateway_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/aistats/edge/internal/local/apigateway"
 	"github.com/aistats/edge/internal/local/samtemplate"
+	"github.com/aistats/edge/internal/testing/httpcall"
 )
 
 // authorizerFunc adapts a func to a REQUEST authorizer handler.
@@ -87,42 +86,15 @@ func echo(_ context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewa
 	return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json", "X-Test": "yes"}, Body: `{"ok":true}`}, nil
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-func call(t *testing.T, method, url, authorization, body string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
-}
-
 // wantError checks an error answer in the shape of DESIGN.md §3.
-func wantError(t *testing.T, r response, status int, errType, code string) {
+func wantError(t *testing.T, r httpcall.Response, status int, errType, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status = %d, want %d (body %s)", r.status, status, r.raw)
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d (body %s)", r.Status, status, r.Raw)
 	}
-	e, _ := r.body["error"].(map[string]any)
+	e, _ := r.Body["error"].(map[string]any)
 	if e == nil {
-		t.Fatalf("body %s has no error object", r.raw)
+		t.Fatalf("body %s has no error object", r.Raw)
 	}
 	if e["type"] != errType || e["code"] != code {
 		t.Errorf("error type/code = %v/%v, want %s/%s", e["type"], e["code"], errType, code)
@@ -133,9 +105,9 @@ func wantError(t *testing.T, r response, status int, errType, code string) {
 	if _, ok := e["param"]; !ok {
 		t.Error("error has no param field")
 	}
-	id := r.header.Get("x-request-id")
-	if id == "" || r.body["request_id"] != id {
-		t.Errorf("x-request-id %q and body request_id %v differ or are empty", id, r.body["request_id"])
+	id := r.Header.Get("x-request-id")
+	if id == "" || r.Body["request_id"] != id {
+		t.Errorf("x-request-id %q and body request_id %v differ or are empty", id, r.Body["request_id"])
 	}
 }
 
@@ -143,7 +115,7 @@ func TestMissingAuthorizationIsAnsweredByTheGateway(t *testing.T) {
 	st := newStack(t, allowAll, echo)
 	for name, auth := range map[string]string{"absent": "", "blank": "   "} {
 		t.Run(name, func(t *testing.T) {
-			r := call(t, "POST", st.url+"/v1/chat/completions", auth, "{}")
+			r := httpcall.Do(t, nil, "POST", st.url+"/v1/chat/completions", auth, "{}")
 			wantError(t, r, 401, "authentication_error", "missing_authorization")
 			if st.authorizerHits.Load() != 0 {
 				t.Error("the authorizer was called without an identity header")
@@ -156,9 +128,9 @@ func TestDenyCarriesTheReasonFromTheContext(t *testing.T) {
 	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
 		return policy("Deny", ev.MethodArn, map[string]any{"code": "key_revoked", "message": "This key was revoked."}), nil
 	}, echo)
-	r := call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
+	r := httpcall.Do(t, nil, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
 	wantError(t, r, 401, "authentication_error", "key_revoked")
-	if msg := r.body["error"].(map[string]any)["message"]; msg != "This key was revoked." {
+	if msg := r.Body["error"].(map[string]any)["message"]; msg != "This key was revoked." {
 		t.Errorf("message = %v, want the authorizer's", msg)
 	}
 }
@@ -167,7 +139,7 @@ func TestAllowForOtherRoutesIsDenied(t *testing.T) {
 	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
 		return policy("Allow", "arn:aws:execute-api:*:*:*/v1/GET/keys", map[string]any{"code": "wrong_key_kind", "message": "Use a management key."}), nil
 	}, echo)
-	r := call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
+	r := httpcall.Do(t, nil, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
 	wantError(t, r, 401, "authentication_error", "wrong_key_kind")
 }
 
@@ -191,9 +163,9 @@ func TestAuthorizerFailuresFailClosed(t *testing.T) {
 	for name, auth := range cases {
 		t.Run(name, func(t *testing.T) {
 			st := newStack(t, auth, echo)
-			r := call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
+			r := httpcall.Do(t, nil, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}")
 			wantError(t, r, 503, "api_error", "service_unavailable")
-			if r.header.Get("Retry-After") == "" {
+			if r.Header.Get("Retry-After") == "" {
 				t.Error("503 without Retry-After")
 			}
 			if st.lastEvent.Load() != nil {
@@ -205,7 +177,7 @@ func TestAuthorizerFailuresFailClosed(t *testing.T) {
 		st := newStack(t, func(events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
 			return nil, errors.New("Unauthorized")
 		}, echo)
-		wantError(t, call(t, "GET", st.url+"/v1/models", "Bearer x", ""), 401, "authentication_error", "missing_authorization")
+		wantError(t, httpcall.Do(t, nil, "GET", st.url+"/v1/models", "Bearer x", ""), 401, "authentication_error", "missing_authorization")
 	})
 }
 
@@ -215,9 +187,9 @@ func TestAllowPassesContextAsStrings(t *testing.T) {
 		seen = ev
 		return allowAll(ev)
 	}, echo)
-	r := call(t, "POST", st.url+"/v1/embeddings?x=1", "Bearer aistats", `{"model":"m"}`)
-	if r.status != 200 || r.raw != `{"ok":true}` || r.header.Get("X-Test") != "yes" {
-		t.Fatalf("response %d %s, want the integration's 200", r.status, r.raw)
+	r := httpcall.Do(t, nil, "POST", st.url+"/v1/embeddings?x=1", "Bearer aistats", `{"model":"m"}`)
+	if r.Status != 200 || r.Raw != `{"ok":true}` || r.Header.Get("X-Test") != "yes" {
+		t.Fatalf("response %d %s, want the integration's 200", r.Status, r.Raw)
 	}
 	if seen.Type != "REQUEST" || seen.HTTPMethod != "POST" || seen.Headers["Authorization"] != "Bearer aistats" ||
 		!strings.HasSuffix(seen.MethodArn, ":local/v1/POST/embeddings") || seen.RequestContext.Stage != "v1" {
@@ -233,7 +205,7 @@ func TestAllowPassesContextAsStrings(t *testing.T) {
 			t.Errorf("authorizer context %s = %#v, want string %q", k, auth[k], want)
 		}
 	}
-	if ev.RequestContext.RequestID != r.header.Get("x-amzn-RequestId") {
+	if ev.RequestContext.RequestID != r.Header.Get("x-amzn-RequestId") {
 		t.Error("integration request id differs from the response's")
 	}
 }
@@ -250,32 +222,94 @@ func TestRoutingAndIntegrationFailures(t *testing.T) {
 		return echo(ctx, ev)
 	})
 	t.Run("unknown route", func(t *testing.T) {
-		wantError(t, call(t, "GET", st.url+"/v1/nope", "Bearer x", ""), 404, "not_found_error", "not_found")
+		wantError(t, httpcall.Do(t, nil, "GET", st.url+"/v1/nope", "Bearer x", ""), 404, "not_found_error", "not_found")
 	})
 	t.Run("known path, other method", func(t *testing.T) {
-		wantError(t, call(t, "GET", st.url+"/v1/embeddings", "Bearer x", ""), 404, "not_found_error", "not_found")
+		wantError(t, httpcall.Do(t, nil, "GET", st.url+"/v1/embeddings", "Bearer x", ""), 404, "not_found_error", "not_found")
 	})
 	t.Run("streaming route with a function that cannot stream", func(t *testing.T) {
-		wantError(t, call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}"), 502, "api_error", "internal_error")
+		wantError(t, httpcall.Do(t, nil, "POST", st.url+"/v1/chat/completions", "Bearer x", "{}"), 502, "api_error", "internal_error")
 	})
 	t.Run("function not built", func(t *testing.T) {
-		wantError(t, call(t, "POST", st.url+"/v1/keys", "Bearer x", "{}"), 502, "api_error", "internal_error")
+		wantError(t, httpcall.Do(t, nil, "POST", st.url+"/v1/keys", "Bearer x", "{}"), 502, "api_error", "internal_error")
 	})
 	t.Run("function error", func(t *testing.T) {
-		wantError(t, call(t, "GET", st.url+"/v1/models", "Bearer x", ""), 502, "api_error", "internal_error")
+		wantError(t, httpcall.Do(t, nil, "GET", st.url+"/v1/models", "Bearer x", ""), 502, "api_error", "internal_error")
 	})
 	t.Run("integration timeout", func(t *testing.T) {
-		wantError(t, call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "block"), 504, "api_error", "internal_error")
+		wantError(t, httpcall.Do(t, nil, "POST", st.url+"/v1/embeddings", "Bearer x", "block"), 504, "api_error", "internal_error")
 	})
 	t.Run("payload over 10 MB", func(t *testing.T) {
-		wantError(t, call(t, "POST", st.url+"/v1/chat/completions", "Bearer x", strings.Repeat("a", apigateway.MaxPayloadBytes+1)),
+		wantError(t, httpcall.Do(t, nil, "POST", st.url+"/v1/chat/completions", "Bearer x", strings.Repeat("a", apigateway.MaxPayloadBytes+1)),
 			413, "invalid_request_error", "body_too_large")
 	})
 	t.Run("path parameters", func(t *testing.T) {
 		st := newStack(t, allowAll, echo)
-		call(t, "POST", st.url+"/v1/embeddings", "Bearer x", "{}")
+		httpcall.Do(t, nil, "POST", st.url+"/v1/embeddings", "Bearer x", "{}")
 		if ev := st.lastEvent.Load(); ev.PathParameters != nil {
 			t.Errorf("path parameters %v on a route without any", ev.PathParameters)
+		}
+	})
+}
+
+// TestOddPathsAreRoutedAsAPIGatewayDoes: a trailing slash names the same
+// route; any other empty segment, or the stage root, names no route and is
+// answered by MISSING_AUTHENTICATION_TOKEN before any authorizer runs; a path
+// without the stage is API Gateway's own 403, which no Gateway Response can
+// change.
+func TestOddPathsAreRoutedAsAPIGatewayDoes(t *testing.T) {
+	var arns []string
+	var mu sync.Mutex
+	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+		mu.Lock()
+		arns = append(arns, ev.MethodArn)
+		mu.Unlock()
+		return allowAll(ev)
+	}, echo)
+	t.Run("trailing slash", func(t *testing.T) {
+		r := httpcall.Do(t, nil, "POST", st.url+"/v1/embeddings/", "Bearer x", "{}")
+		if r.Status != 200 {
+			t.Fatalf("status %d, want 200: %s", r.Status, r.Raw)
+		}
+		ev := st.lastEvent.Load()
+		if ev.Resource != "/embeddings" || ev.Path != "/embeddings/" {
+			t.Errorf("resource %q path %q, want /embeddings as /embeddings/", ev.Resource, ev.Path)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(arns) != 1 || !strings.HasSuffix(arns[0], "/v1/POST/embeddings/") {
+			t.Errorf("authorizer saw method ARNs %v, want one for POST embeddings/", arns)
+		}
+	})
+	for name, path := range map[string]string{
+		"double slash":            "/v1//models",
+		"double slash inside":     "/v1/chat//completions",
+		"two trailing slashes":    "/v1/models//",
+		"empty path parameter":    "/v1/keys//rotate",
+		"stage root":              "/v1",
+		"stage root with a slash": "/v1/",
+		"stage given twice":       "/v1/v1/models",
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := st.authorizerHits.Load()
+			r := httpcall.Do(t, nil, "GET", st.url+path, "Bearer x", "")
+			wantError(t, r, 404, "not_found_error", "not_found")
+			if msg, _ := r.Body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "/v1") {
+				t.Errorf("message %q does not point at the /v1 prefix", msg)
+			}
+			if st.authorizerHits.Load() != before {
+				t.Error("the authorizer ran for a path with no route")
+			}
+		})
+	}
+	t.Run("no stage", func(t *testing.T) {
+		before := st.authorizerHits.Load()
+		r := httpcall.Do(t, nil, "GET", st.url+"/models", "Bearer x", "")
+		if r.Status != 403 || r.Raw != `{"message":"Forbidden"}` {
+			t.Errorf("got %d %s, want API Gateway's 403 Forbidden", r.Status, r.Raw)
+		}
+		if st.authorizerHits.Load() != before {
+			t.Error("the authorizer ran for a path outside the stage")
 		}
 	})
 }

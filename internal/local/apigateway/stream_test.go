@@ -16,6 +16,7 @@ import (
 
 	"github.com/aistats/edge/internal/local/apigateway"
 	"github.com/aistats/edge/internal/local/samtemplate"
+	"github.com/aistats/edge/internal/testing/httpcall"
 )
 
 // pipeFunction streams what a test writes, in the Lambda streaming format.
@@ -108,6 +109,6 @@ func TestStreamingRouteRejectsAMissingPrelude(t *testing.T) {
 	url := streamingStack(t, fn)
 	fn.writes <- `{"statusCode":200,"body":"buffered"}`
 	close(fn.writes)
-	r := call(t, "POST", url+"/v1/chat/completions", "Bearer x", "{}")
+	r := httpcall.Do(t, nil, "POST", url+"/v1/chat/completions", "Bearer x", "{}")
 	wantError(t, r, 502, "api_error", "internal_error")
 }

@@ -8,9 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
 // TestManagementHardeningThroughTheLocalStack replays issue 11's attacks on
@@ -21,14 +18,7 @@ import (
 func TestManagementHardeningThroughTheLocalStack(t *testing.T) {
 	running, _, stop := startStack(t, t.TempDir(), -1)
 	defer stop()
-	doc := loadOpenAPI(t)
-	doc.Servers = openapi3.Servers{{URL: running.Credentials.BaseURL}}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vt := &validatingTransport{t: t, router: router, seen: map[string]bool{}}
-	c := &apiClient{t: t, base: running.Credentials.BaseURL, http: &http.Client{Transport: vt}}
+	c, _, _ := validatingClient(t, running.Credentials.BaseURL)
 	mk := running.Credentials.ManagementKey
 
 	// do sends a request with extra headers.

@@ -127,19 +127,27 @@ func (c *apiClient) do(method, path, key, body string) (int, map[string]any, htt
 	return r.Status, r.Body, r.Header
 }
 
-// TestManagementFlowThroughTheLocalStack walks the README's management
-// walkthrough over HTTP, validating every exchange against the document.
-func TestManagementFlowThroughTheLocalStack(t *testing.T) {
-	running, _, stop := startStack(t, t.TempDir(), -1)
-	defer stop()
+// validatingClient is a client of the API at base whose every exchange is
+// checked against api/openapi.yaml; the transport records which operations
+// were seen, for a test that wants them all covered.
+func validatingClient(t *testing.T, base string) (*apiClient, *validatingTransport, *openapi3.T) {
+	t.Helper()
 	doc := loadOpenAPI(t)
-	doc.Servers = openapi3.Servers{{URL: running.Credentials.BaseURL}}
+	doc.Servers = openapi3.Servers{{URL: base}}
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vt := &validatingTransport{t: t, router: router, seen: map[string]bool{}}
-	c := &apiClient{t: t, base: running.Credentials.BaseURL, http: &http.Client{Transport: vt}}
+	return &apiClient{t: t, base: base, http: &http.Client{Transport: vt}}, vt, doc
+}
+
+// TestManagementFlowThroughTheLocalStack walks the README's management
+// walkthrough over HTTP, validating every exchange against the document.
+func TestManagementFlowThroughTheLocalStack(t *testing.T) {
+	running, _, stop := startStack(t, t.TempDir(), -1)
+	defer stop()
+	c, vt, doc := validatingClient(t, running.Credentials.BaseURL)
 	mk, sk := running.Credentials.ManagementKey, running.Credentials.APIKey
 
 	status, created, _ := c.do("POST", "/keys", mk, `{"name":"walkthrough","models":["local/*"],"limits":{"requests_per_day":1000}}`)

@@ -107,8 +107,8 @@ func TestOpenAISDKAgainstTheLocalStack(t *testing.T) {
 
 	wantAPIError := func(t *testing.T, err error, status int, code string) {
 		t.Helper()
-		var apiErr *openai.Error
-		if !errors.As(err, &apiErr) {
+		apiErr, ok := errors.AsType[*openai.Error](err)
+		if !ok {
 			t.Fatalf("error %v is not an *openai.Error", err)
 		}
 		if apiErr.StatusCode != status || apiErr.Code != code {

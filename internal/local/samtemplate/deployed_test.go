@@ -15,6 +15,7 @@ import (
 
 	"github.com/aistats/edge/internal/local/samtemplate"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/iampattern"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
@@ -187,7 +188,7 @@ func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
 		for _, r := range api.Routes {
 			// A path parameter is one segment of a concrete request.
 			request := api.StageName + "/" + r.Method + regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "x")
-			if !slices.ContainsFunc(grants, func(g grant) bool { return g.fn == r.FunctionID && samtemplate.MatchARN(g.pattern, request) }) {
+			if !slices.ContainsFunc(grants, func(g grant) bool { return g.fn == r.FunctionID && iampattern.Match(g.pattern, request) }) {
 				t.Errorf("no permission lets API Gateway invoke %s for %s %s", r.FunctionID, r.Method, r.Path)
 			}
 		}

@@ -2,8 +2,6 @@ package samtemplate
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 )
 
 // Statement is one IAM statement of a function's inline Policies.
@@ -53,11 +51,4 @@ func asList(v any) []any {
 		return v
 	}
 	return []any{v}
-}
-
-// MatchARN reports whether arn matches an IAM resource pattern, in which
-// * spans any characters, '/' and ':' included.
-func MatchARN(pattern, arn string) bool {
-	quoted := strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `.*`)
-	return regexp.MustCompile("^" + quoted + "$").MatchString(arn)
 }

@@ -59,3 +59,11 @@ func Do(t testing.TB, client *http.Client, method, url, authorization, body stri
 	_ = json.Unmarshal(raw, &out.Body) // not every answer is a JSON object
 	return out
 }
+
+// ErrorCode is the code of an error answer in the shape of DESIGN.md §3,
+// or "" for any other answer.
+func (r Response) ErrorCode() string {
+	e, _ := r.Body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}

@@ -20,21 +20,7 @@ import (
 // current window, named c_<window>_<window id>. Counters of past windows are
 // removed by later writes; correctness never depends on their removal, since
 // only the current window's attribute is compared.
-const (
-	attrSecretHash = "secret_hash"
-	attrKind       = "kind"
-	attrModels     = "models"
-	attrProviders  = "providers"
-	attrScopes     = "scopes"
-	attrRPM        = "rpm"
-	attrRPD        = "rpd"
-	attrRPMo       = "rpmo"
-	attrLastUsed   = "last_used_at"
-	attrPlanRPM    = "plan_rpm"
-	attrPlanModels = "plan_models"
-	attrPlanProvs  = "plan_providers"
-	counterPrefix  = "c_"
-)
+const counterPrefix = "c_"
 
 var _ gateway.Admitter = (*Store)(nil)
 

@@ -25,14 +25,14 @@ func (s *Store) AppendAudit(ctx context.Context, e gateway.AuditEvent) error {
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.tables.Audit),
 		Item: item{
-			attrPK:       str("ws#" + e.WorkspaceID),
-			attrSK:       str(auditSK(e.Time)),
-			"actor_kid":  str(e.ActorKID),
-			"action":     str(e.Action),
-			"target_kid": str(e.TargetKID),
-			"changes":    str(string(changes)),
+			attrPK:        str("ws#" + e.WorkspaceID),
+			attrSK:        str(auditSK(e.Time)),
+			attrActorKID:  str(e.ActorKID),
+			attrAction:    str(e.Action),
+			attrTargetKID: str(e.TargetKID),
+			attrChanges:   str(string(changes)),
 		},
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		ConditionExpression: aws.String("attribute_not_exists(" + attrPK + ")"),
 	})
 	if err != nil {
 		return classify("append audit event for workspace "+e.WorkspaceID, err)
@@ -76,7 +76,7 @@ func (s *Store) ListAudit(ctx context.Context, workspaceID, cursor string, limit
 	limit = pageSize(limit)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Audit),
-		KeyConditionExpression:    aws.String("pk = :pk"),
+		KeyConditionExpression:    aws.String(attrPK + " = :pk"),
 		ExpressionAttributeValues: item{":pk": str("ws#" + workspaceID)},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit)),
@@ -96,11 +96,11 @@ func (s *Store) ListAudit(ctx context.Context, workspaceID, cursor string, limit
 	for _, it := range out.Items {
 		r := itemReader{item: it}
 		sk := r.str(attrSK)
-		e := gateway.AuditEvent{WorkspaceID: workspaceID, ActorKID: r.str("actor_kid"), Action: r.str("action"), TargetKID: r.str("target_kid")}
+		e := gateway.AuditEvent{WorkspaceID: workspaceID, ActorKID: r.str(attrActorKID), Action: r.str(attrAction), TargetKID: r.str(attrTargetKID)}
 		if len(sk) >= len(timeLayout) {
 			e.Time = (&itemReader{item: item{"t": str(sk[:len(timeLayout)])}}).time("t")
 		}
-		if raw := r.str("changes"); raw != "" && raw != "null" {
+		if raw := r.str(attrChanges); raw != "" && raw != "null" {
 			if err := json.Unmarshal([]byte(raw), &e.Changes); err != nil {
 				return gateway.AuditPage{}, gateway.Internal(fmt.Errorf("decode audit changes: %w", err))
 			}

@@ -21,22 +21,22 @@ func keyItem(k gateway.Key) item {
 	it := item{
 		attrKID:         str(k.KID),
 		attrWorkspaceID: str(k.WorkspaceID),
-		"kind":          str(string(k.Kind)),
-		"name":          str(k.Name),
-		"prefix":        str(k.Prefix),
-		"secret_hash":   &ddbtypes.AttributeValueMemberB{Value: k.SecretHash},
-		"status":        str(string(k.Status)),
-		"models":        stringList(k.Models),
-		"providers":     stringList(k.Providers),
-		"scopes":        stringList(k.Scopes),
-		"rpm":           num(k.Limits.RequestsPerMinute),
-		"rpd":           num(k.Limits.RequestsPerDay),
-		"rpmo":          num(k.Limits.RequestsPerMonth),
+		attrKind:        str(string(k.Kind)),
+		attrName:        str(k.Name),
+		attrPrefix:      str(k.Prefix),
+		attrSecretHash:  &ddbtypes.AttributeValueMemberB{Value: k.SecretHash},
+		attrStatus:      str(string(k.Status)),
+		attrModels:      stringList(k.Models),
+		attrProviders:   stringList(k.Providers),
+		attrScopes:      stringList(k.Scopes),
+		attrRPM:         num(k.Limits.RequestsPerMinute),
+		attrRPD:         num(k.Limits.RequestsPerDay),
+		attrRPMo:        num(k.Limits.RequestsPerMonth),
 		attrCreatedAt:   timeValue(k.CreatedAt),
-		"updated_at":    timeValue(k.UpdatedAt),
+		attrUpdatedAt:   timeValue(k.UpdatedAt),
 	}
 	if k.ExpiresAt != nil {
-		it["expires_at"] = timeValue(*k.ExpiresAt)
+		it[attrExpiresAt] = timeValue(*k.ExpiresAt)
 	}
 	return it
 }
@@ -46,23 +46,23 @@ func decodeKey(it item) (gateway.Key, error) {
 	k := gateway.Key{
 		KID:         r.str(attrKID),
 		WorkspaceID: r.str(attrWorkspaceID),
-		Kind:        gateway.KeyKind(r.str("kind")),
-		Name:        r.str("name"),
-		Prefix:      r.str("prefix"),
-		SecretHash:  r.bytes("secret_hash"),
-		Status:      gateway.KeyStatus(r.str("status")),
-		Models:      r.list("models"),
-		Providers:   r.list("providers"),
-		Scopes:      r.list("scopes"),
+		Kind:        gateway.KeyKind(r.str(attrKind)),
+		Name:        r.str(attrName),
+		Prefix:      r.str(attrPrefix),
+		SecretHash:  r.bytes(attrSecretHash),
+		Status:      gateway.KeyStatus(r.str(attrStatus)),
+		Models:      r.list(attrModels),
+		Providers:   r.list(attrProviders),
+		Scopes:      r.list(attrScopes),
 		Limits: gateway.Limits{
-			RequestsPerMinute: r.num("rpm"),
-			RequestsPerDay:    r.num("rpd"),
-			RequestsPerMonth:  r.num("rpmo"),
+			RequestsPerMinute: r.num(attrRPM),
+			RequestsPerDay:    r.num(attrRPD),
+			RequestsPerMonth:  r.num(attrRPMo),
 		},
 		CreatedAt: r.time(attrCreatedAt),
-		UpdatedAt: r.time("updated_at"),
-		ExpiresAt: r.optionalTime("expires_at"),
-		RevokedAt: r.optionalTime("revoked_at"),
+		UpdatedAt: r.time(attrUpdatedAt),
+		ExpiresAt: r.optionalTime(attrExpiresAt),
+		RevokedAt: r.optionalTime(attrRevokedAt),
 		RotatedTo: r.str(attrRotatedTo),
 	}
 	if r.err != nil {
@@ -94,7 +94,7 @@ func (s *Store) CreateKey(ctx context.Context, k gateway.Key) error {
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.tables.Keys),
 		Item:                keyItem(k),
-		ConditionExpression: aws.String("attribute_not_exists(kid)"),
+		ConditionExpression: aws.String("attribute_not_exists(" + attrKID + ")"),
 	})
 	if isConditionFailed(err) {
 		return gateway.Errorf(gateway.CodeAlreadyExists, "A key with id %s already exists.", k.KID)
@@ -224,7 +224,7 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.L
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Keys),
 		IndexName:                 aws.String(IndexKeysByWorkspace),
-		KeyConditionExpression:    aws.String("workspace_id = :ws"),
+		KeyConditionExpression:    aws.String(attrWorkspaceID + " = :ws"),
 		ExpressionAttributeValues: item{":ws": str(workspaceID)},
 		Limit:                     aws.Int32(int32(limit)),
 	}
@@ -233,7 +233,7 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, opts gateway.L
 		// worth each time, keep what is needed.
 		in.Limit = aws.Int32(int32(MaxPageSize))
 		in.FilterExpression = aws.String("#kind = :kind")
-		in.ExpressionAttributeNames = map[string]string{"#kind": "kind"}
+		in.ExpressionAttributeNames = map[string]string{"#kind": attrKind}
 		in.ExpressionAttributeValues[":kind"] = str(string(opts.Kind))
 	}
 	if opts.Cursor != "" {
@@ -334,34 +334,34 @@ func keyUpdateFields(update gateway.KeyUpdate) []keyField {
 		fields = append(fields, keyField{record: record, state: state, value: value})
 	}
 	if update.Name != nil {
-		add("name", "", str(*update.Name))
+		add(attrName, "", str(*update.Name))
 	}
 	if update.Models != nil {
-		add("models", attrModels, stringList(*update.Models))
+		add(attrModels, attrModels, stringList(*update.Models))
 	}
 	if update.Providers != nil {
-		add("providers", attrProviders, stringList(*update.Providers))
+		add(attrProviders, attrProviders, stringList(*update.Providers))
 	}
 	if update.Scopes != nil {
-		add("scopes", attrScopes, stringList(*update.Scopes))
+		add(attrScopes, attrScopes, stringList(*update.Scopes))
 	}
 	if l := update.Limits; l != nil {
-		add("rpm", attrRPM, num(l.RequestsPerMinute))
-		add("rpd", attrRPD, num(l.RequestsPerDay))
-		add("rpmo", attrRPMo, num(l.RequestsPerMonth))
+		add(attrRPM, attrRPM, num(l.RequestsPerMinute))
+		add(attrRPD, attrRPD, num(l.RequestsPerDay))
+		add(attrRPMo, attrRPMo, num(l.RequestsPerMonth))
 	}
 	if update.Disabled != nil {
 		status := gateway.KeyActive
 		if *update.Disabled {
 			status = gateway.KeyDisabled
 		}
-		add("status", attrState, str(string(status)))
+		add(attrStatus, attrState, str(string(status)))
 	}
 	switch {
 	case update.ClearExpiry:
-		add("expires_at", attrExpiresMS, nil)
+		add(attrExpiresAt, attrExpiresMS, nil)
 	case update.ExpiresAt != nil:
-		fields = append(fields, keyField{record: "expires_at", state: attrExpiresMS,
+		fields = append(fields, keyField{record: attrExpiresAt, state: attrExpiresMS,
 			value: timeValue(*update.ExpiresAt), stateValue: num(update.ExpiresAt.UnixMilli())})
 	}
 	if update.RotatedTo != nil {
@@ -389,7 +389,7 @@ func (s *Store) UpdateKey(ctx context.Context, kid string, update gateway.KeyUpd
 // revoked key, and returns the record as it now is.
 func (s *Store) updateKeyRecord(ctx context.Context, kid string, fields []keyField) (gateway.Key, error) {
 	rec := updateBuilder{names: map[string]string{}, values: item{}}
-	rec.setValue("updated_at", timeValue(s.now()))
+	rec.setValue(attrUpdatedAt, timeValue(s.now()))
 	for _, f := range fields {
 		if f.value == nil {
 			rec.removeAttr(f.record)
@@ -397,13 +397,13 @@ func (s *Store) updateKeyRecord(ctx context.Context, kid string, fields []keyFie
 			rec.setValue(f.record, f.value)
 		}
 	}
-	rec.names["#status_cond"] = "status"
+	rec.names["#status_cond"] = attrStatus
 	rec.values[":revoked"] = str(string(gateway.KeyRevoked))
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Keys),
 		Key:                       item{attrKID: str(kid)},
 		UpdateExpression:          aws.String(rec.expression()),
-		ConditionExpression:       aws.String("attribute_exists(kid) AND #status_cond <> :revoked"),
+		ConditionExpression:       aws.String("attribute_exists(" + attrKID + ") AND #status_cond <> :revoked"),
 		ExpressionAttributeNames:  rec.names,
 		ExpressionAttributeValues: rec.values,
 		ReturnValues:              ddbtypes.ReturnValueAllNew,
@@ -450,7 +450,7 @@ func (s *Store) updateKeyState(ctx context.Context, kid string, fields []keyFiel
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(KeyStatePK(kid))},
 		UpdateExpression:          aws.String(b.expression()),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #state_cond <> :revoked_state"),
+		ConditionExpression:       aws.String("attribute_exists(" + attrPK + ") AND #state_cond <> :revoked_state"),
 		ExpressionAttributeNames:  b.names,
 		ExpressionAttributeValues: b.values,
 	}
@@ -470,9 +470,9 @@ func (s *Store) RevokeKey(ctx context.Context, kid string) (gateway.Key, error) 
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.tables.Keys),
 		Key:                      item{attrKID: str(kid)},
-		UpdateExpression:         aws.String("SET #status = :revoked, updated_at = :now, revoked_at = if_not_exists(revoked_at, :now)"),
-		ConditionExpression:      aws.String("attribute_exists(kid)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		UpdateExpression:         aws.String("SET #status = :revoked, #updated = :now, #revoked = if_not_exists(#revoked, :now)"),
+		ConditionExpression:      aws.String("attribute_exists(" + attrKID + ")"),
+		ExpressionAttributeNames: map[string]string{"#status": attrStatus, "#updated": attrUpdatedAt, "#revoked": attrRevokedAt},
 		ExpressionAttributeValues: item{
 			":revoked": str(string(gateway.KeyRevoked)), ":now": timeValue(now),
 		},
@@ -514,7 +514,7 @@ func (s *Store) LastUsed(ctx context.Context, kids []string) (map[string]time.Ti
 		}
 		kids = kids[n:]
 		request := map[string]ddbtypes.KeysAndAttributes{s.tables.Counters: {
-			Keys: keys, ProjectionExpression: aws.String("pk, last_used_at"), ConsistentRead: aws.Bool(true),
+			Keys: keys, ProjectionExpression: aws.String(attrPK + ", " + attrLastUsed), ConsistentRead: aws.Bool(true),
 		}}
 		for attempt := 0; len(request) > 0; attempt++ {
 			if attempt == 5 {
@@ -535,16 +535,6 @@ func (s *Store) LastUsed(ctx context.Context, kids []string) (map[string]time.Ti
 	}
 	return out, nil
 }
-
-// Attributes of a key record that hold its latest rotation (gateway.Rotation);
-// rotated_to is also shown as the key's RotatedTo.
-const (
-	attrRotatedTo          = "rotated_to"
-	attrRotationClaimedAt  = "rotation_claimed_at"
-	attrRotationRequest    = "rotation_request"
-	attrRotationEndsAt     = "rotation_ends_at"
-	attrSuccessorExpiresAt = "successor_expires_at"
-)
 
 // GetRotation reads the record of a key's latest rotation, strongly
 // consistent; a key never rotated has a zero Rotation, a missing key is
@@ -582,7 +572,7 @@ func (s *Store) GetRotation(ctx context.Context, kid string) (gateway.Rotation, 
 // CodeAlreadyRotated and should read the rotation again.
 func (s *Store) ClaimRotation(ctx context.Context, kid string, claim gateway.Rotation, previous string) error {
 	b := updateBuilder{names: map[string]string{}, values: item{}}
-	b.setValue("updated_at", timeValue(s.now()))
+	b.setValue(attrUpdatedAt, timeValue(s.now()))
 	b.setValue(attrRotatedTo, str(claim.SuccessorKID))
 	b.setValue(attrRotationClaimedAt, timeValue(claim.ClaimedAt))
 	b.setValue(attrRotationEndsAt, timeValue(claim.EndsAt))
@@ -596,11 +586,11 @@ func (s *Store) ClaimRotation(ctx context.Context, kid string, claim gateway.Rot
 	} else {
 		b.removeAttr(attrSuccessorExpiresAt)
 	}
-	b.names["#status_cond"] = "status"
+	b.names["#status_cond"] = attrStatus
 	b.values[":revoked"] = str(string(gateway.KeyRevoked))
-	cond := "attribute_exists(kid) AND #status_cond <> :revoked AND attribute_not_exists(#" + attrRotatedTo + ")"
+	cond := "attribute_exists(" + attrKID + ") AND #status_cond <> :revoked AND attribute_not_exists(#" + attrRotatedTo + ")"
 	if previous != "" {
-		cond = "attribute_exists(kid) AND #status_cond <> :revoked AND #" + attrRotatedTo + " = :previous"
+		cond = "attribute_exists(" + attrKID + ") AND #status_cond <> :revoked AND #" + attrRotatedTo + " = :previous"
 		b.values[":previous"] = str(previous)
 	}
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{

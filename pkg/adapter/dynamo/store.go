@@ -67,13 +67,6 @@ const (
 	MaxPageSize     = 100
 )
 
-// State item attributes in the Counters table.
-const (
-	attrState        = "state"
-	attrWorkspaceOff = "workspace_disabled"
-	attrExpiresMS    = "expires_ms"
-)
-
 // KeyStatePK is the Counters-table key of a key's state item.
 func KeyStatePK(kid string) string { return "key#" + kid }
 
@@ -115,14 +108,14 @@ func isConditionFailed(err error) bool {
 
 func workspaceItem(ws gateway.Workspace) item {
 	return item{
-		attrWorkspaceID:  str(ws.ID),
-		"name":           str(ws.Name),
-		"status":         str(string(ws.Status)),
-		"plan_providers": stringList(ws.Plan.Providers),
-		"plan_models":    stringList(ws.Plan.Models),
-		"plan_rpm":       num(ws.Plan.RequestsPerMinute),
-		attrCreatedAt:    timeValue(ws.CreatedAt),
-		"updated_at":     timeValue(ws.UpdatedAt),
+		attrWorkspaceID: str(ws.ID),
+		attrName:        str(ws.Name),
+		attrStatus:      str(string(ws.Status)),
+		attrPlanProvs:   stringList(ws.Plan.Providers),
+		attrPlanModels:  stringList(ws.Plan.Models),
+		attrPlanRPM:     num(ws.Plan.RequestsPerMinute),
+		attrCreatedAt:   timeValue(ws.CreatedAt),
+		attrUpdatedAt:   timeValue(ws.UpdatedAt),
 	}
 }
 
@@ -130,15 +123,15 @@ func decodeWorkspace(it item) (gateway.Workspace, error) {
 	r := itemReader{item: it}
 	ws := gateway.Workspace{
 		ID:     r.str(attrWorkspaceID),
-		Name:   r.str("name"),
-		Status: gateway.WorkspaceStatus(r.str("status")),
+		Name:   r.str(attrName),
+		Status: gateway.WorkspaceStatus(r.str(attrStatus)),
 		Plan: gateway.Plan{
-			Providers:         r.list("plan_providers"),
-			Models:            r.list("plan_models"),
-			RequestsPerMinute: r.num("plan_rpm"),
+			Providers:         r.list(attrPlanProvs),
+			Models:            r.list(attrPlanModels),
+			RequestsPerMinute: r.num(attrPlanRPM),
 		},
 		CreatedAt: r.time(attrCreatedAt),
-		UpdatedAt: r.time("updated_at"),
+		UpdatedAt: r.time(attrUpdatedAt),
 	}
 	if r.err != nil {
 		return gateway.Workspace{}, fmt.Errorf("decode workspace %s: %w", ws.ID, r.err)
@@ -156,7 +149,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws gateway.Workspace) error
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.tables.Workspaces),
 		Item:                workspaceItem(ws),
-		ConditionExpression: aws.String("attribute_not_exists(workspace_id)"),
+		ConditionExpression: aws.String("attribute_not_exists(" + attrWorkspaceID + ")"),
 	})
 	if isConditionFailed(err) {
 		return gateway.Errorf(gateway.CodeAlreadyExists, "Workspace %s already exists.", ws.ID)
@@ -198,9 +191,9 @@ func (s *Store) SetWorkspaceStatus(ctx context.Context, id string, status gatewa
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.tables.Workspaces),
 		Key:                      item{attrWorkspaceID: str(id)},
-		UpdateExpression:         aws.String("SET #status = :status, updated_at = :now"),
-		ConditionExpression:      aws.String("attribute_exists(workspace_id)"),
-		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		UpdateExpression:         aws.String("SET #status = :status, #updated = :now"),
+		ConditionExpression:      aws.String("attribute_exists(" + attrWorkspaceID + ")"),
+		ExpressionAttributeNames: map[string]string{"#status": attrStatus, "#updated": attrUpdatedAt},
 		ExpressionAttributeValues: item{
 			":status": str(string(status)), ":now": timeValue(s.now()),
 		},
@@ -287,7 +280,7 @@ func (s *Store) workspaceKIDs(ctx context.Context, id string) ([]string, error) 
 		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.tables.Keys),
 			IndexName:                 aws.String(IndexKeysByWorkspace),
-			KeyConditionExpression:    aws.String("workspace_id = :ws"),
+			KeyConditionExpression:    aws.String(attrWorkspaceID + " = :ws"),
 			ExpressionAttributeValues: item{":ws": str(id)},
 			ProjectionExpression:      aws.String(attrKID),
 			ExclusiveStartKey:         start,
@@ -311,7 +304,7 @@ func (s *Store) setKeyWorkspaceDisabled(ctx context.Context, kid string, disable
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(KeyStatePK(kid))},
 		UpdateExpression:          aws.String("SET " + attrWorkspaceOff + " = :off"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ConditionExpression:       aws.String("attribute_exists(" + attrPK + ")"),
 		ExpressionAttributeValues: item{":off": boolean(disabled)},
 	})
 	if err != nil && !isConditionFailed(err) { // no state item: the key is refused anyway

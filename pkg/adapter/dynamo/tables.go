@@ -38,20 +38,8 @@ func TablesWithPrefix(prefix string) Tables {
 	}
 }
 
-// Attribute and index names shared by the definitions and the store.
-const (
-	attrWorkspaceID = "workspace_id"
-	attrKID         = "kid"
-	attrCreatedAt   = "created_at"
-	attrPK          = "pk"
-	attrSK          = "sk"
-	// attrTTL is the epoch-seconds attribute DynamoDB's TTL deletes by.
-	// Correctness never depends on it: deletion may come days late.
-	attrTTL = "ttl"
-
-	// IndexKeysByWorkspace lists a workspace's keys, newest last.
-	IndexKeysByWorkspace = "by_workspace"
-)
+// IndexKeysByWorkspace lists a workspace's keys, newest last.
+const IndexKeysByWorkspace = "by_workspace"
 
 // TableDefinition is one table: what CreateTable needs plus the settings
 // CreateTable cannot carry (TTL, point-in-time recovery).
@@ -78,70 +66,41 @@ func rangeKey(name string) ddbtypes.KeySchemaElement {
 	return ddbtypes.KeySchemaElement{AttributeName: aws.String(name), KeyType: ddbtypes.KeyTypeRange}
 }
 
+// onDemandTable is the CreateTable input of an on-demand table keyed by a
+// string partition key and, when given, a string sort key: every table here
+// has that shape, and only the Keys table adds to it.
+func onDemandTable(name, partition string, sort ...string) *dynamodb.CreateTableInput {
+	in := &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{attr(partition)},
+		KeySchema:            []ddbtypes.KeySchemaElement{hash(partition)},
+	}
+	for _, s := range sort {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, attr(s))
+		in.KeySchema = append(in.KeySchema, rangeKey(s))
+	}
+	return in
+}
+
 // Definitions returns the definition of every table: the single source that
 // the local stack, the tests and template.yaml agree on.
 func (t Tables) Definitions() []TableDefinition {
-	onDemand := ddbtypes.BillingModePayPerRequest
+	keys := onDemandTable(t.Keys, attrKID)
+	keys.AttributeDefinitions = append(keys.AttributeDefinitions, attr(attrWorkspaceID), attr(attrCreatedAt))
+	keys.GlobalSecondaryIndexes = []ddbtypes.GlobalSecondaryIndex{{
+		IndexName: aws.String(IndexKeysByWorkspace),
+		KeySchema: []ddbtypes.KeySchemaElement{hash(attrWorkspaceID), rangeKey(attrCreatedAt)},
+		// Listing shows whole records, and key records change rarely (never
+		// per request), so ALL costs little.
+		Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+	}}
 	return []TableDefinition{
-		{
-			Role: "Workspaces",
-			Create: &dynamodb.CreateTableInput{
-				TableName:            aws.String(t.Workspaces),
-				BillingMode:          onDemand,
-				AttributeDefinitions: []ddbtypes.AttributeDefinition{attr(attrWorkspaceID)},
-				KeySchema:            []ddbtypes.KeySchemaElement{hash(attrWorkspaceID)},
-			},
-			PointInTimeRecovery: true,
-		},
-		{
-			Role: "Keys",
-			Create: &dynamodb.CreateTableInput{
-				TableName:   aws.String(t.Keys),
-				BillingMode: onDemand,
-				AttributeDefinitions: []ddbtypes.AttributeDefinition{
-					attr(attrKID), attr(attrWorkspaceID), attr(attrCreatedAt),
-				},
-				KeySchema: []ddbtypes.KeySchemaElement{hash(attrKID)},
-				GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{
-					IndexName: aws.String(IndexKeysByWorkspace),
-					KeySchema: []ddbtypes.KeySchemaElement{hash(attrWorkspaceID), rangeKey(attrCreatedAt)},
-					// Listing shows whole records, and key records change
-					// rarely (never per request), so ALL costs little.
-					Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
-				}},
-			},
-			PointInTimeRecovery: true,
-		},
-		{
-			Role: "Counters",
-			Create: &dynamodb.CreateTableInput{
-				TableName:            aws.String(t.Counters),
-				BillingMode:          onDemand,
-				AttributeDefinitions: []ddbtypes.AttributeDefinition{attr(attrPK)},
-				KeySchema:            []ddbtypes.KeySchemaElement{hash(attrPK)},
-			},
-			TTLAttribute: attrTTL,
-		},
-		{
-			Role: "Usage",
-			Create: &dynamodb.CreateTableInput{
-				TableName:            aws.String(t.Usage),
-				BillingMode:          onDemand,
-				AttributeDefinitions: []ddbtypes.AttributeDefinition{attr(attrPK), attr(attrSK)},
-				KeySchema:            []ddbtypes.KeySchemaElement{hash(attrPK), rangeKey(attrSK)},
-			},
-			TTLAttribute: attrTTL,
-		},
-		{
-			Role: "Audit",
-			Create: &dynamodb.CreateTableInput{
-				TableName:            aws.String(t.Audit),
-				BillingMode:          onDemand,
-				AttributeDefinitions: []ddbtypes.AttributeDefinition{attr(attrPK), attr(attrSK)},
-				KeySchema:            []ddbtypes.KeySchemaElement{hash(attrPK), rangeKey(attrSK)},
-			},
-			PointInTimeRecovery: true,
-		},
+		{Role: "Workspaces", Create: onDemandTable(t.Workspaces, attrWorkspaceID), PointInTimeRecovery: true},
+		{Role: "Keys", Create: keys, PointInTimeRecovery: true},
+		{Role: "Counters", Create: onDemandTable(t.Counters, attrPK), TTLAttribute: attrTTL},
+		{Role: "Usage", Create: onDemandTable(t.Usage, attrPK, attrSK), TTLAttribute: attrTTL},
+		{Role: "Audit", Create: onDemandTable(t.Audit, attrPK, attrSK), PointInTimeRecovery: true},
 	}
 }
 

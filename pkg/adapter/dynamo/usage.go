@@ -20,6 +20,9 @@ const usageRetention = 400 * 24 * time.Hour
 // h<hour>_<field>, each hour's, so one write updates both rollups.
 func UsageDaySK(t time.Time) string { return "d#" + t.UTC().Format("20060102") }
 
+// hourPrefix prefixes the attributes of one hour's totals in a day's rollup.
+func hourPrefix(hour int) string { return fmt.Sprintf("h%02d_", hour) }
+
 // UsageKeyPK is the partition key of a key's rollups.
 func UsageKeyPK(kid string) string { return "key#" + kid }
 
@@ -27,7 +30,7 @@ func UsageKeyPK(kid string) string { return "key#" + kid }
 // rollups with a single unconditional atomic write.
 func (s *Store) RecordUsage(ctx context.Context, r gateway.UsageRecord) error {
 	t := r.Time.UTC()
-	hour := "h" + t.Format("15") + "_"
+	hour := hourPrefix(t.Hour())
 	errs := int64(0)
 	if r.Error {
 		errs = 1
@@ -36,12 +39,14 @@ func (s *Store) RecordUsage(ctx context.Context, r gateway.UsageRecord) error {
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.tables.Usage),
 		Key:       item{attrPK: str(UsageKeyPK(r.KID)), attrSK: str(UsageDaySK(t))},
-		UpdateExpression: aws.String("SET workspace_id = if_not_exists(workspace_id, :ws), #ttl = if_not_exists(#ttl, :ttl)" +
-			" ADD requests :one, errors :err, prompt_tokens :pt, completion_tokens :ct, latency_ms :lat," +
+		UpdateExpression: aws.String("SET #ws = if_not_exists(#ws, :ws), #ttl = if_not_exists(#ttl, :ttl)" +
+			" ADD #req :one, #err :err, #pt :pt, #ct :ct, #lat :lat," +
 			" #hreq :one, #herr :err, #hpt :pt, #hct :ct, #hlat :lat"),
 		ExpressionAttributeNames: map[string]string{
-			"#ttl": attrTTL, "#hreq": hour + "requests", "#herr": hour + "errors", "#hpt": hour + "prompt_tokens",
-			"#hct": hour + "completion_tokens", "#hlat": hour + "latency_ms",
+			"#ws": attrWorkspaceID, "#ttl": attrTTL,
+			"#req": attrRequests, "#err": attrErrors, "#pt": attrPromptTokens, "#ct": attrCompletionTokens, "#lat": attrLatencyMS,
+			"#hreq": hour + attrRequests, "#herr": hour + attrErrors, "#hpt": hour + attrPromptTokens,
+			"#hct": hour + attrCompletionTokens, "#hlat": hour + attrLatencyMS,
 		},
 		ExpressionAttributeValues: item{
 			":ws": str(r.WorkspaceID), ":ttl": num(t.Add(usageRetention).Unix()), ":one": num(1), ":err": num(errs),
@@ -72,7 +77,7 @@ func (s *Store) QueryUsage(ctx context.Context, kid string, first, last time.Tim
 	for {
 		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
 			TableName:              aws.String(s.tables.Usage),
-			KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
+			KeyConditionExpression: aws.String(attrPK + " = :pk AND " + attrSK + " BETWEEN :from AND :to"),
 			ExpressionAttributeValues: item{
 				":pk": str(UsageKeyPK(kid)), ":from": str(UsageDaySK(first)), ":to": str(UsageDaySK(last)),
 			},
@@ -99,9 +104,9 @@ func decodeDayUsage(it item) (gateway.DayUsage, error) {
 	r := itemReader{item: it}
 	read := func(prefix string) gateway.UsageTotals {
 		return gateway.UsageTotals{
-			Requests: r.num(prefix + "requests"), Errors: r.num(prefix + "errors"),
-			PromptTokens: r.num(prefix + "prompt_tokens"), CompletionTokens: r.num(prefix + "completion_tokens"),
-			LatencyMS: r.num(prefix + "latency_ms"),
+			Requests: r.num(prefix + attrRequests), Errors: r.num(prefix + attrErrors),
+			PromptTokens: r.num(prefix + attrPromptTokens), CompletionTokens: r.num(prefix + attrCompletionTokens),
+			LatencyMS: r.num(prefix + attrLatencyMS),
 		}
 	}
 	var d gateway.DayUsage
@@ -112,7 +117,7 @@ func decodeDayUsage(it item) (gateway.DayUsage, error) {
 	d.Day = day
 	d.Total = read("")
 	for h := range d.Hours {
-		d.Hours[h] = read(fmt.Sprintf("h%02d_", h))
+		d.Hours[h] = read(hourPrefix(h))
 	}
 	if r.err != nil {
 		return gateway.DayUsage{}, gateway.Internal(r.err)

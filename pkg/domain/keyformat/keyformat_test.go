@@ -92,8 +92,8 @@ func TestParseRejections(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(tc.text)
-			var perr *ParseError
-			if !errors.As(err, &perr) {
+			perr, ok := errors.AsType[*ParseError](err)
+			if !ok {
 				t.Fatalf("Parse error = %v, want *ParseError", err)
 			}
 			if perr.Reason != tc.want {
@@ -190,8 +190,7 @@ func TestChecksumBeyond32BitsIsRefused(t *testing.T) {
 	valid := mustGenerate(t, gateway.KindInference).Text
 	overflowing := valid[:len(valid)-ChecksumLength] + "zzzzzz" // 62^6-1 > 2^32
 	_, err := Parse(overflowing)
-	var perr *ParseError
-	if !errors.As(err, &perr) || perr.Reason != ReasonChecksum {
+	if perr, ok := errors.AsType[*ParseError](err); !ok || perr.Reason != ReasonChecksum {
 		t.Errorf("Parse(checksum zzzzzz) = %v, want checksum_mismatch", err)
 	}
 	for _, s := range []string{"000000", "4GFfc3", "zzzzzz"} {

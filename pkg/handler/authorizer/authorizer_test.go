@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,6 +271,25 @@ func TestAllowPolicyCoversEveryRouteOfTheKind(t *testing.T) {
 	want := []string{base + "POST/chat/completions", base + "POST/embeddings", base + "GET/models", base + "GET/key"}
 	if strings.Join(r.Resources, " ") != strings.Join(want, " ") {
 		t.Errorf("resources %v, want %v", r.Resources, want)
+	}
+}
+
+// A route named with a trailing slash is allowed, and the policy covers the
+// ARN as API Gateway sent it as well as every route of the kind.
+func TestAllowPolicyCoversARouteWithATrailingSlash(t *testing.T) {
+	e := newEnv(t)
+	inference, _ := e.key("acme", gateway.KindInference, gateway.Limits{})
+	base := "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/v1/"
+	event := strings.ReplaceAll(fixture(t, "chat_completions.json", inference), base+"POST/chat/completions", base+"POST/chat/completions/")
+	out, err := e.invoke.Invoke(context.Background(), []byte(event))
+	r := wantAllowResult(t, decodeResult(t, out, err))
+	if !slices.Contains(r.Resources, base+"POST/chat/completions/") || !slices.Contains(r.Resources, base+"GET/models") {
+		t.Errorf("resources %v lack the requested ARN or the kind's routes", r.Resources)
+	}
+	// The cached list for the kind is not changed by the extra ARN.
+	again := wantAllowResult(t, e.authorize("chat_completions.json", inference))
+	if slices.Contains(again.Resources, base+"POST/chat/completions/") {
+		t.Errorf("a later request's resources %v kept the trailing-slash ARN", again.Resources)
 	}
 }
 

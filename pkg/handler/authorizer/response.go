@@ -1,6 +1,9 @@
 package authorizer
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
@@ -42,7 +45,7 @@ func (h *Handler) response(d decision, req *request, methodARN string) Response 
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 			Version: "2012-10-17",
 			Statement: []events.IAMPolicyStatement{{
-				Action: invokeAction, Effect: "Allow", Resource: h.allowedResources(req.arn, req.token.Kind),
+				Action: invokeAction, Effect: "Allow", Resource: h.allowedResources(req.arn, req.token.Kind, methodARN),
 			}},
 		},
 		Context: d.context.Wire(),
@@ -58,8 +61,22 @@ type resourcesKey struct {
 	kind  gateway.KeyKind
 }
 
-// allowedResources returns the cached resources of an Allow for kind.
-func (h *Handler) allowedResources(arn methodARN, kind gateway.KeyKind) []string {
+// allowedResources returns the cached resources of an Allow for kind, plus
+// the requested ARN itself when it names its route with a trailing slash: API
+// Gateway serves such a request from the same resource (see routePath) and
+// may evaluate the policy against the path as sent, which no route's ARN
+// matches. The cached slice is never appended to in place.
+func (h *Handler) allowedResources(arn methodARN, kind gateway.KeyKind, requested string) []string {
+	r := h.cachedResources(arn, kind)
+	if strings.HasSuffix(arn.path, "/") {
+		return append(slices.Clip(r), requested)
+	}
+	return r
+}
+
+// cachedResources returns the resources of an Allow for kind, built once
+// per stage and kind.
+func (h *Handler) cachedResources(arn methodARN, kind gateway.KeyKind) []string {
 	cacheKey := resourcesKey{stage: arn.base, kind: kind}
 	h.mu.Lock()
 	defer h.mu.Unlock()

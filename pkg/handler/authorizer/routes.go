@@ -5,10 +5,12 @@ import (
 	"strings"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/iampattern"
 )
 
-// route is a method and resource path pattern below the stage; * matches any
-// run of characters, slashes included, as in IAM resource ARNs.
+// route is a method and resource path pattern below the stage, matched with
+// iampattern as API Gateway matches the policy's resource ARNs, so that the
+// route check and the policy the authorizer returns cannot disagree.
 type route struct{ method, path string }
 
 // routesByKind lists the routes each kind of key may call (DESIGN.md §2, §7).
@@ -56,8 +58,12 @@ func parseMethodARN(arn string) (methodARN, error) {
 
 // allows reports whether a key of kind may call method on path.
 func allows(kind gateway.KeyKind, method, path string) bool {
+	path, ok := routePath(path)
+	if !ok {
+		return false
+	}
 	for _, r := range routesByKind[kind] {
-		if (r.method == "*" || r.method == method) && glob(r.path, path) {
+		if (r.method == "*" || r.method == method) && iampattern.Match(r.path, path) {
 			return true
 		}
 	}
@@ -75,23 +81,21 @@ func (m methodARN) resources(kind gateway.KeyKind) []string {
 	return out
 }
 
-// glob matches pattern against s, where * matches any run of characters.
-func glob(pattern, s string) bool {
-	head, rest, star := strings.Cut(pattern, "*")
-	if !star {
-		return pattern == s
+// routePath is the resource path API Gateway's REST API serves a request
+// path as, and false for a path no resource serves. One trailing slash is
+// dropped: the REST API routes POST /v1/chat/completions/ to the
+// /chat/completions resource (HTTP APIs do not). No AWS page states it; the
+// Powertools for AWS Lambda end-to-end test test_api_gateway_rest_trailing_slash
+// (tests/e2e/event_handler/test_paths_ending_with_slash.py) shows it against
+// a deployed REST API. An empty segment anywhere else (GET /v1//models)
+// matches no resource, so API Gateway answers MISSING_AUTHENTICATION_TOKEN
+// without calling the authorizer. The local API Gateway
+// (internal/local/apigateway) routes by the same rule, and a test through it
+// holds the two together.
+func routePath(path string) (string, bool) {
+	path = strings.TrimSuffix(path, "/")
+	if path == "" || path[0] == '/' || path[len(path)-1] == '/' || strings.Contains(path, "//") {
+		return "", false
 	}
-	if !strings.HasPrefix(s, head) {
-		return false
-	}
-	s = s[len(head):]
-	if rest == "" {
-		return true
-	}
-	for i := 0; i <= len(s); i++ {
-		if glob(rest, s[i:]) {
-			return true
-		}
-	}
-	return false
+	return path, true
 }

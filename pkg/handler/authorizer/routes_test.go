@@ -42,3 +42,31 @@ func TestParseMethodARN(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteCheckServesPathsAsAPIGatewayDoes: one trailing slash names the
+// same route, any other empty segment names none, for both kinds of key.
+func TestRouteCheckServesPathsAsAPIGatewayDoes(t *testing.T) {
+	for name, tc := range map[string]struct {
+		kind         gateway.KeyKind
+		method, path string
+		want         bool
+	}{
+		"route":                          {gateway.KindInference, "POST", "chat/completions", true},
+		"trailing slash":                 {gateway.KindInference, "POST", "chat/completions/", true},
+		"trailing slash on a kid":        {gateway.KindManagement, "GET", "keys/AbCdEfGhIjKl/", true},
+		"two trailing slashes":           {gateway.KindInference, "GET", "models//", false},
+		"double slash inside":            {gateway.KindInference, "POST", "chat//completions", false},
+		"leading empty segment":          {gateway.KindInference, "GET", "/models", false},
+		"empty segment as a kid":         {gateway.KindManagement, "GET", "keys//", false},
+		"empty segment before a kid":     {gateway.KindManagement, "GET", "keys//AbCdEfGhIjKl", false},
+		"stage root":                     {gateway.KindInference, "GET", "", false},
+		"wrong kind stays wrong":         {gateway.KindManagement, "GET", "models/", false},
+		"method still counts with slash": {gateway.KindInference, "GET", "chat/completions/", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := allows(tc.kind, tc.method, tc.path); got != tc.want {
+				t.Errorf("allows(%s, %s, %q) = %v, want %v", tc.kind, tc.method, tc.path, got, tc.want)
+			}
+		})
+	}
+}

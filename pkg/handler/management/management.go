@@ -113,7 +113,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	c, refused := authcontext.Check(req)
 	route := req.HTTPMethod + " " + req.Resource
 	if refused != nil {
-		h.log.Info("management", "request_id", requestID, "kid", c.KID, "route", route, "status", refused.StatusCode)
+		h.log.Log(ctx, levelFor(refused.StatusCode), "management", "request_id", requestID, "kid", c.KID,
+			"workspace", c.WorkspaceID, "route", route, "status", refused.StatusCode)
 		h.record(c, requestID, start, refused.StatusCode)
 		return *refused, nil
 	}
@@ -132,26 +133,35 @@ func (h *Handler) answer(ctx context.Context, c authcontext.Context, req events.
 		"target_kid", req.PathParameters["kid"], "latency_ms", float64(h.now().Sub(start).Microseconds()) / 1000}
 	if err != nil {
 		resp := authcontext.ErrorResponse(err, headers, requestID)
-		level := slog.LevelInfo
-		if resp.StatusCode >= 500 {
-			level = slog.LevelError
-		}
-		h.log.Log(ctx, level, "management", append(attrs, "status", resp.StatusCode, "code", string(gateway.ErrorCode(err)), "error", err.Error())...)
+		h.log.Log(ctx, levelFor(resp.StatusCode), "management", append(attrs, "status", resp.StatusCode, "code", string(gateway.ErrorCode(err)), "error", err.Error())...)
 		return resp
 	}
-	h.log.Info("management", append(attrs, "status", res.status)...)
 	for k, v := range res.headers {
 		headers[k] = v
 	}
 	if res.body == nil {
+		h.log.Info("management", append(attrs, "status", res.status)...)
 		return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers}
 	}
 	raw, err := json.Marshal(res.body)
 	if err != nil {
-		return authcontext.ErrorResponse(gateway.Internal(err), headers, requestID)
+		err = gateway.Internal(fmt.Errorf("encode the answer: %w", err))
+		resp := authcontext.ErrorResponse(err, headers, requestID)
+		h.log.Error("management", append(attrs, "status", resp.StatusCode, "code", string(gateway.ErrorCode(err)), "error", err.Error())...)
+		return resp
 	}
+	h.log.Info("management", append(attrs, "status", res.status)...)
 	headers["Content-Type"] = "application/json"
 	return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers, Body: string(raw)}
+}
+
+// levelFor is the level of a request's log line: a 5xx is ours to fix, so
+// it is an Error that alarms and log filters find; anything else is Info.
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }
 
 // record adds an answered request to the calling key's usage, as the proxy
@@ -248,7 +258,7 @@ func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
 	if body[0] != '{' {
 		// An array, string, number or null is valid JSON but not a request:
 		// say so, rather than name an empty field.
-		return &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be one JSON object."}
+		return gateway.Errorf(gateway.CodeInvalidJSON, "The request body must be one JSON object.")
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -259,12 +269,10 @@ func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
 	if err == nil {
 		return nil
 	}
-	var fieldErr *gateway.Error
-	if errors.As(err, &fieldErr) {
+	if fieldErr, ok := errors.AsType[*gateway.Error](err); ok {
 		return fieldErr
 	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
+	if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		return &gateway.Error{Code: gateway.CodeValidationError, Param: typeErr.Field,
 			Message: fmt.Sprintf("%s must be a %s.", typeErr.Field, jsonTypeName(typeErr.Type.Kind().String()))}
 	}
@@ -272,7 +280,7 @@ func decodeStrict(req events.APIGatewayProxyRequest, v any) error {
 		name := strings.Trim(field, `"`)
 		return &gateway.Error{Code: gateway.CodeValidationError, Param: name, Message: fmt.Sprintf("Unknown field %s.", name)}
 	}
-	return &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be one JSON object."}
+	return gateway.Errorf(gateway.CodeInvalidJSON, "The request body must be one JSON object.")
 }
 
 func jsonTypeName(kind string) string {

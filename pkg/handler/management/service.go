@@ -204,7 +204,7 @@ func Require(actor Actor, scope string) error {
 	if actor.KID == OperatorActor || slices.Contains(actor.Scopes, scope) {
 		return nil
 	}
-	return &gateway.Error{Code: gateway.CodeInsufficientScope, Message: "This management key lacks the scope " + scope + "."}
+	return gateway.Errorf(gateway.CodeInsufficientScope, "This management key lacks the scope %s.", scope)
 }
 
 // CreateKey makes a key of kind in the actor's workspace and returns it with

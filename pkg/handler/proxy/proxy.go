@@ -241,7 +241,13 @@ func (h *Handler) logCall(c *call, err error) {
 	if err != nil {
 		attrs = append(attrs, "code", string(gateway.ErrorCode(err)), "error", clipTo(err.Error(), 1024))
 	}
-	h.log.Info("proxy", attrs...)
+	// A 5xx is ours or a provider's to fix, so it is an Error that alarms
+	// and log filters find; a refusal the client caused stays Info.
+	level := slog.LevelInfo
+	if c.status >= 500 {
+		level = slog.LevelError
+	}
+	h.log.Log(context.Background(), level, "proxy", attrs...)
 }
 
 // record adds the request to the key's usage. A failure to record is logged,
@@ -257,7 +263,7 @@ func (h *Handler) record(c *call, failed bool) {
 		PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens, Latency: h.now().Sub(c.start),
 	})
 	if err != nil {
-		h.log.Error("record usage", "request_id", c.requestID, "kid", c.ctx.KID, "error", err.Error())
+		h.log.Error("record usage", "request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "error", err.Error())
 	}
 }
 
@@ -320,7 +326,7 @@ func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
 	if req.IsBase64Encoded {
 		var err error
 		if raw, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return requestBody{}, &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body is not valid base64."}
+			return requestBody{}, gateway.Errorf(gateway.CodeInvalidJSON, "The request body is not valid base64.")
 		}
 	}
 	if len(raw) > MaxBodyBytes {
@@ -328,7 +334,7 @@ func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
 	}
 	var b requestBody
 	if err := json.Unmarshal(raw, &b.fields); err != nil || b.fields == nil {
-		return requestBody{}, &gateway.Error{Code: gateway.CodeInvalidJSON, Message: "The request body must be a JSON object."}
+		return requestBody{}, gateway.Errorf(gateway.CodeInvalidJSON, "The request body must be a JSON object.")
 	}
 	if m, ok := b.fields["model"]; !ok || json.Unmarshal(m, &b.model) != nil || b.model == "" {
 		return requestBody{}, &gateway.Error{Code: gateway.CodeModelRequired, Param: "model", Message: "The request must name a model."}
@@ -478,29 +484,8 @@ func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, hea
 // timeout between client and proxy fires while a slow model thinks. Past
 // that point a failure can only be told as an SSE error event.
 func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, cancel context.CancelFunc) (any, error) {
-	relay := newRelay(h.keepAlive, c.requestID, cancel, func(o streamOutcome) {
-		c.provider, c.attempts, c.usage = o.provider, o.attempts, o.usage
-		if o.answered && !o.sawUsage {
-			// The provider bills the whole prompt and what it sent, even
-			// when the stream is cut off before its usage chunk.
-			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
-			c.estimated = true
-		}
-		c.failed = o.failed
-		h.logCall(c, o.err)
-		h.record(c, o.failed)
-	})
-	answers := make(chan upstreamAnswer)
-	go func() {
-		a := do()
-		select {
-		case answers <- a:
-		case <-relay.closed:
-			if a.resp != nil {
-				a.resp.Body.Close()
-			}
-		}
-	}()
+	relay := newRelay(h.keepAlive, c.requestID, cancel, h.streamEnded(c, body))
+	answers := askInBackground(do, relay.closed)
 	timer := time.NewTimer(h.preludeAfter)
 	defer timer.Stop()
 	headers := c.ctx.Headers(c.requestID)
@@ -528,6 +513,42 @@ func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, ca
 	}
 	c.status = http.StatusOK
 	return &events.APIGatewayProxyStreamingResponse{StatusCode: http.StatusOK, Headers: headers, Body: relay}, nil
+}
+
+// streamEnded returns what the relay calls once a stream is over, however it
+// ended: the call takes the stream's outcome, and is logged and recorded.
+func (h *Handler) streamEnded(c *call, body requestBody) func(streamOutcome) {
+	return func(o streamOutcome) {
+		c.provider, c.attempts, c.usage = o.provider, o.attempts, o.usage
+		if o.answered && !o.sawUsage {
+			// The provider bills the whole prompt and what it sent, even
+			// when the stream is cut off before its usage chunk.
+			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
+			c.estimated = true
+		}
+		c.failed = o.failed
+		h.logCall(c, o.err)
+		h.record(c, o.failed)
+	}
+}
+
+// askInBackground calls the provider without blocking, so that a prelude
+// can go out while it thinks, and hands the answer to whoever waits for it:
+// stream itself, or the relay once the prelude went out. An answer nobody
+// waits for any more (the stream was closed) has its body closed.
+func askInBackground(do func() upstreamAnswer, closed <-chan struct{}) <-chan upstreamAnswer {
+	answers := make(chan upstreamAnswer)
+	go func() {
+		a := do()
+		select {
+		case answers <- a:
+		case <-closed:
+			if a.resp != nil {
+				a.resp.Body.Close()
+			}
+		}
+	}()
+	return answers
 }
 
 // whole relays an answer read whole: a buffered route's, a stream:false

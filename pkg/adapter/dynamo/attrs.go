@@ -1,0 +1,83 @@
+package dynamo
+
+// Every attribute name the tables hold, in one place, so that an item's
+// encoder, its decoder, the update and condition expressions and the table
+// definitions cannot drift apart. An attribute shared by two item kinds (a
+// key record and the key's state item both hold rpm) is one constant.
+
+// Keys and indexes.
+const (
+	attrPK          = "pk"
+	attrSK          = "sk"
+	attrWorkspaceID = "workspace_id"
+	attrKID         = "kid"
+	attrCreatedAt   = "created_at"
+	// attrTTL is the epoch-seconds attribute DynamoDB's TTL deletes by.
+	// Correctness never depends on it: deletion may come days late.
+	attrTTL = "ttl"
+)
+
+// A key record (Keys table); the first group is also projected onto the
+// key's state item in the Counters table, which the authorizer reads.
+const (
+	attrSecretHash = "secret_hash"
+	attrKind       = "kind"
+	attrModels     = "models"
+	attrProviders  = "providers"
+	attrScopes     = "scopes"
+	attrRPM        = "rpm"
+	attrRPD        = "rpd"
+	attrRPMo       = "rpmo"
+
+	attrName      = "name"
+	attrPrefix    = "prefix"
+	attrStatus    = "status"
+	attrUpdatedAt = "updated_at"
+	attrExpiresAt = "expires_at"
+	attrRevokedAt = "revoked_at"
+	attrLastUsed  = "last_used_at"
+)
+
+// The latest rotation of a key (gateway.Rotation), on its record;
+// rotated_to is also shown as the key's RotatedTo.
+const (
+	attrRotatedTo          = "rotated_to"
+	attrRotationClaimedAt  = "rotation_claimed_at"
+	attrRotationRequest    = "rotation_request"
+	attrRotationEndsAt     = "rotation_ends_at"
+	attrSuccessorExpiresAt = "successor_expires_at"
+)
+
+// A workspace record (Workspaces table) and the plan projected onto the
+// workspace's state item.
+const (
+	attrPlanRPM    = "plan_rpm"
+	attrPlanModels = "plan_models"
+	attrPlanProvs  = "plan_providers"
+)
+
+// State items in the Counters table: what the authorizer checks besides the
+// projected record and the counters (see counterAttr).
+const (
+	attrState        = "state"
+	attrWorkspaceOff = "workspace_disabled"
+	attrExpiresMS    = "expires_ms"
+)
+
+// An audit event (Audit table).
+const (
+	attrActorKID  = "actor_kid"
+	attrAction    = "action"
+	attrTargetKID = "target_kid"
+	attrChanges   = "changes"
+)
+
+// A day's usage rollup (Usage table) holds each total once for the day and
+// once per hour, prefixed h<HH>_ (see hourPrefix).
+const (
+	attrRequests         = "requests"
+	attrErrors           = "errors"
+	attrPromptTokens     = "prompt_tokens"
+	attrCompletionTokens = "completion_tokens"
+	attrLatencyMS        = "latency_ms"
+)
