@@ -417,7 +417,7 @@ func logBytes() []figure {
 		{Name: "log bytes per request: authorizer", Value: float64(int(a)), Unit: "B", Target: "-",
 			Note: fmt.Sprintf("%.1f line(s): the JSON decision, which carries its EMF metric", float64(authLog.lines)/n)},
 		{Name: "log bytes per request: proxy", Value: float64(int(p)), Unit: "B", Target: "-",
-			Note: fmt.Sprintf("%.1f lines (JSON request line + EMF); LogSuccessEvery samples the JSON line", float64(proxyLog.lines)/n)},
+			Note: fmt.Sprintf("%.1f line(s): the JSON request line, which carries its EMF metrics (a sampled-out success writes the metrics alone)", float64(proxyLog.lines)/n)},
 		{Name: "log bytes per request: Lambda platform lines", Value: 2 * platformLineBytes, Unit: "B", Target: "-",
 			Note: "START, END, REPORT per invocation, two invocations; estimated, not measured"},
 		{Name: "log bytes per request, total", Value: float64(int(total)), Unit: "B", Target: "-",

@@ -41,9 +41,9 @@ func LocalFunctions(env Env) (map[string]apigateway.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Metrics are built as in AWS. The authorizer's ride in its log line;
-	// a separate EMF line (the proxy's) is dropped: locally there is no
-	// CloudWatch to read it, and it would bury the console's log lines.
+	// Metrics are built as in AWS: they ride in each request's log line. The
+	// EMF-only line of a proxy success sampled out of the log is dropped:
+	// locally there is no CloudWatch to read it.
 	deps := wiring.Deps{DynamoDB: env.Client, Getenv: getenv, Logger: env.Logger, Metrics: io.Discard, Now: env.Now}
 	auth, err := wiring.Authorizer(settings, deps)
 	if err != nil {

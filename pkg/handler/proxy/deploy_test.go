@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +17,8 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/aistats/edge/internal/testing/syncbuf"
+	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/adapter/secretsmanager"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
@@ -348,5 +351,34 @@ func TestSuccessLogLinesAreSampledFailuresNever(t *testing.T) {
 	}
 	if u := f.usage(); u.Requests != 7 {
 		t.Errorf("usage %+v, want all 7 requests: sampling is for logs only", u)
+	}
+}
+
+// TestOneLogLinePerRequestCarriesItsMetrics: each request writes one JSON
+// line that is also an EMF line (CloudWatch reads the metrics from it); a
+// success sampled out of the log still writes its metrics.
+func TestOneLogLinePerRequestCarriesItsMetrics(t *testing.T) {
+	var out syncbuf.Buffer
+	f := newFixture(t, chatOK, chatOK, func(c *proxy.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&out, nil))
+		c.Metrics = emf.New(&out, false)
+		c.LogSuccessEvery = 2
+	})
+	for range 2 {
+		if a := f.call("POST", "/chat/completions", chatBody, nil); a.status != 200 {
+			t.Fatalf("status %d", a.status)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines for 2 requests, want 2:\n%s", len(lines), out.String())
+	}
+	for _, want := range []string{`"msg":"proxy"`, `"Requests":1`} {
+		if !strings.Contains(lines[0], want) || !strings.Contains(lines[0], `"_aws"`) {
+			t.Errorf("line 1 %s lacks %s or its EMF directive", lines[0], want)
+		}
+	}
+	if strings.Contains(lines[1], `"msg":"proxy"`) || !strings.Contains(lines[1], `"Requests":1`) || !strings.Contains(lines[1], `"_aws"`) {
+		t.Errorf("the sampled-out success wrote %s; want its metrics only", lines[1])
 	}
 }

@@ -222,32 +222,41 @@ func (h *Handler) logCall(c *call, err error) {
 	if c.status >= 500 {
 		upstreamFailed = 1
 	}
-	h.metrics.Emit(c.ctx.WorkspaceID, c.ctx.KID,
-		emf.Metric{Name: "Requests", Unit: "Count", Value: 1},
-		emf.Metric{Name: "ServerErrors", Unit: "Count", Value: upstreamFailed},
-		emf.Metric{Name: "PromptTokens", Unit: "Count", Value: float64(c.usage.PromptTokens)},
-		emf.Metric{Name: "CompletionTokens", Unit: "Count", Value: float64(c.usage.CompletionTokens)},
-		emf.Metric{Name: "ProxyLatency", Unit: "Milliseconds", Value: latency})
-	if err == nil && !c.failed && c.status < 400 && h.logSuccessEvery > 1 && h.successes.Add(1)%h.logSuccessEvery != 1 {
-		return // sampled out: a success, and its metrics are in the EMF line
+	metrics := []emf.Metric{
+		{Name: "Requests", Unit: "Count", Value: 1},
+		{Name: "ServerErrors", Unit: "Count", Value: upstreamFailed},
+		{Name: "PromptTokens", Unit: "Count", Value: float64(c.usage.PromptTokens)},
+		{Name: "CompletionTokens", Unit: "Count", Value: float64(c.usage.CompletionTokens)},
+		{Name: "ProxyLatency", Unit: "Milliseconds", Value: latency},
 	}
-	attrs := []any{"request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "route", clip(c.route),
-		"model", clip(c.model), "provider", c.provider, "status", c.status, "attempts", c.attempts,
-		"prompt_tokens", c.usage.PromptTokens, "completion_tokens", c.usage.CompletionTokens,
-		"latency_ms", latency}
+	if err == nil && !c.failed && c.status < 400 && h.logSuccessEvery > 1 && h.successes.Add(1)%h.logSuccessEvery != 1 {
+		// Sampled out: a success whose details are not logged. Its metrics
+		// still are, on a line of their own, so they stay exact.
+		h.metrics.Emit(c.ctx.WorkspaceID, c.ctx.KID, metrics...)
+		return
+	}
+	// One line per request: the log fields and, where metrics are on (in
+	// AWS), the EMF metrics in the same JSON line, which CloudWatch reads as
+	// both.
+	attrs := []slog.Attr{slog.String("request_id", c.requestID), slog.String("kid", c.ctx.KID), slog.String("workspace", c.ctx.WorkspaceID),
+		slog.String("route", clip(c.route)), slog.String("model", clip(c.model)), slog.String("provider", c.provider),
+		slog.Int("status", c.status), slog.Int("attempts", c.attempts),
+		slog.Int64("prompt_tokens", c.usage.PromptTokens), slog.Int64("completion_tokens", c.usage.CompletionTokens),
+		slog.Float64("latency_ms", latency)}
 	if c.estimated {
-		attrs = append(attrs, "tokens_estimated", true)
+		attrs = append(attrs, slog.Bool("tokens_estimated", true))
 	}
 	if err != nil {
-		attrs = append(attrs, "code", string(gateway.ErrorCode(err)), "error", clipTo(err.Error(), 1024))
+		attrs = append(attrs, slog.String("code", string(gateway.ErrorCode(err))), slog.String("error", clipTo(err.Error(), 1024)))
 	}
+	attrs = append(attrs, h.metrics.Attrs(c.ctx.WorkspaceID, c.ctx.KID, metrics...)...)
 	// A 5xx is ours or a provider's to fix, so it is an Error that alarms
 	// and log filters find; a refusal the client caused stays Info.
 	level := slog.LevelInfo
 	if c.status >= 500 {
 		level = slog.LevelError
 	}
-	h.log.Log(context.Background(), level, "proxy", attrs...)
+	h.log.LogAttrs(context.Background(), level, "proxy", attrs...)
 }
 
 // record adds the request to the key's usage. A failure to record is logged,
