@@ -83,7 +83,7 @@ build-AuthorizerFunction build-ProxyFunction build-ManagementFunction: ## sam bu
 		./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)
 
 .PHONY: bench
-bench: deps ## measure DESIGN.md §8 figures (table + bench.json) after every Go benchmark (bench.out)
+bench: deps ## measure docs/architecture.md §11 figures (table + bench.json) after every Go benchmark (bench.out)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
 	$(GO) run ./cmd/benchreport -json bench.json
 

@@ -387,6 +387,6 @@ func workspaceLimitLatency(ctx context.Context, endpoint string, runs int) ([]fi
 		{Name: "authorizer latency, workspace limit / none", Value: r, Unit: "×", Target: "-",
 			Note: fmt.Sprintf("median of %d runs of %d interleaved pairs; the second round trip counts the workspace only after its key admitted", runs, perRun)},
 		{Name: "DynamoDB calls, warm admitted request, workspace limit", Value: float64(callsPer[1]), Unit: "calls", Target: "2", Met: met(callsPer[1] == 2),
-			Note: "sequential since issue 11 defect 1; DESIGN.md §8 still says in parallel"},
+			Note: "sequential since issue 11 defect 1; docs/architecture.md §11 says so"},
 	}, nil
 }

@@ -1,4 +1,4 @@
-// Command benchreport measures the figures of DESIGN.md §8 side by side in
+// Command benchreport measures the figures of docs/architecture.md §11 side by side in
 // one run and prints them as a table next to their targets, marking each met
 // or not met; it also writes them as JSON. `make bench` runs it.
 //

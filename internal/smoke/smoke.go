@@ -75,7 +75,7 @@ type answer struct {
 	body   []byte
 }
 
-// errorCode returns the code of an error body of DESIGN.md §3, or "".
+// errorCode returns the code of an error body of docs/architecture.md §4, or "".
 func (a answer) errorCode() string {
 	var e struct {
 		Error struct {

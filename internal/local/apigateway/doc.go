@@ -4,7 +4,7 @@
 // context handed to the Lambda proxy integration as strings, and API
 // Gateway's own answers rendered from the template's Gateway Responses.
 //
-// It deliberately offers no more than API Gateway does (DESIGN.md §6): only
+// It deliberately offers no more than API Gateway does (docs/architecture.md §9): only
 // ACCESS_DENIED sees the authorizer's context, Gateway Response status codes
 // are fixed per type, and a request without the identity header never reaches
 // the authorizer. Whatever works here therefore works when deployed.

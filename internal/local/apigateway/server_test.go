@@ -86,7 +86,7 @@ func echo(_ context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewa
 	return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json", "X-Test": "yes"}, Body: `{"ok":true}`}, nil
 }
 
-// wantError checks an error answer in the shape of DESIGN.md §3.
+// wantError checks an error answer in the shape of docs/architecture.md §4.
 func wantError(t *testing.T, r httpcall.Response, status int, errType, code string) {
 	t.Helper()
 	if r.Status != status {

@@ -24,7 +24,7 @@ import (
 )
 
 // Config configures the local stack. Zero values take the defaults of
-// DESIGN.md §6.
+// docs/architecture.md §9.
 type Config struct {
 	// RepoRoot holds template.yaml and infra/; empty means found from the
 	// working directory.
@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 	return server.Shutdown(shutdownCtx)
 }
 
-// withDefaults fills in what cfg leaves zero (DESIGN.md §6).
+// withDefaults fills in what cfg leaves zero (docs/architecture.md §9).
 func withDefaults(cfg Config) (Config, error) {
 	if cfg.RepoRoot == "" {
 		r, err := dynalite.RepoRoot()

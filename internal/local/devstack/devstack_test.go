@@ -103,7 +103,7 @@ func TestDevStack(t *testing.T) {
 		}
 	})
 
-	t.Run("no key is a 401 in the shape of DESIGN.md §3", func(t *testing.T) {
+	t.Run("no key is a 401 in the shape of docs/architecture.md §4", func(t *testing.T) {
 		resp, err := http.Get(creds.BaseURL + "/models")
 		if err != nil {
 			t.Fatal(err)

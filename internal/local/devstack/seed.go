@@ -24,7 +24,7 @@ type Credentials struct {
 	ManagementKey string
 }
 
-// Lines renders the credentials exactly as DESIGN.md §6 specifies.
+// Lines renders the credentials exactly as docs/architecture.md §9 specifies.
 func (c Credentials) Lines() string {
 	return "AISTATS_BASE_URL=" + c.BaseURL + "\n" +
 		"AISTATS_API_KEY=" + c.APIKey + "\n" +

@@ -60,7 +60,7 @@ func Do(t testing.TB, client *http.Client, method, url, authorization, body stri
 	return out
 }
 
-// ErrorCode is the code of an error answer in the shape of DESIGN.md §3,
+// ErrorCode is the code of an error answer in the shape of docs/architecture.md §4,
 // or "" for any other answer.
 func (r Response) ErrorCode() string {
 	e, _ := r.Body["error"].(map[string]any)

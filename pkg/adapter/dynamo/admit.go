@@ -172,7 +172,7 @@ func (e *expression) removeClause(names []string) string {
 
 // AdmitKey counts one request against a key in a single conditional write
 // that also refuses a revoked, disabled, expired or wrong-secret key and a
-// key over any limit (DESIGN.md §4): with limit L and any number of
+// key over any limit (docs/architecture.md §5): with limit L and any number of
 // concurrent callers exactly min(attempts, L) succeed per window, and a
 // refused request changes nothing. The write also keeps last_used_at
 // current to the minute, so that costs no extra call.

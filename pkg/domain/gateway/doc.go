@@ -1,6 +1,6 @@
 // Package gateway holds the domain of the AI-gateway edge: workspaces, API key
 // records, their limits and states, and the one error type whose codes every
-// layer answers with (DESIGN.md §3).
+// layer answers with (docs/architecture.md §4).
 //
 // # Errors
 //

@@ -10,7 +10,7 @@ import (
 // Code is a machine-readable error code, sent to clients as error.code.
 type Code string
 
-// The codes of DESIGN.md §3. Each maps to one HTTP status and one error type in
+// The codes of docs/architecture.md §4. Each maps to one HTTP status and one error type in
 // codeTable; adding a code means adding its row there.
 const (
 	CodeInvalidJSON          Code = "invalid_json"

@@ -9,7 +9,7 @@ import (
 // kind segment of the key text (aistats_v1_<kind>_…).
 type KeyKind string
 
-// The two kinds of key (DESIGN.md §2).
+// The two kinds of key (docs/architecture.md §3).
 const (
 	KindInference  KeyKind = "sk"
 	KindManagement KeyKind = "mk"
@@ -19,7 +19,7 @@ const (
 // not a status: it follows from ExpiresAt and the clock.
 type KeyStatus string
 
-// Key states (DESIGN.md §2).
+// Key states (docs/architecture.md §3).
 const (
 	KeyActive   KeyStatus = "active"
 	KeyDisabled KeyStatus = "disabled"
@@ -27,7 +27,7 @@ const (
 )
 
 // Limits are a key's request limits per UTC calendar window. Zero means
-// unlimited (DESIGN.md §4).
+// unlimited (docs/architecture.md §5).
 type Limits struct {
 	RequestsPerMinute int64 `json:"requests_per_minute"`
 	RequestsPerDay    int64 `json:"requests_per_day"`
@@ -49,7 +49,7 @@ type Key struct {
 	// the workspace plan allows.
 	Models    []string
 	Providers []string
-	// Scopes are what a management key may do (DESIGN.md §7).
+	// Scopes are what a management key may do (docs/architecture.md §8).
 	Scopes    []string
 	Limits    Limits
 	CreatedAt time.Time

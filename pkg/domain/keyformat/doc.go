@@ -4,7 +4,7 @@
 //
 // kind is "sk" (inference) or "mk" (management); kid is 12 base62 characters
 // and public; secret is 40 random base62 characters followed by a 6-character
-// base62 CRC32 of everything before it (DESIGN.md §2). The checksum lets the
+// base62 CRC32 of everything before it (docs/architecture.md §3). The checksum lets the
 // authorizer reject mistyped or forged keys without a database call, and lets
 // secret scanners recognise a leaked key.
 //

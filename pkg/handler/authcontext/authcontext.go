@@ -230,7 +230,7 @@ func (c Context) Headers(requestID string) map[string]string {
 	return h
 }
 
-// ErrorResponse renders err as a proxy response with the body of DESIGN.md §3.
+// ErrorResponse renders err as a proxy response with the body of docs/architecture.md §4.
 func ErrorResponse(err error, headers map[string]string, requestID string) events.APIGatewayProxyResponse {
 	if headers == nil {
 		headers = map[string]string{"x-request-id": requestID}

@@ -4,6 +4,6 @@
 // with Check before doing any other work.
 //
 // Check is the one shared piece of code that answers a rate-limited request
-// with 429 and its headers (DESIGN.md §1, §3): API Gateway cannot, because a
+// with 429 and its headers (docs/architecture.md §1, §4): API Gateway cannot, because a
 // Gateway Response sees the authorizer context only for a Deny.
 package authcontext

@@ -65,7 +65,7 @@ func benchEvent(key string) events.APIGatewayCustomAuthorizerRequestTypeRequest 
 	}
 }
 
-// BenchmarkAuthorizeWarm is DESIGN.md §8's "authorizer CPU per request
+// BenchmarkAuthorizeWarm is docs/architecture.md §11's "authorizer CPU per request
 // in-process (store answered in memory)": target < 5 µs, < 40 allocations.
 func BenchmarkAuthorizeWarm(b *testing.B) {
 	g, err := keyformat.Generate(rand.Reader, gateway.KindInference)

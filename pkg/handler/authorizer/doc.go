@@ -4,7 +4,7 @@
 // parallel, when the workspace has its own limit), returning an IAM policy
 // and the context the integrations read through pkg/handler/authcontext.
 //
-// Outcomes (DESIGN.md §1): a refused key is a Deny carrying its reason
+// Outcomes (docs/architecture.md §1): a refused key is a Deny carrying its reason
 // (rendered 401 by the ACCESS_DENIED Gateway Response); a key over a limit is
 // an Allow marked rate limited (the integration answers 429 with its
 // headers); a failure to reach DynamoDB is an error (503, fail closed).

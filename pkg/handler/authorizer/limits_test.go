@@ -68,7 +68,7 @@ func TestStateChangesTakeEffectOnTheNextRequest(t *testing.T) {
 	})
 }
 
-// TestConcurrentCallersGetExactlyTheLimit is DESIGN.md §4: with limit L and
+// TestConcurrentCallersGetExactlyTheLimit is docs/architecture.md §5: with limit L and
 // any number of concurrent callers, exactly min(attempts, L) are admitted,
 // and the refused ones are not counted.
 func TestConcurrentCallersGetExactlyTheLimit(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 // route check and the policy the authorizer returns cannot disagree.
 type route struct{ method, path string }
 
-// routesByKind lists the routes each kind of key may call (DESIGN.md §2, §7).
+// routesByKind lists the routes each kind of key may call (docs/architecture.md §3, §8).
 // The policy allows exactly these, and a key on any other route is refused
 // with wrong_key_kind. GET /key is open to both kinds: a key reads itself.
 var routesByKind = map[gateway.KeyKind][]route{

@@ -16,7 +16,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/keyformat"
 )
 
-// Scopes a management key can hold (DESIGN.md §7).
+// Scopes a management key can hold (docs/architecture.md §8).
 const (
 	ScopeKeysRead            = "keys:read"
 	ScopeKeysWrite           = "keys:write"
