@@ -11,6 +11,16 @@ import (
 	"time"
 )
 
+// awsMetadata is the _aws object of an EMF line, as CloudWatch reads it.
+type awsMetadata struct {
+	Timestamp         int64
+	CloudWatchMetrics []struct {
+		Namespace  string
+		Dimensions [][]string
+		Metrics    []struct{ Name, Unit string }
+	}
+}
+
 func TestEmitWritesEMF(t *testing.T) {
 	for _, perKey := range []bool{false, true} {
 		var buf bytes.Buffer
@@ -18,14 +28,7 @@ func TestEmitWritesEMF(t *testing.T) {
 		e.now = func() time.Time { return time.UnixMilli(1700000000000) }
 		e.Emit("acme", "AbCdEfGhIjKl", Metric{"Allowed", "Count", 1}, Metric{"Latency", "Milliseconds", 12.5})
 		var line struct {
-			AWS struct {
-				Timestamp         int64
-				CloudWatchMetrics []struct {
-					Namespace  string
-					Dimensions [][]string
-					Metrics    []struct{ Name, Unit string }
-				}
-			} `json:"_aws"`
+			AWS       awsMetadata `json:"_aws"`
 			Workspace string
 			Kid       string
 			Allowed   float64
@@ -58,16 +61,9 @@ func TestAttrsMakeALogLineAnEMFLine(t *testing.T) {
 		e.Attrs("acme", "AbCdEfGhIjKl", Metric{"Allowed", "Count", 1})...)
 	log.LogAttrs(context.Background(), slog.LevelInfo, "authorize", attrs...)
 	var line struct {
-		AWS struct {
-			Timestamp         int64
-			CloudWatchMetrics []struct {
-				Namespace  string
-				Dimensions [][]string
-				Metrics    []struct{ Name, Unit string }
-			}
-		} `json:"_aws"`
-		Msg       string `json:"msg"`
-		RequestID string `json:"request_id"`
+		AWS       awsMetadata `json:"_aws"`
+		Msg       string      `json:"msg"`
+		RequestID string      `json:"request_id"`
 		Workspace string
 		Allowed   float64
 	}
