@@ -17,8 +17,10 @@ func TestLogBytesMeasuresBothFunctions(t *testing.T) {
 	if auth.Value < 100 || proxy.Value < 100 {
 		t.Errorf("authorizer %v B, proxy %v B per request: want the lines of an answered request", auth.Value, proxy.Value)
 	}
-	if !strings.HasPrefix(proxy.Note, "2.0 lines") {
-		t.Errorf("proxy note %q, want 2 lines per request (JSON and EMF)", proxy.Note)
+	for name, f := range map[string]figure{"authorizer": auth, "proxy": proxy} {
+		if !strings.HasPrefix(f.Note, "1.0 line(s)") {
+			t.Errorf("%s note %q, want 1 line per request: the JSON line carries its EMF metrics", name, f.Note)
+		}
 	}
 	if total := got["log bytes per request, total"]; total.Value < auth.Value+proxy.Value+2*platformLineBytes-1 {
 		t.Errorf("total %v B, want the sum of the functions' lines and the platform lines", total.Value)
