@@ -107,17 +107,26 @@ func TestKeepAlivesGoOnlyBetweenEvents(t *testing.T) {
 		io.WriteString(w, `{"content":"x"}}]}`+"\n\n"+"data: [DONE]\n\n")
 	}, chatOK, quickStreams)
 	a := f.call("POST", "/chat/completions", streamBody, nil)
+	defer a.stream.Close() // also when a check fails, or the stream waits out its deadline
+	// Keep-alives may come first: the prelude can fire before the
+	// provider's first bytes. Read until the half-sent event has arrived.
+	var head []byte
 	buf := make([]byte, 64)
-	n, err := a.stream.Body.Read(buf)
-	if err != nil || string(buf[:n]) != `data: {"choices":[{"delta":` {
-		t.Fatalf("first read %q, %v", buf[:n], err)
+	for !strings.HasSuffix(string(head), `data: {"choices":[{"delta":`) {
+		n, err := a.stream.Body.Read(buf)
+		if err != nil {
+			t.Fatalf("read %q, then %v", head, err)
+		}
+		head = append(head, buf[:n]...)
+	}
+	if before := strings.TrimSuffix(string(head), `data: {"choices":[{"delta":`); strings.ReplaceAll(before, ": ping\n\n", "") != "" {
+		t.Fatalf("before the first event %q, want only keep-alives", before)
 	}
 	time.AfterFunc(50*time.Millisecond, func() { close(rest) }) // ten keep-alive intervals of silence mid-event
 	all, _ := io.ReadAll(a.stream.Body)
 	if strings.Contains(string(all), ": ping") {
 		t.Errorf("a keep-alive went out inside an event: %q", all)
 	}
-	a.stream.Close()
 }
 
 // TestProviderRefusalAfterThePreludeIsAnErrorEvent: once the 200 prelude is
