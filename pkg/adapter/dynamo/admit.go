@@ -242,6 +242,28 @@ func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string
 // releaseCounters takes back one counted request from the named counters of
 // a state item, touching only counters that exist and are positive.
 func (s *Store) releaseCounters(ctx context.Context, pk string, counters ...string) error {
+	err := s.releaseTogether(ctx, pk, counters)
+	if !isConditionFailed(err) {
+		return err
+	}
+	if len(counters) == 1 {
+		return nil
+	}
+	// One counter is gone or at zero: its window rolled over, and a later
+	// request removed it. The others still hold this request's count, so
+	// each is given back on its own; otherwise the day and month would keep
+	// a request that was refused.
+	for _, c := range counters {
+		if err := s.releaseTogether(ctx, pk, []string{c}); err != nil && !isConditionFailed(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// releaseTogether takes one count back from every named counter in one
+// write, or from none if any of them is missing or at zero.
+func (s *Store) releaseTogether(ctx context.Context, pk string, counters []string) error {
 	names := map[string]string{}
 	var adds, conds []string
 	for i, c := range counters {
@@ -258,10 +280,7 @@ func (s *Store) releaseCounters(ctx context.Context, pk string, counters ...stri
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
 	})
-	if err != nil && !isConditionFailed(err) {
-		return err
-	}
-	return nil
+	return err
 }
 
 // GetKeyAuth reads a key's state item; a missing one is CodeKeyNotFound.
