@@ -391,3 +391,33 @@ func TestOneLogLinePerRequestCarriesItsMetrics(t *testing.T) {
 		t.Errorf("the sampled-out success wrote %s; want its metrics only", lines[1])
 	}
 }
+
+// TestProviderOutageAfterThePreludeReachesTheAlarms: a provider that keeps
+// failing after the 200 prelude went out ends the stream with an error
+// event, which API Gateway does not see as a 5xx; the proxy's own line is
+// then an Error and counts a ServerError, so the alarms still see the outage.
+func TestProviderOutageAfterThePreludeReachesTheAlarms(t *testing.T) {
+	var out syncbuf.Buffer
+	answer := make(chan struct{})
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		<-answer
+		w.WriteHeader(503)
+	}, func(w http.ResponseWriter, r *http.Request, _ int) { w.WriteHeader(503) }, quickStreams, func(c *proxy.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&out, nil))
+		c.Metrics = emf.New(&out, false)
+	})
+	a := f.call("POST", "/chat/completions", streamBody, nil)
+	defer a.stream.Close()
+	r := bufio.NewReader(a.stream.Body)
+	readUntil(t, r, ": ping\n\n")
+	close(answer)
+	rest, _ := io.ReadAll(r)
+	if !strings.Contains(string(rest), "event: error") {
+		t.Fatalf("stream %q, want an error event", rest)
+	}
+	a.stream.Close()
+	line := out.String()
+	if !strings.Contains(line, `"level":"ERROR"`) || !strings.Contains(line, `"ServerErrors":1`) {
+		t.Errorf("log line %s: want an Error counting one ServerError", line)
+	}
+}

@@ -218,8 +218,14 @@ func (h *Handler) respond(stream bool, r events.APIGatewayProxyResponse) any {
 
 func (h *Handler) logCall(c *call, err error) {
 	latency := float64(h.now().Sub(c.start).Microseconds()) / 1000
+	// A server-side failure is a 5xx answer, or one that a stream could
+	// only report in an error event after its 200 prelude went out: both
+	// count in ServerErrors and log at Error, so that an outage of a slow
+	// provider still reaches the alarms. A client cutting a stream off
+	// (failed, no error) is not one.
+	serverFailed := c.status >= 500 || (err != nil && gateway.HTTPStatus(gateway.ErrorCode(err)) >= 500)
 	upstreamFailed := 0.0
-	if c.status >= 500 {
+	if serverFailed {
 		upstreamFailed = 1
 	}
 	metrics := []emf.Metric{
@@ -253,7 +259,7 @@ func (h *Handler) logCall(c *call, err error) {
 	// A 5xx is ours or a provider's to fix, so it is an Error that alarms
 	// and log filters find; a refusal the client caused stays Info.
 	level := slog.LevelInfo
-	if c.status >= 500 {
+	if serverFailed {
 		level = slog.LevelError
 	}
 	h.log.LogAttrs(context.Background(), level, "proxy", attrs...)
