@@ -567,10 +567,13 @@ func (s *Store) GetRotation(ctx context.Context, kid string) (gateway.Rotation, 
 
 // ClaimRotation records claim as the key's latest rotation with one
 // conditional write: it succeeds only while the key is not revoked and its
-// latest successor is still previous ("" for none). Of two rotations that
+// rotation is still seen, the one the caller read: the same latest
+// successor ("" for none) claimed at the same time. Of two rotations that
 // read the same state, exactly one claims the key; the other gets
-// CodeAlreadyRotated and should read the rotation again.
-func (s *Store) ClaimRotation(ctx context.Context, kid string, claim gateway.Rotation, previous string) error {
+// CodeAlreadyRotated and should read the rotation again. Checking the claim
+// time too makes a claim refreshed by a retry (resumeRotation) win over a
+// takeover that read the claim before.
+func (s *Store) ClaimRotation(ctx context.Context, kid string, claim, seen gateway.Rotation) error {
 	b := updateBuilder{names: map[string]string{}, values: item{}}
 	b.setValue(attrUpdatedAt, timeValue(s.now()))
 	b.setValue(attrRotatedTo, str(claim.SuccessorKID))
@@ -588,10 +591,18 @@ func (s *Store) ClaimRotation(ctx context.Context, kid string, claim gateway.Rot
 	}
 	b.names["#status_cond"] = attrStatus
 	b.values[":revoked"] = str(string(gateway.KeyRevoked))
-	cond := "attribute_exists(" + attrKID + ") AND #status_cond <> :revoked AND attribute_not_exists(#" + attrRotatedTo + ")"
-	if previous != "" {
-		cond = "attribute_exists(" + attrKID + ") AND #status_cond <> :revoked AND #" + attrRotatedTo + " = :previous"
-		b.values[":previous"] = str(previous)
+	cond := "attribute_exists(" + attrKID + ") AND #status_cond <> :revoked"
+	if seen.SuccessorKID == "" {
+		cond += " AND attribute_not_exists(#" + attrRotatedTo + ")"
+	} else {
+		cond += " AND #" + attrRotatedTo + " = :previous"
+		b.values[":previous"] = str(seen.SuccessorKID)
+	}
+	if seen.ClaimedAt.IsZero() { // never claimed, or rotated before claims were recorded
+		cond += " AND attribute_not_exists(#" + attrRotationClaimedAt + ")"
+	} else {
+		cond += " AND #" + attrRotationClaimedAt + " = :seen_claimed"
+		b.values[":seen_claimed"] = timeValue(seen.ClaimedAt)
 	}
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Keys),
@@ -612,15 +623,17 @@ func (s *Store) ClaimRotation(ctx context.Context, kid string, claim gateway.Rot
 
 // AbandonRotation marks a claimed rotation whose successor could not be
 // stored as abandoned (its claim time set to the epoch), so that the next
-// rotation need not wait for the claim to go stale. It changes nothing if
-// the key has been claimed by another rotation since.
+// rotation need not wait for the claim to go stale, and forgets its request
+// digest, so that a retry with the same Idempotency-Key starts a rotation of
+// its own instead of resuming this one. It changes nothing if the key has
+// been claimed by another rotation since.
 func (s *Store) AbandonRotation(ctx context.Context, kid, successor string) error {
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Keys),
 		Key:                       item{attrKID: str(kid)},
-		UpdateExpression:          aws.String("SET #claimed = :epoch"),
+		UpdateExpression:          aws.String("SET #claimed = :epoch REMOVE #request"),
 		ConditionExpression:       aws.String("#to = :successor"),
-		ExpressionAttributeNames:  map[string]string{"#claimed": attrRotationClaimedAt, "#to": attrRotatedTo},
+		ExpressionAttributeNames:  map[string]string{"#claimed": attrRotationClaimedAt, "#to": attrRotatedTo, "#request": attrRotationRequest},
 		ExpressionAttributeValues: item{":epoch": timeValue(time.Unix(0, 0)), ":successor": str(successor)},
 	})
 	if err != nil && !isConditionFailed(err) {

@@ -26,7 +26,7 @@ func TestClaimRotationAdmitsOneOfManyRacers(t *testing.T) {
 		wg.Go(func() {
 			claim := gateway.Rotation{SuccessorKID: string(rune('A'+i)) + "bcdefghijk1", ClaimedAt: clock.Now(),
 				EndsAt: clock.Now().Add(time.Minute), SuccessorExpiresAt: &expires, RequestHash: "h"}
-			switch err := s.ClaimRotation(ctx, k.KID, claim, ""); {
+			switch err := s.ClaimRotation(ctx, k.KID, claim, gateway.Rotation{}); {
 			case err == nil:
 				wins.Add(1)
 			case gateway.ErrorCode(err) == gateway.CodeAlreadyRotated:
@@ -53,10 +53,10 @@ func TestClaimRotationAdmitsOneOfManyRacers(t *testing.T) {
 
 	t.Run("a claim must name the successor it replaces", func(t *testing.T) {
 		next := gateway.Rotation{SuccessorKID: "Zbcdefghijk1", ClaimedAt: clock.Now(), EndsAt: clock.Now()}
-		if err := s.ClaimRotation(ctx, k.KID, next, "Wrongkid0001"); gateway.ErrorCode(err) != gateway.CodeAlreadyRotated {
+		if err := s.ClaimRotation(ctx, k.KID, next, gateway.Rotation{SuccessorKID: "Wrongkid0001", ClaimedAt: rot.ClaimedAt}); gateway.ErrorCode(err) != gateway.CodeAlreadyRotated {
 			t.Errorf("claim over a successor it did not see: %v, want %s", err, gateway.CodeAlreadyRotated)
 		}
-		if err := s.ClaimRotation(ctx, k.KID, next, rot.SuccessorKID); err != nil {
+		if err := s.ClaimRotation(ctx, k.KID, next, rot); err != nil {
 			t.Errorf("claim over the successor it saw: %v", err)
 		}
 	})
@@ -79,7 +79,7 @@ func TestClaimRotationAdmitsOneOfManyRacers(t *testing.T) {
 			t.Fatal(err)
 		}
 		claim := gateway.Rotation{SuccessorKID: "Ybcdefghijk1", ClaimedAt: clock.Now(), EndsAt: clock.Now()}
-		if err := s.ClaimRotation(ctx, k.KID, claim, "Zbcdefghijk1"); gateway.ErrorCode(err) != gateway.CodeAlreadyRotated {
+		if err := s.ClaimRotation(ctx, k.KID, claim, gateway.Rotation{SuccessorKID: "Zbcdefghijk1"}); gateway.ErrorCode(err) != gateway.CodeAlreadyRotated {
 			t.Errorf("claiming a revoked key: %v, want %s", err, gateway.CodeAlreadyRotated)
 		}
 	})
@@ -87,4 +87,31 @@ func TestClaimRotationAdmitsOneOfManyRacers(t *testing.T) {
 		_, err := s.GetRotation(ctx, "AAAAAAAAAAAA")
 		wantCode(t, err, gateway.CodeKeyNotFound)
 	})
+}
+
+// A retry that refreshes its claim wins over a takeover that read the claim
+// before: the takeover's condition names the claim time it saw, which the
+// refresh changed, so two successors can never both be stored.
+func TestARefreshedClaimDefeatsATakeoverThatReadItBefore(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newStore(t)
+	createWorkspace(t, s, "acme")
+	k := createKey(t, s, "acme")
+	first := gateway.Rotation{SuccessorKID: "Abcdefghijk1", ClaimedAt: clock.Now(), EndsAt: clock.Now()}
+	if err := s.ClaimRotation(ctx, k.KID, first, gateway.Rotation{}); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := s.GetRotation(ctx, k.KID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshed := seen
+	refreshed.ClaimedAt = clock.Now().Add(time.Minute)
+	if err := s.ClaimRotation(ctx, k.KID, refreshed, seen); err != nil {
+		t.Fatalf("the retry's refresh: %v", err)
+	}
+	takeover := gateway.Rotation{SuccessorKID: "Cbcdefghijk1", ClaimedAt: clock.Now().Add(time.Hour), EndsAt: clock.Now()}
+	if err := s.ClaimRotation(ctx, k.KID, takeover, seen); gateway.ErrorCode(err) != gateway.CodeAlreadyRotated {
+		t.Errorf("a takeover on the stale claim: %v, want %s", err, gateway.CodeAlreadyRotated)
+	}
 }

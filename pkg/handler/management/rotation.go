@@ -83,7 +83,7 @@ func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overla
 	if err != nil {
 		return Rotated{}, err
 	}
-	if err := s.store.ClaimRotation(ctx, kid, claim, rot.SuccessorKID); err != nil {
+	if err := s.store.ClaimRotation(ctx, kid, claim, rot); err != nil {
 		if gateway.ErrorCode(err) != gateway.CodeAlreadyRotated {
 			return Rotated{}, err
 		}
@@ -94,12 +94,33 @@ func (s *Service) RotateKey(ctx context.Context, actor Actor, kid string, overla
 		return s.resumeRotation(ctx, actor, old, claim) // a concurrent retry stored it first
 	}
 	if err != nil {
-		if abandonErr := s.store.AbandonRotation(ctx, kid, claim.SuccessorKID); abandonErr != nil {
-			err = errors.Join(err, abandonErr)
-		}
-		return Rotated{}, err
+		return Rotated{}, s.undoRotation(old.KID, claim.SuccessorKID, err)
 	}
 	return out, nil
+}
+
+// undoRotation backs out a rotation that failed after its claim: the
+// successor, if it was stored after all (a write that failed on its way
+// back), is revoked, since no answer carried its text; and the claim is
+// abandoned and forgets its request, so that a retry, with the same
+// Idempotency-Key or none, starts afresh and gets a text. Leaving either
+// would lock the caller out: a live successor nobody holds blocks every
+// later rotation with 409, and a retry would resume it and answer without
+// the text. It runs with its own deadline: the request's may be spent.
+func (s *Service) undoRotation(kid, successor string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errs := []error{cause}
+	// A kid that exists already was never this rotation's to store.
+	if gateway.ErrorCode(cause) != gateway.CodeAlreadyExists {
+		if _, err := s.store.RevokeKey(ctx, successor); err != nil && gateway.ErrorCode(err) != gateway.CodeKeyNotFound {
+			errs = append(errs, fmt.Errorf("revoke the unanswered successor %s: %w", successor, err))
+		}
+	}
+	if err := s.store.AbandonRotation(ctx, kid, successor); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // rotationRequestHash identifies a rotation request for replays: the
@@ -230,9 +251,23 @@ func (s *Service) resumeRotation(ctx context.Context, actor Actor, old gateway.K
 		if old.Status == gateway.KeyRevoked {
 			return Rotated{}, gateway.Errorf(gateway.CodeKeyNotActive, "Key %s was revoked before its rotation completed; create a new key instead.", old.KID)
 		}
-		out, storeErr := s.storeSuccessor(ctx, actor, old, rot)
-		if gateway.ErrorCode(storeErr) != gateway.CodeAlreadyExists {
-			return out, storeErr
+		// Claim the key again before storing: the claim may be old enough
+		// for another rotation to take the key over, and of the two only
+		// the one whose claim lands may store a successor.
+		refreshed := rot
+		refreshed.ClaimedAt = s.now()
+		if err := s.store.ClaimRotation(ctx, old.KID, refreshed, rot); err != nil {
+			if gateway.ErrorCode(err) != gateway.CodeAlreadyRotated {
+				return Rotated{}, err
+			}
+			return s.afterLostClaim(ctx, actor, old, rot.SuccessorKID, rot.RequestHash)
+		}
+		out, storeErr := s.storeSuccessor(ctx, actor, old, refreshed)
+		if storeErr != nil && gateway.ErrorCode(storeErr) != gateway.CodeAlreadyExists {
+			return Rotated{}, s.undoRotation(old.KID, rot.SuccessorKID, storeErr)
+		}
+		if storeErr == nil {
+			return out, nil
 		}
 		// The first request stored it meanwhile: answer as a replay.
 		successor, err = s.store.GetKey(ctx, rot.SuccessorKID)

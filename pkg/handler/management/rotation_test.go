@@ -241,3 +241,57 @@ func TestRetryCompletesARotationCutOffBeforeItsSuccessor(t *testing.T) {
 		}
 	})
 }
+
+// flakyRevoke fails the next RevokeKey of one key, as a throttled write
+// after the successor was stored would.
+type flakyRevoke struct {
+	*dynamo.Store
+	kid      string
+	failures atomic.Int32
+}
+
+func (f *flakyRevoke) RevokeKey(ctx context.Context, kid string) (gateway.Key, error) {
+	if kid == f.kid && f.failures.Add(-1) >= 0 {
+		return gateway.Key{}, gateway.Unavailable(errors.New("injected: revoking the old key failed"))
+	}
+	return f.Store.RevokeKey(ctx, kid)
+}
+
+// A rotation that fails after storing its successor must not lock the
+// caller out: the successor nobody received is revoked, and the retry with
+// the same Idempotency-Key makes a new one and answers its text, instead of
+// replaying a successor whose text was never sent (found in review).
+func TestARotationFailingAfterItsSuccessorDoesNotLockTheCallerOut(t *testing.T) {
+	e := newEnv(t)
+	kid, key := e.create(actor("acme"), `{"name":"half rotated"}`)
+	flaky := &flakyRevoke{Store: e.store, kid: kid}
+	flaky.failures.Store(1)
+	h, err := management.New(management.Config{Store: flaky, Usage: e.store, Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = h
+	rotate := func() answer {
+		return e.callWithHeaders(actor("acme"), "POST", "/keys/{kid}/rotate", kid, `{"previous_key_expires_in":0}`, nil,
+			map[string]string{"Idempotency-Key": "half-1"})
+	}
+	if a := rotate(); a.status != 503 {
+		t.Fatalf("rotation whose old key could not be ended: got %d %s, want 503", a.status, a.raw)
+	}
+	if got := activeSuccessors(e, "half rotated", kid); len(got) != 0 {
+		t.Errorf("active successors after the failed rotation %v, want none: nobody holds their text", got)
+	}
+	a := rotate()
+	if a.status != 201 || a.data()["key"] == nil {
+		t.Fatalf("retry: got %d %s, want 201 with the new key's text", a.status, a.raw)
+	}
+	if ok, _ := e.admitted(a.data()["key"].(string)); !ok {
+		t.Error("the successor the retry answered is not admitted")
+	}
+	if ok, code := e.admitted(key); ok || code != "key_revoked" {
+		t.Errorf("old key: admitted %v %s, want key_revoked", ok, code)
+	}
+	if got := activeSuccessors(e, "half rotated", kid); len(got) != 1 {
+		t.Errorf("active successors %v, want exactly the one answered", got)
+	}
+}

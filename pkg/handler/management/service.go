@@ -38,7 +38,7 @@ type Store interface {
 	LastUsed(ctx context.Context, kids []string) (map[string]time.Time, error)
 	AppendAudit(ctx context.Context, e gateway.AuditEvent) error
 	GetRotation(ctx context.Context, kid string) (gateway.Rotation, error)
-	ClaimRotation(ctx context.Context, kid string, claim gateway.Rotation, previous string) error
+	ClaimRotation(ctx context.Context, kid string, claim, seen gateway.Rotation) error
 	AbandonRotation(ctx context.Context, kid, successor string) error
 	ListAudit(ctx context.Context, workspaceID, cursor string, limit int) (gateway.AuditPage, error)
 }
