@@ -141,6 +141,9 @@ func decodeWorkspace(it item) (gateway.Workspace, error) {
 
 // CreateWorkspace stores a new workspace; an existing id is CodeAlreadyExists.
 func (s *Store) CreateWorkspace(ctx context.Context, ws gateway.Workspace) error {
+	if err := gateway.ValidateWorkspaceID(ws.ID); err != nil {
+		return err
+	}
 	now := s.now()
 	if ws.Status == "" {
 		ws.Status = gateway.WorkspaceActive

@@ -50,3 +50,14 @@ func TestEveryCodeHasAStatusAndType(t *testing.T) {
 		t.Error("unknown codes must be 500 api_error")
 	}
 }
+
+func TestValidateWorkspaceID(t *testing.T) {
+	for id, valid := range map[string]bool{
+		"acme": true, "team-2": true, "a_b": true, "0": true, strings.Repeat("a", MaxWorkspaceIDLength): true,
+		"": false, "Acme": false, "-acme": false, "acme corp": false, "acme/x": false, strings.Repeat("a", MaxWorkspaceIDLength+1): false,
+	} {
+		if err := ValidateWorkspaceID(id); (err == nil) != valid {
+			t.Errorf("ValidateWorkspaceID(%q) = %v, want valid %v", id, err, valid)
+		}
+	}
+}

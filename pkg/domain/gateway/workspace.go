@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -32,6 +33,26 @@ type Workspace struct {
 	Plan      Plan
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// MaxWorkspaceIDLength bounds a workspace id: it travels in every
+// authorizer context, every key record and every pagination cursor, whose
+// own bound it must leave room in.
+const MaxWorkspaceIDLength = 64
+
+// ValidateWorkspaceID refuses an id that is not 1 to MaxWorkspaceIDLength
+// lowercase letters, digits, '-' and '_', starting with a letter or digit.
+func ValidateWorkspaceID(id string) error {
+	ok := id != "" && len(id) <= MaxWorkspaceIDLength && id[0] != '-' && id[0] != '_'
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'
+	}
+	if !ok {
+		return &Error{Code: CodeValidationError, Param: "workspace_id",
+			Message: fmt.Sprintf("A workspace id is 1 to %d lowercase letters, digits, '-' and '_', starting with a letter or digit.", MaxWorkspaceIDLength)}
+	}
+	return nil
 }
 
 // WorkspaceStore keeps workspace records. SetWorkspaceStatus also makes the
