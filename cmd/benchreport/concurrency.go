@@ -152,13 +152,13 @@ func workspaceSharing(ctx context.Context, endpoint string, trials int) ([]figur
 		wg.Wait()
 		took := time.Since(began)
 
-		ws, err := store.GetWorkspaceAuth(ctx, wsID, now())
+		ws, err := store.GetWorkspaceState(ctx, wsID, now())
 		if err != nil {
 			return nil, err
 		}
 		var keyCounted [3]int64
 		for i, kid := range kids {
-			auth, err := store.GetKeyAuth(ctx, kid, now())
+			auth, err := store.GetKeyState(ctx, kid, now())
 			if err != nil {
 				return nil, err
 			}

@@ -233,15 +233,15 @@ func event(authorization string) events.APIGatewayCustomAuthorizerRequestTypeReq
 // the authorizer's CPU alone.
 type memoryStore struct {
 	gateway.Admitter
-	auth gateway.KeyAuth
-	ws   gateway.WorkspaceAuth
+	auth gateway.KeyState
+	ws   gateway.WorkspaceState
 }
 
-func (m *memoryStore) AdmitKey(context.Context, gateway.Admission) (gateway.KeyAuth, bool, error) {
+func (m *memoryStore) AdmitKey(context.Context, gateway.Admission) (gateway.KeyState, bool, error) {
 	return m.auth, true, nil
 }
 
-func (m *memoryStore) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceAuth, bool, error) {
+func (m *memoryStore) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceState, bool, error) {
 	return m.ws, true, nil
 }
 
@@ -251,9 +251,9 @@ func authorizerCPU(runs int) []figure {
 	// context carries the RateLimit standing) and the workspace plan
 	// allow-lists, as pkg/handler/authorizer's BenchmarkAuthorizeWarm.
 	store := &memoryStore{
-		auth: gateway.KeyAuth{KID: g.Token.KID, WorkspaceID: "w", Kind: gateway.KindInference, SecretHash: g.Hash, Status: gateway.KeyActive,
+		auth: gateway.KeyState{KID: g.Token.KID, WorkspaceID: "w", Kind: gateway.KindInference, SecretHash: g.Hash, Status: gateway.KeyActive,
 			Limits: gateway.Limits{RequestsPerDay: 1 << 40}},
-		ws: gateway.WorkspaceAuth{ID: "w", Status: gateway.WorkspaceActive, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}},
+		ws: gateway.WorkspaceState{ID: "w", Status: gateway.WorkspaceActive, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}},
 	}
 	h, _ := authorizer.New(authorizer.Config{Store: store})
 	ev := event("Bearer " + g.Text)
@@ -372,9 +372,9 @@ func logBytes() []figure {
 	ctx := context.Background()
 	g, _ := keyformat.Generate(rand.Reader, gateway.KindInference)
 	store := &memoryStore{
-		auth: gateway.KeyAuth{KID: g.Token.KID, WorkspaceID: "my-team", Kind: gateway.KindInference, SecretHash: g.Hash, Status: gateway.KeyActive,
+		auth: gateway.KeyState{KID: g.Token.KID, WorkspaceID: "my-team", Kind: gateway.KindInference, SecretHash: g.Hash, Status: gateway.KeyActive,
 			Limits: gateway.Limits{RequestsPerDay: 1 << 40}},
-		ws: gateway.WorkspaceAuth{ID: "my-team", Status: gateway.WorkspaceActive, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}},
+		ws: gateway.WorkspaceState{ID: "my-team", Status: gateway.WorkspaceActive, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}},
 	}
 	authLog := &countingWriter{}
 	ah, _ := authorizer.New(authorizer.Config{Store: store, Logger: slog.New(slog.NewJSONHandler(authLog, nil)), Metrics: emf.New(authLog, false)})

@@ -77,9 +77,9 @@ func keyStateItem(k gateway.Key, workspaceDisabled bool) item {
 	return it
 }
 
-func decodeKeyAuth(it item, now time.Time) (gateway.KeyAuth, error) {
+func decodeKeyState(it item, now time.Time) (gateway.KeyState, error) {
 	r := itemReader{item: it}
-	a := gateway.KeyAuth{
+	a := gateway.KeyState{
 		KID:         strings.TrimPrefix(r.str(attrPK), "key#"),
 		WorkspaceID: r.str(attrWorkspaceID),
 		Kind:        gateway.KeyKind(r.str(attrKind)),
@@ -103,14 +103,14 @@ func decodeKeyAuth(it item, now time.Time) (gateway.KeyAuth, error) {
 	}
 	a.Used, a.Stale = readCounters(it, now)
 	if r.err != nil {
-		return gateway.KeyAuth{}, gateway.Internal(errors.New("decode state of key " + a.KID + ": " + r.err.Error()))
+		return gateway.KeyState{}, gateway.Internal(errors.New("decode state of key " + a.KID + ": " + r.err.Error()))
 	}
 	return a, nil
 }
 
-func decodeWorkspaceAuth(it item, now time.Time) (gateway.WorkspaceAuth, error) {
+func decodeWorkspaceState(it item, now time.Time) (gateway.WorkspaceState, error) {
 	r := itemReader{item: it}
-	a := gateway.WorkspaceAuth{
+	a := gateway.WorkspaceState{
 		ID:     strings.TrimPrefix(r.str(attrPK), "ws#"),
 		Status: gateway.WorkspaceStatus(r.str(attrState)),
 		Plan: gateway.Plan{
@@ -122,7 +122,7 @@ func decodeWorkspaceAuth(it item, now time.Time) (gateway.WorkspaceAuth, error) 
 	used, stale := readCounters(it, now)
 	a.UsedMinute, a.Stale = used[limits.Minute], stale
 	if r.err != nil {
-		return gateway.WorkspaceAuth{}, gateway.Internal(errors.New("decode state of workspace " + a.ID + ": " + r.err.Error()))
+		return gateway.WorkspaceState{}, gateway.Internal(errors.New("decode state of workspace " + a.ID + ": " + r.err.Error()))
 	}
 	return a, nil
 }
@@ -176,7 +176,7 @@ func (e *expression) removeClause(names []string) string {
 // concurrent callers exactly min(attempts, L) succeed per window, and a
 // refused request changes nothing. The write also keeps last_used_at
 // current to the minute, so that costs no extra call.
-func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyAuth, bool, error) {
+func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyState, bool, error) {
 	now := a.Now.UTC()
 	e := expression{
 		names: map[string]string{
@@ -204,12 +204,12 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyA
 		" AND (attribute_not_exists(#cmo) OR #lmo = :zero OR #cmo < #lmo)"
 	attrs, admitted, err := s.countingUpdate(ctx, KeyStatePK(a.KID), update, condition, e)
 	if err != nil {
-		return gateway.KeyAuth{}, false, classify("admit request for key "+a.KID, err)
+		return gateway.KeyState{}, false, classify("admit request for key "+a.KID, err)
 	}
 	if attrs == nil {
-		return gateway.KeyAuth{}, false, nil // dynalite: the caller reads the item
+		return gateway.KeyState{}, false, nil // dynalite: the caller reads the item
 	}
-	auth, err := decodeKeyAuth(attrs, now)
+	auth, err := decodeKeyState(attrs, now)
 	return auth, admitted && err == nil, err
 }
 
@@ -283,20 +283,20 @@ func (s *Store) releaseTogether(ctx context.Context, pk string, counters []strin
 	return err
 }
 
-// GetKeyAuth reads a key's state item; a missing one is CodeKeyNotFound.
-func (s *Store) GetKeyAuth(ctx context.Context, kid string, now time.Time) (gateway.KeyAuth, error) {
+// GetKeyState reads a key's state item; a missing one is CodeKeyNotFound.
+func (s *Store) GetKeyState(ctx context.Context, kid string, now time.Time) (gateway.KeyState, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.tables.Counters),
 		Key:            item{attrPK: str(KeyStatePK(kid))},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return gateway.KeyAuth{}, classify("get state of key "+kid, err)
+		return gateway.KeyState{}, classify("get state of key "+kid, err)
 	}
 	if out.Item == nil {
-		return gateway.KeyAuth{}, keyNotFound(kid)
+		return gateway.KeyState{}, keyNotFound(kid)
 	}
-	return decodeKeyAuth(out.Item, now.UTC())
+	return decodeKeyState(out.Item, now.UTC())
 }
 
 // ReleaseKey takes back one counted request of the windows at now. It
@@ -315,7 +315,7 @@ func (s *Store) ReleaseKey(ctx context.Context, kid string, now time.Time) error
 // limit, refusing it when the workspace is disabled or the limit is reached.
 // It returns the workspace's plan, so that a cold authorizer learns it in
 // the same call.
-func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission) (gateway.WorkspaceAuth, bool, error) {
+func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission) (gateway.WorkspaceState, bool, error) {
 	now := a.Now.UTC()
 	e := expression{
 		names: map[string]string{
@@ -327,28 +327,28 @@ func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission
 	attrs, admitted, err := s.countingUpdate(ctx, WorkspaceStatePK(a.WorkspaceID), update,
 		"#state = :active AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)", e)
 	if err != nil {
-		return gateway.WorkspaceAuth{}, false, classify("admit request for workspace "+a.WorkspaceID, err)
+		return gateway.WorkspaceState{}, false, classify("admit request for workspace "+a.WorkspaceID, err)
 	}
 	if attrs == nil {
-		return gateway.WorkspaceAuth{}, false, nil
+		return gateway.WorkspaceState{}, false, nil
 	}
-	auth, err := decodeWorkspaceAuth(attrs, now)
+	auth, err := decodeWorkspaceState(attrs, now)
 	return auth, admitted && err == nil, err
 }
 
-// GetWorkspaceAuth reads a workspace's state item; a missing one is
+// GetWorkspaceState reads a workspace's state item; a missing one is
 // CodeWorkspaceNotFound.
-func (s *Store) GetWorkspaceAuth(ctx context.Context, id string, now time.Time) (gateway.WorkspaceAuth, error) {
+func (s *Store) GetWorkspaceState(ctx context.Context, id string, now time.Time) (gateway.WorkspaceState, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.tables.Counters),
 		Key:            item{attrPK: str(WorkspaceStatePK(id))},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return gateway.WorkspaceAuth{}, classify("get state of workspace "+id, err)
+		return gateway.WorkspaceState{}, classify("get state of workspace "+id, err)
 	}
 	if out.Item == nil {
-		return gateway.WorkspaceAuth{}, gateway.Errorf(gateway.CodeWorkspaceNotFound, "Workspace %s does not exist.", id)
+		return gateway.WorkspaceState{}, gateway.Errorf(gateway.CodeWorkspaceNotFound, "Workspace %s does not exist.", id)
 	}
-	return decodeWorkspaceAuth(out.Item, now.UTC())
+	return decodeWorkspaceState(out.Item, now.UTC())
 }

@@ -30,7 +30,7 @@ func TestReleaseAcrossAMinuteBoundaryGivesBackTheDayAndMonth(t *testing.T) {
 	if err := s.ReleaseKey(ctx, k.KID, late); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := s.GetKeyAuth(ctx, k.KID, next)
+	auth, err := s.GetKeyState(ctx, k.KID, next)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func TestCreateAndGetKey(t *testing.T) {
 		got.Limits != k.Limits || !got.CreatedAt.Equal(clock.Now()) || got.ExpiresAt == nil || !got.ExpiresAt.Equal(expires) {
 		t.Errorf("GetKey = %+v, want the created key %+v", got, k)
 	}
-	st, err := s.GetKeyAuth(ctx, k.KID, time.Now())
+	st, err := s.GetKeyState(ctx, k.KID, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestCreateAndGetKey(t *testing.T) {
 	t.Run("missing key", func(t *testing.T) {
 		_, err := s.GetKey(ctx, "AAAAAAAAAAAA")
 		wantCode(t, err, gateway.CodeKeyNotFound)
-		_, err = s.GetKeyAuth(ctx, "AAAAAAAAAAAA", time.Now())
+		_, err = s.GetKeyState(ctx, "AAAAAAAAAAAA", time.Now())
 		wantCode(t, err, gateway.CodeKeyNotFound)
 	})
 }
@@ -290,7 +290,7 @@ func TestUpdateKey(t *testing.T) {
 		!slices.Equal(got.Models, k.Models) {
 		t.Errorf("UpdateKey = %+v, want renamed, new limits, disabled, expiring, models unchanged", got)
 	}
-	st, err := s.GetKeyAuth(ctx, k.KID, time.Now())
+	st, err := s.GetKeyState(ctx, k.KID, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestUpdateKey(t *testing.T) {
 	if _, err := s.UpdateKey(ctx, k.KID, gateway.KeyUpdate{Disabled: &enabled, ClearExpiry: true}); err != nil {
 		t.Fatal(err)
 	}
-	st, err = s.GetKeyAuth(ctx, k.KID, time.Now())
+	st, err = s.GetKeyState(ctx, k.KID, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestRevokeKey(t *testing.T) {
 	if got.Status != gateway.KeyRevoked || got.RevokedAt == nil {
 		t.Errorf("RevokeKey = %+v, want revoked with a time", got)
 	}
-	st, err := s.GetKeyAuth(ctx, k.KID, time.Now())
+	st, err := s.GetKeyState(ctx, k.KID, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestRevokeKey(t *testing.T) {
 	enable := false
 	_, err = s.UpdateKey(ctx, k.KID, gateway.KeyUpdate{Disabled: &enable})
 	wantCode(t, err, gateway.CodeKeyNotActive)
-	if st, _ := s.GetKeyAuth(ctx, k.KID, time.Now()); st.Status != gateway.KeyRevoked {
+	if st, _ := s.GetKeyState(ctx, k.KID, time.Now()); st.Status != gateway.KeyRevoked {
 		t.Errorf("state after refused re-enable = %s, want revoked", st.Status)
 	}
 	_, err = s.RevokeKey(ctx, "AAAAAAAAAAAA")
@@ -364,15 +364,15 @@ func TestDisableWorkspaceReachesEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kid := range kids {
-		if st, err := s.GetKeyAuth(ctx, kid, time.Now()); err != nil || !st.WorkspaceDisabled {
+		if st, err := s.GetKeyState(ctx, kid, time.Now()); err != nil || !st.WorkspaceDisabled {
 			t.Errorf("key %s state = %+v, %v; want workspace disabled", kid, st, err)
 		}
 	}
-	if st, _ := s.GetKeyAuth(ctx, bystander, time.Now()); st.WorkspaceDisabled {
+	if st, _ := s.GetKeyState(ctx, bystander, time.Now()); st.WorkspaceDisabled {
 		t.Error("a key of another workspace was disabled")
 	}
 	late := createKey(t, s, "acme")
-	if st, _ := s.GetKeyAuth(ctx, late.KID, time.Now()); !st.WorkspaceDisabled {
+	if st, _ := s.GetKeyState(ctx, late.KID, time.Now()); !st.WorkspaceDisabled {
 		t.Error("a key created in a disabled workspace is not marked disabled")
 	}
 
@@ -380,7 +380,7 @@ func TestDisableWorkspaceReachesEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, kid := range append(kids, late.KID) {
-		if st, _ := s.GetKeyAuth(ctx, kid, time.Now()); st.WorkspaceDisabled {
+		if st, _ := s.GetKeyState(ctx, kid, time.Now()); st.WorkspaceDisabled {
 			t.Errorf("key %s still disabled after the workspace was enabled", kid)
 		}
 	}

@@ -19,9 +19,9 @@ type Admission struct {
 	Stale []string
 }
 
-// KeyAuth is the authorizer's view of a key: the state item that its one
+// KeyState is the authorizer's view of a key: the state item that its one
 // write per request reads and counts on.
-type KeyAuth struct {
+type KeyState struct {
 	KID               string
 	WorkspaceID       string
 	Kind              KeyKind
@@ -47,8 +47,8 @@ type WorkspaceAdmission struct {
 	Stale       []string
 }
 
-// WorkspaceAuth is the authorizer's view of a workspace.
-type WorkspaceAuth struct {
+// WorkspaceState is the authorizer's view of a workspace.
+type WorkspaceState struct {
 	ID     string
 	Status WorkspaceStatus
 	Plan   Plan
@@ -61,11 +61,11 @@ type WorkspaceAuth struct {
 // returns admitted=false and, where the store could return it in the same
 // call, the item as it was; a zero KID means the caller must read it.
 type Admitter interface {
-	AdmitKey(ctx context.Context, a Admission) (auth KeyAuth, admitted bool, err error)
-	GetKeyAuth(ctx context.Context, kid string, now time.Time) (KeyAuth, error)
+	AdmitKey(ctx context.Context, a Admission) (auth KeyState, admitted bool, err error)
+	GetKeyState(ctx context.Context, kid string, now time.Time) (KeyState, error)
 	// ReleaseKey undoes a counted request whose workspace refused it. The
 	// workspace is counted only after its key, so it never needs undoing.
 	ReleaseKey(ctx context.Context, kid string, now time.Time) error
-	AdmitWorkspace(ctx context.Context, a WorkspaceAdmission) (auth WorkspaceAuth, admitted bool, err error)
-	GetWorkspaceAuth(ctx context.Context, id string, now time.Time) (WorkspaceAuth, error)
+	AdmitWorkspace(ctx context.Context, a WorkspaceAdmission) (auth WorkspaceState, admitted bool, err error)
+	GetWorkspaceState(ctx context.Context, id string, now time.Time) (WorkspaceState, error)
 }

@@ -53,7 +53,7 @@ type Handler struct {
 	metrics      *emf.Emitter
 
 	mu         sync.Mutex
-	keys       map[string]cachedKey
+	keys       map[string]cachedKeyState
 	workspaces map[string]cachedWorkspace
 	full       map[string]fullWindow
 	// resources caches the Allow policy's resources per API stage and key
@@ -71,7 +71,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		store: cfg.Store, now: cfg.Now, ttl: cfg.CacheTTL, storeTimeout: cfg.StoreTimeout, log: cfg.Logger, metrics: cfg.Metrics,
-		keys: map[string]cachedKey{}, workspaces: map[string]cachedWorkspace{}, full: map[string]fullWindow{}, resources: map[resourcesKey][]string{},
+		keys: map[string]cachedKeyState{}, workspaces: map[string]cachedWorkspace{}, full: map[string]fullWindow{}, resources: map[resourcesKey][]string{},
 	}
 	if h.now == nil {
 		h.now = time.Now

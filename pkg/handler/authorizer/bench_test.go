@@ -20,11 +20,11 @@ import (
 // dynalite.
 type memoryAdmitter struct {
 	mu   sync.Mutex
-	keys map[string]gateway.KeyAuth
-	ws   gateway.WorkspaceAuth
+	keys map[string]gateway.KeyState
+	ws   gateway.WorkspaceState
 }
 
-func (m *memoryAdmitter) AdmitKey(_ context.Context, a gateway.Admission) (gateway.KeyAuth, bool, error) {
+func (m *memoryAdmitter) AdmitKey(_ context.Context, a gateway.Admission) (gateway.KeyState, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k, ok := m.keys[a.KID]
@@ -36,7 +36,7 @@ func (m *memoryAdmitter) AdmitKey(_ context.Context, a gateway.Admission) (gatew
 	return k, true, nil
 }
 
-func (m *memoryAdmitter) GetKeyAuth(_ context.Context, kid string, _ time.Time) (gateway.KeyAuth, error) {
+func (m *memoryAdmitter) GetKeyState(_ context.Context, kid string, _ time.Time) (gateway.KeyState, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k, ok := m.keys[kid]
@@ -48,11 +48,11 @@ func (m *memoryAdmitter) GetKeyAuth(_ context.Context, kid string, _ time.Time) 
 
 func (m *memoryAdmitter) ReleaseKey(context.Context, string, time.Time) error { return nil }
 
-func (m *memoryAdmitter) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceAuth, bool, error) {
+func (m *memoryAdmitter) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceState, bool, error) {
 	return m.ws, true, nil
 }
 
-func (m *memoryAdmitter) GetWorkspaceAuth(context.Context, string, time.Time) (gateway.WorkspaceAuth, error) {
+func (m *memoryAdmitter) GetWorkspaceState(context.Context, string, time.Time) (gateway.WorkspaceState, error) {
 	return m.ws, nil
 }
 
@@ -73,9 +73,9 @@ func BenchmarkAuthorizeWarm(b *testing.B) {
 		b.Fatal(err)
 	}
 	store := &memoryAdmitter{
-		keys: map[string]gateway.KeyAuth{g.Token.KID: {KID: g.Token.KID, WorkspaceID: "acme", Kind: gateway.KindInference,
+		keys: map[string]gateway.KeyState{g.Token.KID: {KID: g.Token.KID, WorkspaceID: "acme", Kind: gateway.KindInference,
 			SecretHash: g.Hash, Status: gateway.KeyActive, Limits: gateway.Limits{RequestsPerDay: 1 << 40}}},
-		ws: gateway.WorkspaceAuth{ID: "acme", Status: gateway.WorkspaceActive, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}},
+		ws: gateway.WorkspaceState{ID: "acme", Status: gateway.WorkspaceActive, Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}},
 	}
 	h, err := authorizer.New(authorizer.Config{Store: store})
 	if err != nil {

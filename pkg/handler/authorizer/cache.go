@@ -11,16 +11,16 @@ import (
 // safe to remember: a kid's secret digest and workspace never change, and a
 // workspace's plan and status are trusted for at most the cache TTL.
 
-// cachedKey is what a warm container remembers of a key: its digest, to
+// cachedKeyState is what a warm container remembers of a key: its digest, to
 // refuse a wrong secret without a call, and the stale counters it saw.
-type cachedKey struct {
+type cachedKeyState struct {
 	workspaceID string
 	secretHash  []byte
 	stale       []string
 }
 
 type cachedWorkspace struct {
-	auth    gateway.WorkspaceAuth
+	auth    gateway.WorkspaceState
 	fetched time.Time
 }
 
@@ -44,8 +44,8 @@ type fullWindow struct {
 // raised limit, or answers a revoked key 401 instead of 429.
 const RefusalRecheck = time.Second
 
-// cachedKey returns what is remembered of kid, if anything.
-func (h *Handler) cachedKey(kid string) (cachedKey, bool) {
+// cachedKeyState returns what is remembered of kid, if anything.
+func (h *Handler) cachedKeyState(kid string) (cachedKeyState, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k, ok := h.keys[kid]
@@ -54,12 +54,12 @@ func (h *Handler) cachedKey(kid string) (cachedKey, bool) {
 
 // freshWorkspace returns the remembered workspace if it was read less than
 // the cache TTL before now.
-func (h *Handler) freshWorkspace(id string, now time.Time) (gateway.WorkspaceAuth, bool) {
+func (h *Handler) freshWorkspace(id string, now time.Time) (gateway.WorkspaceState, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ws, ok := h.workspaces[id]
 	if !ok || now.Sub(ws.fetched) >= h.ttl {
-		return gateway.WorkspaceAuth{}, false
+		return gateway.WorkspaceState{}, false
 	}
 	return ws.auth, true
 }
@@ -71,13 +71,13 @@ func (h *Handler) workspaceStale(id string) []string {
 	return h.workspaces[id].auth.Stale
 }
 
-func (h *Handler) rememberKey(auth gateway.KeyAuth) {
+func (h *Handler) rememberKey(auth gateway.KeyState) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.keys) >= maxCachedEntries {
 		clear(h.keys)
 	}
-	h.keys[auth.KID] = cachedKey{workspaceID: auth.WorkspaceID, secretHash: auth.SecretHash, stale: auth.Stale}
+	h.keys[auth.KID] = cachedKeyState{workspaceID: auth.WorkspaceID, secretHash: auth.SecretHash, stale: auth.Stale}
 }
 
 // rememberFull records a rate-limited refusal of kid by the full window w.
@@ -112,7 +112,7 @@ func (h *Handler) refusedFromMemory(req *request) (decision, bool) {
 	return d, true
 }
 
-func (h *Handler) rememberWorkspace(auth gateway.WorkspaceAuth, now time.Time) {
+func (h *Handler) rememberWorkspace(auth gateway.WorkspaceState, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.workspaces) >= maxCachedEntries {

@@ -28,7 +28,7 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	if d, done := h.checkCredential(ev, req); done {
 		return d, nil
 	}
-	cached, known := h.cachedKey(req.kid)
+	cached, known := h.cachedKeyState(req.kid)
 	// A kid's secret never changes, so a cached digest refuses a wrong
 	// secret without any call.
 	if known && subtle.ConstantTimeCompare(req.hash, cached.secretHash) != 1 {
@@ -56,24 +56,24 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	if known {
 		stale = cached.stale
 	}
-	d, keyAuth, err := h.admitKey(ctx, req, stale)
+	d, keyState, err := h.admitKey(ctx, req, stale)
 	if err != nil || d.outcome != outcomeAllow {
 		return d, err
 	}
-	ws, fresh := h.freshWorkspace(keyAuth.WorkspaceID, req.now)
+	ws, fresh := h.freshWorkspace(keyState.WorkspaceID, req.now)
 	switch {
 	case fresh && ws.Status != gateway.WorkspaceActive:
 		h.release(req)
 		return denied(gateway.CodeWorkspaceDisabled, ""), nil
 	case fresh && ws.Plan.RequestsPerMinute == 0:
-		return h.allow(req, keyAuth, ws), nil
+		return h.allow(req, keyState, ws), nil
 	}
 	// The workspace is counted only once its key has admitted the request,
 	// never in parallel with it: a request its key refuses must neither take
 	// nor, for a moment, block the capacity its workspace shares with every
 	// other key. It costs a second round trip, only for workspaces with a
 	// limit of their own or when the cached plan is older than the TTL.
-	return h.admitToWorkspace(ctx, req, keyAuth)
+	return h.admitToWorkspace(ctx, req, keyState)
 }
 
 // checkCredential settles what the header alone can: a missing or
@@ -100,7 +100,7 @@ func (h *Handler) checkCredential(ev events.APIGatewayCustomAuthorizerRequestTyp
 // workspace, learning its plan and status in the same call. A refusal that
 // the workspace's state does not explain (its minute rolled over between the
 // write and the read) is tried once more rather than answered 503.
-func (h *Handler) admitToWorkspace(ctx context.Context, req *request, key gateway.KeyAuth) (decision, error) {
+func (h *Handler) admitToWorkspace(ctx context.Context, req *request, key gateway.KeyState) (decision, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		ws, admitted, err := h.admitWorkspace(ctx, req, key.WorkspaceID)
 		if err != nil {
@@ -135,14 +135,14 @@ func (h *Handler) release(req *request) {
 // admitKey runs the key's conditional write. When it is refused, it finds out
 // why; if nothing explains the refusal (a window rolled over between the
 // write and the read), it tries once more.
-func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (decision, gateway.KeyAuth, error) {
+func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (decision, gateway.KeyState, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		req.calls.Add(1)
 		auth, admitted, err := h.store.AdmitKey(ctx, gateway.Admission{
 			KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Stale: stale,
 		})
 		if err != nil {
-			return decision{}, gateway.KeyAuth{}, err
+			return decision{}, gateway.KeyState{}, err
 		}
 		if admitted {
 			h.rememberKey(auth)
@@ -151,12 +151,12 @@ func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (d
 		}
 		if auth.KID == "" {
 			req.calls.Add(1)
-			auth, err = h.store.GetKeyAuth(ctx, req.kid, req.now)
+			auth, err = h.store.GetKeyState(ctx, req.kid, req.now)
 			if gateway.ErrorCode(err) == gateway.CodeKeyNotFound {
-				return denied(gateway.CodeInvalidKey, ""), gateway.KeyAuth{}, nil
+				return denied(gateway.CodeInvalidKey, ""), gateway.KeyState{}, nil
 			}
 			if err != nil {
-				return decision{}, gateway.KeyAuth{}, err
+				return decision{}, gateway.KeyState{}, err
 			}
 		}
 		if d, explained := h.keyRefusal(req, auth); explained {
@@ -164,13 +164,13 @@ func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (d
 		}
 		stale = auth.Stale
 	}
-	return decision{}, gateway.KeyAuth{}, gateway.Unavailable(fmt.Errorf("admit key %s: refused twice for no visible reason", req.kid))
+	return decision{}, gateway.KeyState{}, gateway.Unavailable(fmt.Errorf("admit key %s: refused twice for no visible reason", req.kid))
 }
 
 // keyRefusal explains a refused write from the key's state. The secret is
 // checked first, so nothing about a key's state is told to a caller who
 // does not hold it.
-func (h *Handler) keyRefusal(req *request, auth gateway.KeyAuth) (decision, bool) {
+func (h *Handler) keyRefusal(req *request, auth gateway.KeyState) (decision, bool) {
 	// The stored digest is the truth whoever asks, so remembering it lets
 	// the next wrong secret for this kid be refused without a call.
 	h.rememberKey(auth)
@@ -204,16 +204,16 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyAuth) (decision, bool
 	return h.rateLimited(req, auth, exhausted), true
 }
 
-func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (gateway.WorkspaceAuth, bool, error) {
+func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (gateway.WorkspaceState, bool, error) {
 	req.calls.Add(1)
 	auth, admitted, err := h.store.AdmitWorkspace(ctx, gateway.WorkspaceAdmission{WorkspaceID: id, Now: req.now, Stale: h.workspaceStale(id)})
 	if err != nil {
-		return gateway.WorkspaceAuth{}, false, err
+		return gateway.WorkspaceState{}, false, err
 	}
 	if !admitted && auth.ID == "" {
 		req.calls.Add(1)
-		if auth, err = h.store.GetWorkspaceAuth(ctx, id, req.now); err != nil {
-			return gateway.WorkspaceAuth{}, false, err
+		if auth, err = h.store.GetWorkspaceState(ctx, id, req.now); err != nil {
+			return gateway.WorkspaceState{}, false, err
 		}
 	}
 	h.rememberWorkspace(auth, req.now)
@@ -222,7 +222,7 @@ func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (
 
 // workspaceRefusal explains why the workspace refused a request the key
 // admitted: it is disabled, or its own per-minute limit is reached.
-func (h *Handler) workspaceRefusal(req *request, key gateway.KeyAuth, ws gateway.WorkspaceAuth) (decision, bool) {
+func (h *Handler) workspaceRefusal(req *request, key gateway.KeyState, ws gateway.WorkspaceState) (decision, bool) {
 	if ws.Status != gateway.WorkspaceActive {
 		return denied(gateway.CodeWorkspaceDisabled, ""), true
 	}
@@ -235,7 +235,7 @@ func (h *Handler) workspaceRefusal(req *request, key gateway.KeyAuth, ws gateway
 
 // keyStatuses appends the standing of each of the key's limits to out (a
 // caller's buffer, so the hot path does not allocate a slice).
-func keyStatuses(out []limits.Status, auth gateway.KeyAuth, now time.Time) []limits.Status {
+func keyStatuses(out []limits.Status, auth gateway.KeyState, now time.Time) []limits.Status {
 	limitOf := [...]int64{auth.Limits.RequestsPerMinute, auth.Limits.RequestsPerDay, auth.Limits.RequestsPerMonth}
 	for _, w := range limits.Windows {
 		if limitOf[w] > 0 {
@@ -247,7 +247,7 @@ func keyStatuses(out []limits.Status, auth gateway.KeyAuth, now time.Time) []lim
 
 // rateLimited is an Allow marked rate limited: the integration answers 429
 // with Retry-After set to when the last of the exhausted windows resets.
-func (h *Handler) rateLimited(req *request, auth gateway.KeyAuth, exhausted []limits.Status) decision {
+func (h *Handler) rateLimited(req *request, auth gateway.KeyState, exhausted []limits.Status) decision {
 	worst := exhausted[0]
 	for _, s := range exhausted[1:] {
 		if s.Reset.After(worst.Reset) {
@@ -262,7 +262,7 @@ func (h *Handler) rateLimited(req *request, auth gateway.KeyAuth, exhausted []li
 	return d
 }
 
-func baseContext(auth gateway.KeyAuth) authcontext.Context {
+func baseContext(auth gateway.KeyState) authcontext.Context {
 	c := authcontext.Context{
 		KID: auth.KID, WorkspaceID: auth.WorkspaceID, Kind: auth.Kind,
 		Models: auth.Models, Providers: auth.Providers,
@@ -273,7 +273,7 @@ func baseContext(auth gateway.KeyAuth) authcontext.Context {
 	return c
 }
 
-func (h *Handler) allow(req *request, key gateway.KeyAuth, ws gateway.WorkspaceAuth) decision {
+func (h *Handler) allow(req *request, key gateway.KeyState, ws gateway.WorkspaceState) decision {
 	c := baseContext(key)
 	c.PlanModels, c.PlanProviders = ws.Plan.Models, ws.Plan.Providers
 	var buf [len(limits.Windows) + 1]limits.Status // the key's windows and the workspace's

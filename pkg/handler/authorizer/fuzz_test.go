@@ -26,9 +26,9 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		f.Add(seed)
 	}
 	store := &memoryAdmitter{
-		keys: map[string]gateway.KeyAuth{g.Token.KID: {KID: g.Token.KID, WorkspaceID: "acme", Kind: gateway.KindInference,
+		keys: map[string]gateway.KeyState{g.Token.KID: {KID: g.Token.KID, WorkspaceID: "acme", Kind: gateway.KindInference,
 			SecretHash: g.Hash, Status: gateway.KeyActive}},
-		ws: gateway.WorkspaceAuth{ID: "acme", Status: gateway.WorkspaceActive},
+		ws: gateway.WorkspaceState{ID: "acme", Status: gateway.WorkspaceActive},
 	}
 	h, err := authorizer.New(authorizer.Config{Store: store})
 	if err != nil {

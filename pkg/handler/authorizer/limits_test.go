@@ -101,7 +101,7 @@ func TestConcurrentCallersGetExactlyTheLimit(t *testing.T) {
 	if admitted != 20 || limited != 30 || other != 0 {
 		t.Errorf("admitted %d, rate limited %d, other %d; want 20, 30, 0", admitted, limited, other)
 	}
-	auth, err := e.store.GetKeyAuth(context.Background(), kid, e.clock.Now())
+	auth, err := e.store.GetKeyState(context.Background(), kid, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestStaleCountersAreRemoved(t *testing.T) {
 	e.clock.Set(e.clock.Now().Add(10 * time.Minute)) // skips over the previous-minute cleanup
 	wantAllow(t, e.authorize("chat_completions.json", key))
 	wantAllow(t, e.authorize("chat_completions.json", key))
-	auth, err := e.store.GetKeyAuth(context.Background(), kid, e.clock.Now())
+	auth, err := e.store.GetKeyState(context.Background(), kid, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,8 +249,8 @@ func TestConfigRejectsLongCache(t *testing.T) {
 // adapter turns ProvisionedThroughputExceeded into CodeServiceUnavailable.
 type throttledStore struct{ memoryAdmitter }
 
-func (*throttledStore) AdmitKey(context.Context, gateway.Admission) (gateway.KeyAuth, bool, error) {
-	return gateway.KeyAuth{}, false, gateway.Unavailable(errors.New("ProvisionedThroughputExceededException"))
+func (*throttledStore) AdmitKey(context.Context, gateway.Admission) (gateway.KeyState, bool, error) {
+	return gateway.KeyState{}, false, gateway.Unavailable(errors.New("ProvisionedThroughputExceededException"))
 }
 
 func TestThrottlingFailsClosed(t *testing.T) {

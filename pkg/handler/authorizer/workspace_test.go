@@ -117,7 +117,7 @@ func TestAKeyRefusedByItsLimitNeverBlocksItsWorkspace(t *testing.T) {
 		t.Errorf("bursting keys: %d allowed, %d errors, denied %v; want exactly 20 allowed (10 each) and no error",
 			bursts.allowed, bursts.errs, bursts.denied)
 	}
-	ws, err := e.store.GetWorkspaceAuth(context.Background(), "shared", e.clock.Now())
+	ws, err := e.store.GetWorkspaceState(context.Background(), "shared", e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +171,8 @@ func TestAKeyTheFanOutMissedIsRefusedOnEveryRequest(t *testing.T) {
 // workspace fails as a throttled or unreachable DynamoDB would.
 type failingWorkspace struct{ *dynamo.Store }
 
-func (failingWorkspace) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceAuth, bool, error) {
-	return gateway.WorkspaceAuth{}, false, gateway.Unavailable(errors.New("ProvisionedThroughputExceededException"))
+func (failingWorkspace) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceState, bool, error) {
+	return gateway.WorkspaceState{}, false, gateway.Unavailable(errors.New("ProvisionedThroughputExceededException"))
 }
 
 // A 503 is logged at Error with the request id, kid and workspace, and the
@@ -208,7 +208,7 @@ func TestAFailedWorkspaceWriteIsLoggedWithKidAndWorkspaceAndReleased(t *testing.
 // the current minute.
 func (e *env) usedThisMinute(kid string) int64 {
 	e.t.Helper()
-	auth, err := e.store.GetKeyAuth(context.Background(), kid, e.clock.Now())
+	auth, err := e.store.GetKeyState(context.Background(), kid, e.clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
