@@ -52,8 +52,13 @@ func (s *supervisedDynamoDB) server() *dynalite.Server {
 	return s.current
 }
 
+// stableAfter is how long dynalite must stay up for a crash to count as a
+// new one rather than the same trouble again.
+const stableAfter = 10 * time.Second
+
 func (s *supervisedDynamoDB) watch(ctx context.Context) {
 	defer close(s.done)
+	started, pause := time.Now(), 50*time.Millisecond
 	for {
 		srv := s.server()
 		select {
@@ -67,9 +72,22 @@ func (s *supervisedDynamoDB) watch(ctx context.Context) {
 		if stopped {
 			return
 		}
-		fmt.Fprintf(s.out, "dynalite stopped unexpectedly (%v); requests answer 503 until it is back. Restarting it with its data in %s\n",
-			srv.ExitErr(), s.cfg.DataDir)
+		// A dynalite that dies soon after every start is restarted more
+		// and more slowly, not in a tight loop.
+		if time.Since(started) < stableAfter {
+			pause = min(2*pause, 5*time.Second)
+		} else {
+			pause = 100 * time.Millisecond
+		}
+		fmt.Fprintf(s.out, "dynalite stopped unexpectedly (%v); requests answer 503 until it is back. Restarting it in %s with its data in %s\n",
+			srv.ExitErr(), pause, s.cfg.DataDir)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
 		next, err := s.restart(ctx)
+		started = time.Now()
 		if err != nil {
 			return // ctx is done
 		}
