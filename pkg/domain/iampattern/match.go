@@ -12,12 +12,14 @@ func Match(pattern, s string) bool {
 	star, mark := -1, 0
 	for v < len(s) {
 		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[v]):
-			p++
-			v++
+		// A * in the pattern is a wildcard even where s holds a literal *:
+		// it must record its backtrack point, not be consumed as a letter.
 		case p < len(pattern) && pattern[p] == '*':
 			star, mark = p, v
 			p++
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[v]):
+			p++
+			v++
 		case star >= 0:
 			p = star + 1
 			mark++
