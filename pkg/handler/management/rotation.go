@@ -232,7 +232,15 @@ func (s *Service) storeSuccessor(ctx context.Context, actor Actor, old gateway.K
 		return Rotated{}, err
 	}
 	if err := s.endRotatedKey(ctx, old, claim.EndsAt); err != nil {
-		return Rotated{}, err
+		// The successor is stored and only this answer can carry its text,
+		// so try once more, with a deadline of its own, before the caller
+		// undoes the rotation: the first attempt's writes may have landed
+		// with only their answer lost.
+		again, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.endRotatedKey(again, old, claim.EndsAt); err != nil {
+			return Rotated{}, err
+		}
 	}
 	// The rotation's audit event covers the successor's creation.
 	s.audit(ctx, actor, "key.rotated", old.KID, map[string]any{"new_kid": successor.KID,
@@ -292,13 +300,15 @@ func (s *Service) endRotatedKey(ctx context.Context, old gateway.Key, endsAt tim
 	if err != nil {
 		return err
 	}
+	// Revoking a revoked key, or setting the expiry it has, writes again
+	// rather than returning early: each is two writes (the record, then the
+	// authorizer's state item), and repeating one completes an earlier
+	// attempt whose second write did not land.
 	switch {
-	case current.Status == gateway.KeyRevoked:
-		return nil
-	case current.ExpiresAt != nil && !current.ExpiresAt.After(endsAt):
-		return nil // ends no later already
-	case !endsAt.After(s.now()):
+	case current.Status == gateway.KeyRevoked || !endsAt.After(s.now()):
 		_, err = s.store.RevokeKey(ctx, old.KID)
+	case current.ExpiresAt != nil && current.ExpiresAt.Before(endsAt):
+		return nil // ends earlier already
 	default:
 		_, err = s.store.UpdateKey(ctx, old.KID, gateway.KeyUpdate{ExpiresAt: &endsAt})
 	}

@@ -265,7 +265,7 @@ func TestARotationFailingAfterItsSuccessorDoesNotLockTheCallerOut(t *testing.T) 
 	e := newEnv(t)
 	kid, key := e.create(actor("acme"), `{"name":"half rotated"}`)
 	flaky := &flakyRevoke{Store: e.store, kid: kid}
-	flaky.failures.Store(1)
+	flaky.failures.Store(2) // the attempt to end the old key, and its retry
 	h, err := management.New(management.Config{Store: flaky, Usage: e.store, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -293,5 +293,47 @@ func TestARotationFailingAfterItsSuccessorDoesNotLockTheCallerOut(t *testing.T) 
 	}
 	if got := activeSuccessors(e, "half rotated", kid); len(got) != 1 {
 		t.Errorf("active successors %v, want exactly the one answered", got)
+	}
+}
+
+// revokeThenFail revokes one key, then reports a failure once, as a write
+// whose answer was lost would.
+type revokeThenFail struct {
+	*dynamo.Store
+	kid      string
+	failures atomic.Int32
+}
+
+func (f *revokeThenFail) RevokeKey(ctx context.Context, kid string) (gateway.Key, error) {
+	k, err := f.Store.RevokeKey(ctx, kid)
+	if err == nil && kid == f.kid && f.failures.Add(-1) >= 0 {
+		return gateway.Key{}, gateway.Unavailable(errors.New("injected: the revocation landed, its answer did not"))
+	}
+	return k, err
+}
+
+// A rotation whose old key was ended though the answer of that write was
+// lost completes and answers the successor's text: nothing is undone that
+// the caller could not get back (found in review).
+func TestARotationWhoseOldKeyEndedDespiteAnErrorAnswersItsSuccessor(t *testing.T) {
+	e := newEnv(t)
+	kid, key := e.create(actor("acme"), `{"name":"lost answer"}`)
+	flaky := &revokeThenFail{Store: e.store, kid: kid}
+	flaky.failures.Store(1)
+	h, err := management.New(management.Config{Store: flaky, Usage: e.store, Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = h
+	a := e.callWithHeaders(actor("acme"), "POST", "/keys/{kid}/rotate", kid, `{"previous_key_expires_in":0}`, nil,
+		map[string]string{"Idempotency-Key": "lost-1"})
+	if a.status != 201 || a.data()["key"] == nil {
+		t.Fatalf("got %d %s, want 201 with the successor's text", a.status, a.raw)
+	}
+	if ok, _ := e.admitted(a.data()["key"].(string)); !ok {
+		t.Error("the successor is not admitted")
+	}
+	if ok, code := e.admitted(key); ok || code != "key_revoked" {
+		t.Errorf("old key: admitted %v %s, want key_revoked", ok, code)
 	}
 }
