@@ -60,9 +60,11 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		ProviderSecretPrefix: getenv("PROVIDER_SECRET_PREFIX"),
 		LocalProviderURL:     getenv("LOCAL_PROVIDER_URL"),
 	}
-	s.AuthCacheTTL, err = seconds(getenv, "AUTH_CACHE_TTL_SECONDS", 30*time.Second)
+	// At most 30 s: how long a disabled workspace's key can still be
+	// admitted (docs/architecture.md §5).
+	s.AuthCacheTTL, err = seconds(getenv, "AUTH_CACHE_TTL_SECONDS", 30*time.Second, 30*time.Second)
 	errs = append(errs, err)
-	s.AuthStoreTimeout, err = seconds(getenv, "AUTH_STORE_TIMEOUT_SECONDS", 2*time.Second)
+	s.AuthStoreTimeout, err = seconds(getenv, "AUTH_STORE_TIMEOUT_SECONDS", 2*time.Second, time.Hour)
 	errs = append(errs, err)
 	s.PerKeyMetrics, err = boolean(getenv, "PER_KEY_METRICS")
 	errs = append(errs, err)
@@ -82,20 +84,23 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	return s, nil
 }
 
-// seconds reads a non-negative number of seconds; unset or 0 means def.
-func seconds(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+// seconds reads a number of seconds from 0 to most; unset or 0 means def.
+// A value too small to be a duration (under a nanosecond) is refused, not
+// quietly read as 0 and so as the default.
+func seconds(getenv func(string) string, name string, def, most time.Duration) (time.Duration, error) {
 	raw := strings.TrimSpace(getenv(name))
 	if raw == "" {
 		return def, nil
 	}
 	v, err := strconv.ParseFloat(raw, 64)
-	if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) || v > 3600 {
-		return 0, fmt.Errorf("%s=%q: want a number of seconds from 0 to 3600", name, clip(raw))
+	d := time.Duration(v * float64(time.Second))
+	if err != nil || math.IsNaN(v) || v < 0 || v > most.Seconds() || (v > 0 && d == 0) {
+		return 0, fmt.Errorf("%s=%q: want a number of seconds from 0 to %g", name, clip(raw), most.Seconds())
 	}
-	if v == 0 {
+	if d == 0 {
 		return def, nil
 	}
-	return time.Duration(v * float64(time.Second)), nil
+	return d, nil
 }
 
 // count reads a whole number from 1 to 1,000,000; unset means def.

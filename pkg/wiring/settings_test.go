@@ -73,6 +73,8 @@ func TestFromEnvRefusesMalformedSettings(t *testing.T) {
 	}{
 		{"timeout not a number", map[string]string{"AUTH_STORE_TIMEOUT_SECONDS": "abc"}, `AUTH_STORE_TIMEOUT_SECONDS="abc"`},
 		{"negative TTL", map[string]string{"AUTH_CACHE_TTL_SECONDS": "-1"}, `AUTH_CACHE_TTL_SECONDS="-1"`},
+		{"TTL past the authorizer's bound", map[string]string{"AUTH_CACHE_TTL_SECONDS": "60"}, `AUTH_CACHE_TTL_SECONDS="60": want a number of seconds from 0 to 30`},
+		{"TTL too small to be a duration", map[string]string{"AUTH_CACHE_TTL_SECONDS": "1e-10"}, `AUTH_CACHE_TTL_SECONDS="1e-10"`},
 		{"NaN timeout", map[string]string{"AUTH_STORE_TIMEOUT_SECONDS": "NaN"}, `AUTH_STORE_TIMEOUT_SECONDS="NaN"`},
 		{"metrics flag", map[string]string{"PER_KEY_METRICS": "yes"}, `PER_KEY_METRICS="yes": want true or false`},
 		{"credential source", map[string]string{"PROVIDER_CREDENTIALS": "vault"}, `PROVIDER_CREDENTIALS="vault"`},
