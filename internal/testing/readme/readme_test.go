@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +125,8 @@ func TestReadmeRunsAsWritten(t *testing.T) {
 			out, err := run(root, env, 3*time.Minute, "bash", "-euo", "pipefail", "-c", script)
 			if err != nil {
 				t.Errorf("README.md:%d: the block failed: %v\n%s", b.line, err, out)
+			} else if want, got := statedStatuses(b.text), printedStatuses(out); !slices.Equal(got, want) {
+				t.Errorf("README.md:%d: the block printed statuses %v; its comments state %v\n%s", b.line, got, want, out)
 			}
 		case "go":
 			out, err := runGoSnippet(t, root, b.text, append(env, strings.Fields(running.Credentials.Lines())...))
@@ -141,6 +145,39 @@ func TestReadmeRunsAsWritten(t *testing.T) {
 	}
 }
 
+// statedStatuses reads, in order, the status each command that prints one
+// (curl -w '  → %{http_code}') states in its comment, "# 401 …": so a
+// README whose answers drift fails, not only one whose commands break.
+func statedStatuses(block string) []string {
+	var out []string
+	for _, command := range strings.Split(strings.ReplaceAll(block, "\\\n", " "), "\n") {
+		if !strings.Contains(command, "%{http_code}") {
+			continue
+		}
+		m := statedStatus.FindStringSubmatch(command)
+		if m == nil {
+			out = append(out, "(no # NNN comment)")
+			continue
+		}
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// printedStatuses reads the statuses curl printed, in order.
+func printedStatuses(output string) []string {
+	var out []string
+	for _, m := range printedStatus.FindAllStringSubmatch(output, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+var (
+	statedStatus  = regexp.MustCompile(`# (\d{3})\b`)
+	printedStatus = regexp.MustCompile(`(?m)→ (\d{3})\s*$`)
+)
+
 // runGoSnippet writes the snippet as a main package inside this module (in
 // testdata, which ./... skips) and runs it.
 func runGoSnippet(t *testing.T, root, src string, env []string) (string, error) {
@@ -149,7 +186,7 @@ func runGoSnippet(t *testing.T, root, src string, env []string) (string, error) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(dir)) })
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
