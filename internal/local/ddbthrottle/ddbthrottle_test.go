@@ -7,9 +7,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/aistats/edge/internal/testing/testclock"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -26,30 +27,13 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // setup puts a shim with the given write rate, on a clock the test moves,
 // in front of this test's tables, and returns an SDK client for it that
 // does not retry, so every refusal is seen.
-func setup(t *testing.T, writeRate float64) (*dynamodb.Client, dynamo.Tables, *ddbthrottle.Shim, *clock) {
+func setup(t *testing.T, writeRate float64) (*dynamodb.Client, dynamo.Tables, *ddbthrottle.Shim, *testclock.Clock) {
 	t.Helper()
 	tables := dynamotest.NewTables(t, dynamotest.NewClient(t))
-	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	c := testclock.At(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	shim, err := ddbthrottle.New(ddbthrottle.Config{Target: dynamotest.Endpoint(t), PartitionKeys: ddbthrottle.PartitionKeysOf(tables),
 		WriteUnitsPerSecond: writeRate, Now: c.Now})
 	if err != nil {

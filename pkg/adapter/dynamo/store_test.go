@@ -6,9 +6,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/aistats/edge/internal/testing/testclock"
 
 	"github.com/aistats/edge/internal/local/dynalite"
 
@@ -20,28 +21,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
-// fixedClock is a settable clock for tests.
-type fixedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fixedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fixedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newStore(t *testing.T) (*dynamo.Store, *fixedClock) {
+func newStore(t *testing.T) (*dynamo.Store, *testclock.Clock) {
 	t.Helper()
 	client := dynamotest.NewClient(t)
-	clock := &fixedClock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.At(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	return dynamo.New(dynamo.Config{Client: client, Tables: dynamotest.NewTables(t, client), Now: clock.Now}), clock
 }
 

@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aistats/edge/internal/testing/testclock"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -30,14 +31,6 @@ import (
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 
 // clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-
 // env is an authorizer over a fresh set of dynalite tables, with every
 // DynamoDB call counted.
 type env struct {
@@ -46,7 +39,7 @@ type env struct {
 	store   *dynamo.Store
 	tables  dynamo.Tables
 	calls   *atomic.Int64
-	clock   *clock
+	clock   *testclock.Clock
 	logs    *syncbuf.Buffer
 	handler *authorizer.Handler
 	invoke  lambda.Handler
@@ -57,7 +50,7 @@ func newEnv(t *testing.T) *env {
 	calls := &atomic.Int64{}
 	client := dynamotest.NewClient(t, dynamo.CountCalls(calls))
 	tables := dynamotest.NewTables(t, client)
-	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)}
+	c := testclock.At(time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC))
 	store := dynamo.New(dynamo.Config{Client: client, Tables: tables, Now: c.Now})
 	e := &env{t: t, client: client, store: store, tables: tables, calls: calls, clock: c, logs: &syncbuf.Buffer{}}
 	e.newHandler()

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aistats/edge/internal/testing/testclock"
+
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/aistats/edge/internal/local/dynalite"
@@ -48,7 +50,7 @@ func faultEnv(t *testing.T, endpoint string, tables dynamo.Tables) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, store: store, tables: tables, handler: h, invoke: lambda.NewHandler(h.Handle), calls: new(atomic.Int64),
-		clock: &clock{now: time.Now()}, logs: &syncbuf.Buffer{}}
+		clock: testclock.At(time.Now()), logs: &syncbuf.Buffer{}}
 }
 
 // TestDynamoDBStoppedMidRun: while DynamoDB is down every request fails
