@@ -64,6 +64,7 @@ func main() {
 	out := flag.String("json", "bench.json", "where to write the figures as JSON")
 	runs := flag.Int("runs", 5, "repetitions per timing; the median is reported")
 	trials := flag.Int("trials", 5, "trials of each concurrency load case; every one must hold")
+	hotSeconds := flag.Int("hot-seconds", 5, "seconds of the hot-key baseline, at five times a partition's rate")
 	flag.Parse()
 	ctx := context.Background()
 	var figs []figure
@@ -96,6 +97,11 @@ func main() {
 		}
 		figs = append(figs, rows...)
 	}
+	hot, err := hotKeyBaseline(ctx, db.Endpoint(), *hotSeconds)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, hot...)
 	wsLatency, err := workspaceLimitLatency(ctx, db.Endpoint(), *runs)
 	if err != nil {
 		fail(err)
