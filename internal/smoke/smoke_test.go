@@ -3,56 +3,19 @@ package smoke_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aistats/edge/internal/local/devstack"
+	"github.com/aistats/edge/internal/testing/localstack"
+
 	"github.com/aistats/edge/internal/smoke"
 )
 
-// localStack starts the whole local gateway (dynalite, emulator, handlers,
-// the offline provider) for the test. Its clock reads noon UTC, so the
-// throwaway key's daily limit cannot reset in the middle of a run.
-func localStack(t *testing.T) devstack.Credentials {
-	t.Helper()
-	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour).Sub(time.Now())
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan devstack.Running, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- devstack.Run(ctx, devstack.Config{
-			DataDir: t.TempDir(), Port: -1, DynamoDBPort: -1, Out: io.Discard,
-			Logger: slog.New(slog.DiscardHandler),
-			Ready:  func(r devstack.Running) { ready <- r },
-			Now:    func() time.Time { return time.Now().Add(shift) },
-		})
-	}()
-	select {
-	case r := <-ready:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("local stack: %v", err)
-			}
-		})
-		return r.Credentials
-	case err := <-done:
-		cancel()
-		t.Fatalf("local stack ended before it was ready: %v", err)
-	case <-time.After(3 * time.Minute):
-		cancel()
-		t.Fatal("local stack not ready in time")
-	}
-	panic("unreachable")
-}
-
 func TestSmokeAgainstTheLocalStack(t *testing.T) {
-	creds := localStack(t)
+	creds := localstack.StartAtNoon(t, t.TempDir()).Credentials
 	ctx := context.Background()
 
 	t.Run("every check passes, with a model", func(t *testing.T) {

@@ -3,7 +3,6 @@ package readme_test
 import (
 	"bufio"
 	"context"
-	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -14,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aistats/edge/internal/local/devstack"
+	"github.com/aistats/edge/internal/testing/localstack"
+
 	"github.com/aistats/edge/internal/testing/dynamotest"
-	"github.com/aistats/edge/internal/testing/syncbuf"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
@@ -106,7 +105,7 @@ func TestReadmeRunsAsWritten(t *testing.T) {
 	root := repoRoot(t)
 	blocks := readBlocks(t, filepath.Join(root, "README.md"))
 	dataDir := filepath.Join(t.TempDir(), ".dev")
-	running := startStack(t, dataDir)
+	running := localstack.StartAtNoon(t, dataDir)
 	endpoint, err := url.Parse(running.DynamoDBEndpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -200,41 +199,4 @@ func run(dir string, env []string, timeout time.Duration, name string, args ...s
 	cmd.Dir, cmd.Env = dir, env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-// startStack runs the local stack until the test ends. Its clock runs from
-// noon UTC today, so no day's window rolls over under the blocks' requests.
-func startStack(t *testing.T, dataDir string) devstack.Running {
-	t.Helper()
-	noon := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
-	began := time.Now()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan devstack.Running, 1)
-	done := make(chan error, 1)
-	out := &syncbuf.Buffer{}
-	go func() {
-		done <- devstack.Run(ctx, devstack.Config{
-			DataDir: dataDir, Port: -1, DynamoDBPort: -1, Out: out,
-			Logger: slog.New(slog.DiscardHandler),
-			Ready:  func(r devstack.Running) { ready <- r },
-			Now:    func() time.Time { return noon.Add(time.Since(began)) },
-		})
-	}()
-	select {
-	case r := <-ready:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("local stack: %v", err)
-			}
-		})
-		return r
-	case err := <-done:
-		cancel()
-		t.Fatalf("local stack ended before it was ready: %v\n%s", err, out)
-	case <-time.After(3 * time.Minute):
-		cancel()
-		t.Fatal("local stack not ready in 3 minutes")
-	}
-	panic("unreachable")
 }
