@@ -25,12 +25,9 @@ import (
 type Deps struct {
 	// DynamoDB is required by every function.
 	DynamoDB dynamo.Client
-	// SecretsManager is where the proxy reads provider keys when Settings
-	// says "secretsmanager"; nil means a client built from AWS.
-	SecretsManager secretsmanager.Client
 	// AWS is the SDK configuration of a deployed function, for the clients
 	// only one function needs: the proxy builds its Secrets Manager client
-	// from it, so the other functions' binaries do not link that SDK.
+	// from it when Settings says "secretsmanager".
 	AWS *aws.Config
 	// Getenv reads provider credentials when Settings says "env".
 	Getenv func(string) string
@@ -126,14 +123,10 @@ func providerCredentials(s Settings, d Deps) (proxy.Credentials, error) {
 		}
 		return &proxy.EnvCredentials{Getenv: d.Getenv}, nil
 	case CredentialsFromSecretsManager:
-		client := d.SecretsManager
-		if client == nil && d.AWS != nil {
-			client = sm.NewFromConfig(*d.AWS)
+		if d.AWS == nil {
+			return nil, errors.New("provider credentials from Secrets Manager, but no AWS configuration")
 		}
-		if client == nil {
-			return nil, errors.New("provider credentials from Secrets Manager, but no Secrets Manager client")
-		}
-		return &secretsmanager.Credentials{Client: client, Prefix: s.ProviderSecretPrefix}, nil
+		return &secretsmanager.Credentials{Client: sm.NewFromConfig(*d.AWS), Prefix: s.ProviderSecretPrefix}, nil
 	default:
 		return nil, errors.New("provider credentials: Settings not read with FromEnv")
 	}
