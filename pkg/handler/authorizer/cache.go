@@ -44,12 +44,17 @@ type fullWindow struct {
 // raised limit, or answers a revoked key 401 instead of 429.
 const RefusalRecheck = time.Second
 
-// cachedKeyState returns what is remembered of kid, if anything.
-func (h *Handler) cachedKeyState(kid string) (cachedKeyState, bool) {
+// remembered returns, under one lock, what is remembered of kid and, when
+// the key is known, of its workspace if that was read less than the cache
+// TTL before now: all that the warm path needs before its one call.
+func (h *Handler) remembered(kid string, now time.Time) (key cachedKeyState, known bool, ws gateway.WorkspaceState, wsFresh bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	k, ok := h.keys[kid]
-	return k, ok
+	key, known = h.keys[kid]
+	if known {
+		ws, wsFresh = h.freshWorkspaceLocked(key.workspaceID, now)
+	}
+	return key, known, ws, wsFresh
 }
 
 // freshWorkspace returns the remembered workspace if it was read less than
@@ -57,6 +62,11 @@ func (h *Handler) cachedKeyState(kid string) (cachedKeyState, bool) {
 func (h *Handler) freshWorkspace(id string, now time.Time) (gateway.WorkspaceState, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.freshWorkspaceLocked(id, now)
+}
+
+// freshWorkspaceLocked is freshWorkspace with mu held.
+func (h *Handler) freshWorkspaceLocked(id string, now time.Time) (gateway.WorkspaceState, bool) {
 	ws, ok := h.workspaces[id]
 	if !ok || now.Sub(ws.fetched) >= h.ttl {
 		return gateway.WorkspaceState{}, false

@@ -28,7 +28,7 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	if d, done := h.checkCredential(ev, req); done {
 		return d, nil
 	}
-	cached, known := h.cachedKeyState(req.kid)
+	cached, known, ws, wsFresh := h.remembered(req.kid, req.now)
 	// A kid's secret never changes, so a cached digest refuses a wrong
 	// secret without any call.
 	if known && subtle.ConstantTimeCompare(req.hash, cached.secretHash) != 1 {
@@ -39,7 +39,7 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	// whose state item the disable's fan-out missed. The secret was verified
 	// above, so the reason may be told.
 	if known {
-		if ws, fresh := h.freshWorkspace(cached.workspaceID, req.now); fresh && ws.Status != gateway.WorkspaceActive {
+		if wsFresh && ws.Status != gateway.WorkspaceActive {
 			req.workspace = ws.ID
 			return denied(gateway.CodeWorkspaceDisabled, ""), nil
 		}
@@ -60,12 +60,14 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	if err != nil || d.outcome != outcomeAllow {
 		return d, err
 	}
-	ws, fresh := h.freshWorkspace(keyState.WorkspaceID, req.now)
+	if !known { // a key's workspace never changes: a known key's was looked up above
+		ws, wsFresh = h.freshWorkspace(keyState.WorkspaceID, req.now)
+	}
 	switch {
-	case fresh && ws.Status != gateway.WorkspaceActive:
+	case wsFresh && ws.Status != gateway.WorkspaceActive:
 		h.release(req)
 		return denied(gateway.CodeWorkspaceDisabled, ""), nil
-	case fresh && ws.Plan.RequestsPerMinute == 0:
+	case wsFresh && ws.Plan.RequestsPerMinute == 0:
 		return h.allow(req, keyState, ws), nil
 	}
 	// The workspace is counted only once its key has admitted the request,
