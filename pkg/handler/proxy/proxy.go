@@ -169,6 +169,8 @@ type call struct {
 	// failed marks a request that failed without an error to log: a stream
 	// cut off by the client.
 	failed bool
+	// streamed marks a request answered as a server-sent event stream.
+	streamed bool
 }
 
 // Handle serves one request. It returns an events.APIGatewayProxyResponse,
@@ -535,6 +537,7 @@ func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, ca
 func (h *Handler) streamEnded(c *call, body requestBody) func(streamOutcome) {
 	return func(o streamOutcome) {
 		c.provider, c.attempts, c.usage = o.provider, o.attempts, o.usage
+		c.streamed = true
 		if o.answered && !o.sawUsage {
 			// The provider bills the whole prompt and what it sent, even
 			// when the stream is cut off before its usage chunk.

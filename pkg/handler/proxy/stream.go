@@ -15,8 +15,13 @@ import (
 
 // usage is the token counts an upstream reports.
 type usage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	PromptTokensDetails struct {
+		// CachedTokens is the part of the prompt the provider served from
+		// its prompt cache, which it bills at a lower price.
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
 // pingComment is an SSE comment: clients ignore it, but its bytes keep every
