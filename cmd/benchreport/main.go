@@ -42,6 +42,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/authorizer"
 	"github.com/aistats/edge/pkg/handler/management"
@@ -433,7 +434,7 @@ func logBytes() []figure {
 
 type discardUsage struct{}
 
-func (discardUsage) RecordUsage(context.Context, gateway.UsageRecord) error { return nil }
+func (discardUsage) RecordUsage(context.Context, usage.Event) error { return nil }
 
 func repoRoot() string {
 	root, err := dynalite.RepoRoot()
@@ -590,7 +591,7 @@ func loadRun(ctx context.Context) ([]figure, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(began)
-	day, _, err := store.GetDailyUsage(ctx, k.KID, now())
+	day, err := store.KeyTotals(ctx, k.KID, now().Add(-24*time.Hour), now().Add(time.Hour))
 	if err != nil {
 		return nil, err
 	}

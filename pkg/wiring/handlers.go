@@ -67,6 +67,7 @@ func Authorizer(s Settings, d Deps) (*authorizer.Handler, error) {
 		StoreTimeout: s.AuthStoreTimeout,
 		Logger:       d.Logger,
 		Metrics:      d.metrics(s),
+		Usage:        store,
 	})
 }
 
@@ -76,7 +77,7 @@ func Management(s Settings, d Deps) (*management.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return management.New(management.Config{Store: store, Usage: store, Logger: d.Logger, Now: d.Now})
+	return management.New(management.Config{Store: store, Usage: store, Logger: d.Logger, Now: d.Now, Metrics: d.metrics(s)})
 }
 
 // Proxy builds the proxy.

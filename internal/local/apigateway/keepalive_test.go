@@ -21,6 +21,7 @@ import (
 	"github.com/aistats/edge/pkg/adapter/upstream"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
@@ -28,10 +29,10 @@ import (
 // usageLog keeps what the proxy records.
 type usageLog struct {
 	mu      sync.Mutex
-	records []gateway.UsageRecord
+	records []usage.Event
 }
 
-func (u *usageLog) RecordUsage(_ context.Context, r gateway.UsageRecord) error {
+func (u *usageLog) RecordUsage(_ context.Context, r usage.Event) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.records = append(u.records, r)
@@ -125,7 +126,7 @@ func TestSlowModelStreamGetsKeepAlivesThroughTheEmulator(t *testing.T) {
 	}
 	usage.mu.Lock()
 	defer usage.mu.Unlock()
-	if len(usage.records) != 1 || usage.records[0].Error || usage.records[0].CompletionTokens != 3 {
+	if len(usage.records) != 1 || usage.records[0].Class.IsError() || usage.records[0].CompletionTokens != 3 {
 		t.Errorf("usage %+v, want one successful request with the provider's 3 completion tokens", usage.records)
 	}
 }

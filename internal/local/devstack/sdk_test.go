@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aistats/edge/internal/local/dynalite"
 
@@ -143,12 +144,12 @@ func TestOpenAISDKAgainstTheLocalStack(t *testing.T) {
 	})
 	t.Run("usage was recorded once per request", func(t *testing.T) {
 		tok, _ := keyformat.Parse(creds.APIKey)
-		day, _, err := store.GetDailyUsage(ctx, tok.KID, running.Now())
+		day, err := store.KeyTotals(ctx, tok.KID, running.Now().Add(-time.Hour), running.Now().Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// chat, streamed chat, embeddings and models: four requests.
-		if day.Requests != 4 || day.Errors != 0 || day.CompletionTokens < 8 {
+		if day.Requests != 4 || day.Errors() != 0 || day.CompletionTokens < 8 {
 			t.Errorf("usage %+v, want 4 requests, no errors, the tokens of both chats", day)
 		}
 	})

@@ -71,13 +71,3 @@ const (
 	attrTargetKID = "target_kid"
 	attrChanges   = "changes"
 )
-
-// A day's usage rollup (Usage table) holds each total once for the day and
-// once per hour, prefixed h<HH>_ (see hourPrefix).
-const (
-	attrRequests         = "requests"
-	attrErrors           = "errors"
-	attrPromptTokens     = "prompt_tokens"
-	attrCompletionTokens = "completion_tokens"
-	attrLatencyMS        = "latency_ms"
-)

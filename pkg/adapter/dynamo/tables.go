@@ -21,7 +21,7 @@ type Tables struct {
 	// Counters holds the small items the authorizer writes on every
 	// request: a key's state and its window counters.
 	Counters string
-	// Usage holds per-key rollups per hour and per day.
+	// Usage holds the usage rollups of keys and workspaces (usage_item.go).
 	Usage string
 	// Audit holds the trail of key changes per workspace.
 	Audit string
@@ -95,11 +95,21 @@ func (t Tables) Definitions() []TableDefinition {
 		// per request), so ALL costs little.
 		Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
 	}}
+	usageTable := onDemandTable(t.Usage, attrPK, attrSK)
+	usageTable.AttributeDefinitions = append(usageTable.AttributeDefinitions, attr(attrActiveHour))
+	usageTable.GlobalSecondaryIndexes = []ddbtypes.GlobalSecondaryIndex{{
+		IndexName: aws.String(IndexUsageByHour),
+		KeySchema: []ddbtypes.KeySchemaElement{hash(attrActiveHour), rangeKey(attrPK)},
+		// Keys only: the per-request write changes no key attribute of
+		// the index once the item exists, so it never writes the index
+		// again; a projected total would cost an index write per request.
+		Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeKeysOnly},
+	}}
 	return []TableDefinition{
 		{Role: "Workspaces", Create: onDemandTable(t.Workspaces, attrWorkspaceID), PointInTimeRecovery: true},
 		{Role: "Keys", Create: keys, PointInTimeRecovery: true},
 		{Role: "Counters", Create: onDemandTable(t.Counters, attrPK), TTLAttribute: attrTTL},
-		{Role: "Usage", Create: onDemandTable(t.Usage, attrPK, attrSK), TTLAttribute: attrTTL},
+		{Role: "Usage", Create: usageTable, TTLAttribute: attrTTL},
 		{Role: "Audit", Create: onDemandTable(t.Audit, attrPK, attrSK), PointInTimeRecovery: true},
 	}
 }

@@ -3,124 +3,156 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/usage"
 )
 
-// usageRetention is how long rollups are kept before TTL may delete them.
-const usageRetention = 400 * 24 * time.Hour
-
-// UsageDaySK is the sort key of a key's rollup item for the UTC day of t.
-// One item per key per day holds the day's totals and, in attributes named
-// h<hour>_<field>, each hour's, so one write updates both rollups.
-func UsageDaySK(t time.Time) string { return "d#" + t.UTC().Format("20060102") }
-
-// hourPrefix prefixes the attributes of one hour's totals in a day's rollup.
-func hourPrefix(hour int) string { return fmt.Sprintf("h%02d_", hour) }
-
-// UsageKeyPK is the partition key of a key's rollups.
-func UsageKeyPK(kid string) string { return "key#" + kid }
-
-// RecordUsage adds one completed request to the key's daily and hourly
-// rollups with a single unconditional atomic write.
-func (s *Store) RecordUsage(ctx context.Context, r gateway.UsageRecord) error {
-	t := r.Time.UTC()
-	hour := hourPrefix(t.Hour())
-	errs := int64(0)
-	if r.Error {
-		errs = 1
-	}
-	latency := r.Latency.Milliseconds()
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.tables.Usage),
-		Key:       item{attrPK: str(UsageKeyPK(r.KID)), attrSK: str(UsageDaySK(t))},
-		UpdateExpression: aws.String("SET #ws = if_not_exists(#ws, :ws), #ttl = if_not_exists(#ttl, :ttl)" +
-			" ADD #req :one, #err :err, #pt :pt, #ct :ct, #lat :lat," +
-			" #hreq :one, #herr :err, #hpt :pt, #hct :ct, #hlat :lat"),
-		ExpressionAttributeNames: map[string]string{
-			"#ws": attrWorkspaceID, "#ttl": attrTTL,
-			"#req": attrRequests, "#err": attrErrors, "#pt": attrPromptTokens, "#ct": attrCompletionTokens, "#lat": attrLatencyMS,
-			"#hreq": hour + attrRequests, "#herr": hour + attrErrors, "#hpt": hour + attrPromptTokens,
-			"#hct": hour + attrCompletionTokens, "#hlat": hour + attrLatencyMS,
-		},
-		ExpressionAttributeValues: item{
-			":ws": str(r.WorkspaceID), ":ttl": num(t.Add(usageRetention).Unix()), ":one": num(1), ":err": num(errs),
-			":pt": num(r.PromptTokens), ":ct": num(r.CompletionTokens), ":lat": num(latency),
-		},
-	})
+// KeyUsage reads a key's hour items from the hour of from to the hour
+// before to, one rollup per hour and model, oldest first. These are the
+// items each request writes, so the answer is exact at once. Days recorded
+// before round two come back as their 24 hours, model "" and their errors
+// in usage.ClassError. It reads 24 × days × models items, plus one per
+// legacy day.
+func (s *Store) KeyUsage(ctx context.Context, kid string, from, to time.Time) ([]usage.Rollup, error) {
+	from, to = from.UTC().Truncate(time.Hour), to.UTC()
+	var out []usage.Rollup
+	err := s.queryUsage(ctx, usageKeyPK(kid), "h#"+from.Format(hourLayout), "h#"+to.Add(-time.Nanosecond).Format(hourLayout)+"#\uffff",
+		func(r *itemReader, kind byte, at time.Time, rest string, _ bool) {
+			out = append(out, usage.Rollup{Start: at, Model: rest, Totals: readTotals(r)})
+		})
 	if err != nil {
-		return classify("record usage of key "+r.KID, err)
+		return nil, err
 	}
-	return nil
+	var legacy []usage.Rollup
+	err = s.queryUsage(ctx, usageKeyPK(kid), "d#"+from.Format(dayLayout), "d#"+to.Add(-time.Nanosecond).Format(dayLayout),
+		func(r *itemReader, kind byte, at time.Time, rest string, isLegacy bool) {
+			if !isLegacy {
+				return
+			}
+			for h := range 24 {
+				start := at.Add(time.Duration(h) * time.Hour)
+				if start.Before(from) || !start.Before(to) {
+					continue
+				}
+				if t := readLegacyHour(r, h); t.Requests > 0 {
+					legacy = append(legacy, usage.Rollup{Start: start, Totals: t})
+				}
+			}
+		})
+	if err != nil {
+		return nil, err
+	}
+	if len(legacy) > 0 {
+		out = append(legacy, out...)
+		sortRollups(out)
+	}
+	return out, nil
 }
 
-// GetDailyUsage reads a key's rollup for the UTC day of t: the day's totals
-// and each hour's (indexed 0–23). A day without traffic is all zeros.
-func (s *Store) GetDailyUsage(ctx context.Context, kid string, t time.Time) (gateway.UsageTotals, [24]gateway.UsageTotals, error) {
-	days, err := s.QueryUsage(ctx, kid, t, t)
-	if err != nil || len(days) == 0 {
-		return gateway.UsageTotals{}, [24]gateway.UsageTotals{}, err
+// WorkspaceUsage reads a workspace's rollups from the rollup job, by model
+// (byKey false) or by key, in hours or days (day true), from the bucket of
+// from to the one before to. It reads one item per bucket and model (or
+// key) with traffic. They are as fresh as the job's last run.
+func (s *Store) WorkspaceUsage(ctx context.Context, ws string, byKey, day bool, from, to time.Time) ([]usage.Rollup, error) {
+	kind, layout, step := "h", hourLayout, time.Hour
+	switch {
+	case byKey && day:
+		kind, layout, step = "j", dayLayout, 24*time.Hour
+	case byKey:
+		kind = "k"
+	case day:
+		kind, layout, step = "d", dayLayout, 24*time.Hour
 	}
-	return days[0].Total, days[0].Hours, nil
+	from, to = from.UTC().Truncate(step), to.UTC()
+	var out []usage.Rollup
+	err := s.queryUsage(ctx, usageWorkspacePK(ws), kind+"#"+from.Format(layout), kind+"#"+to.Add(-time.Nanosecond).Format(layout)+"#\uffff",
+		func(r *itemReader, _ byte, at time.Time, rest string, _ bool) {
+			ru := usage.Rollup{Start: at, Totals: readTotals(r)}
+			if byKey {
+				ru.KID = rest
+			} else {
+				ru.Model = rest
+			}
+			out = append(out, ru)
+		})
+	return out, err
 }
 
-// QueryUsage reads a key's daily rollups for the UTC days from first to last,
-// inclusive; days without traffic are absent.
-func (s *Store) QueryUsage(ctx context.Context, kid string, first, last time.Time) ([]gateway.DayUsage, error) {
-	var days []gateway.DayUsage
+// queryUsage reads the items of pk with sort keys between lo and hi,
+// inclusive, page by page, and hands each to visit with its parsed key.
+func (s *Store) queryUsage(ctx context.Context, pk, lo, hi string, visit func(r *itemReader, kind byte, at time.Time, rest string, legacy bool)) error {
 	var start item
 	for {
 		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.tables.Usage),
-			KeyConditionExpression: aws.String(attrPK + " = :pk AND " + attrSK + " BETWEEN :from AND :to"),
-			ExpressionAttributeValues: item{
-				":pk": str(UsageKeyPK(kid)), ":from": str(UsageDaySK(first)), ":to": str(UsageDaySK(last)),
-			},
-			ExclusiveStartKey: start,
+			TableName:                 aws.String(s.tables.Usage),
+			KeyConditionExpression:    aws.String(attrPK + " = :pk AND " + attrSK + " BETWEEN :lo AND :hi"),
+			ExpressionAttributeValues: item{":pk": str(pk), ":lo": str(lo), ":hi": str(hi)},
+			ExclusiveStartKey:         start,
 		})
 		if err != nil {
-			return nil, classify("query usage of key "+kid, err)
+			return classify("query usage of "+pk, err)
 		}
 		for _, it := range out.Items {
-			d, err := decodeDayUsage(it)
+			r := &itemReader{item: it}
+			kind, at, rest, legacy, err := parseUsageSK(r.str(attrSK))
 			if err != nil {
-				return nil, err
+				return gateway.Internal(err)
 			}
-			days = append(days, d)
+			visit(r, kind, at, rest, legacy)
+			if r.err != nil {
+				return gateway.Internal(fmt.Errorf("decode usage item of %s: %w", pk, r.err))
+			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
-			return days, nil
+			return nil
 		}
 		start = out.LastEvaluatedKey
 	}
 }
 
-func decodeDayUsage(it item) (gateway.DayUsage, error) {
-	r := itemReader{item: it}
-	read := func(prefix string) gateway.UsageTotals {
-		return gateway.UsageTotals{
-			Requests: r.num(prefix + attrRequests), Errors: r.num(prefix + attrErrors),
-			PromptTokens: r.num(prefix + attrPromptTokens), CompletionTokens: r.num(prefix + attrCompletionTokens),
-			LatencyMS: r.num(prefix + attrLatencyMS),
-		}
+// Attributes of a legacy day item: each total once for the day and once
+// per hour, prefixed h<HH>_.
+const (
+	attrLegacyRequests         = "requests"
+	attrLegacyErrors           = "errors"
+	attrLegacyPromptTokens     = "prompt_tokens"
+	attrLegacyCompletionTokens = "completion_tokens"
+	attrLegacyLatencyMS        = "latency_ms"
+)
+
+// readLegacyHour reads one hour of a legacy day item. Its errors had no
+// status, so they count in usage.ClassError, and its latency was a sum
+// without a histogram, so it has no percentiles.
+func readLegacyHour(r *itemReader, hour int) usage.Totals {
+	p := fmt.Sprintf("h%02d_", hour)
+	var t usage.Totals
+	t.Requests = r.num(p + attrLegacyRequests)
+	errs := r.num(p + attrLegacyErrors)
+	t.Classes[usage.ClassError] = errs
+	t.Classes[usage.Class2xx] = t.Requests - errs
+	t.PromptTokens = r.num(p + attrLegacyPromptTokens)
+	t.CompletionTokens = r.num(p + attrLegacyCompletionTokens)
+	t.LatencyMS = r.num(p + attrLegacyLatencyMS)
+	return t
+}
+
+// KeyTotals sums a key's usage from from to to (exclusive).
+func (s *Store) KeyTotals(ctx context.Context, kid string, from, to time.Time) (usage.Totals, error) {
+	rollups, err := s.KeyUsage(ctx, kid, from, to)
+	var t usage.Totals
+	for _, r := range rollups {
+		t.Merge(r.Totals)
 	}
-	var d gateway.DayUsage
-	day, err := time.Parse("20060102", strings.TrimPrefix(r.str(attrSK), "d#"))
-	if err != nil {
-		return gateway.DayUsage{}, gateway.Internal(fmt.Errorf("decode usage day: %w", err))
-	}
-	d.Day = day
-	d.Total = read("")
-	for h := range d.Hours {
-		d.Hours[h] = read(hourPrefix(h))
-	}
-	if r.err != nil {
-		return gateway.DayUsage{}, gateway.Internal(r.err)
-	}
-	return d, nil
+	return t, err
+}
+
+// UsageHourKey is the primary key of a key's hour item of one model, for
+// tests and benchmarks that look at the stored item itself.
+func UsageHourKey(kid string, hour time.Time, model string) (pk, sk string) {
+	return usageKeyPK(kid), hourSK(hour, model)
 }

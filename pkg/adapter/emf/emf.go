@@ -85,3 +85,26 @@ func (e *Emitter) Attrs(workspace, kid string, metrics ...Metric) []slog.Attr {
 	attrs = append(attrs, slog.Any("_aws", map[string]any{"Timestamp": e.now().UnixMilli(), "CloudWatchMetrics": []directive{d}}))
 	return attrs
 }
+
+// EmitTotal writes one line with metrics that have no dimension: one
+// series for the whole stack, which an alarm can watch without knowing
+// every workspace (UsageEventsLost).
+func (e *Emitter) EmitTotal(metrics ...Metric) {
+	if e == nil || len(metrics) == 0 {
+		return
+	}
+	d := directive{Namespace: Namespace, Dimensions: [][]string{{}}}
+	line := map[string]any{}
+	for _, m := range metrics {
+		d.Metrics = append(d.Metrics, metricDef{Name: m.Name, Unit: m.Unit})
+		line[m.Name] = m.Value
+	}
+	line["_aws"] = map[string]any{"Timestamp": e.now().UnixMilli(), "CloudWatchMetrics": []directive{d}}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, _ = e.w.Write(append(b, '\n'))
+}

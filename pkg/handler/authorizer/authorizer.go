@@ -13,6 +13,8 @@ import (
 
 	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/usage"
+	"github.com/aistats/edge/pkg/handler/recording"
 )
 
 // This file is the handler: configuration, one invocation, its log line and
@@ -41,6 +43,11 @@ type Config struct {
 	// Metrics adds each decision's EMF metric to its log line; nil counts
 	// nothing.
 	Metrics *emf.Emitter
+	// Usage counts refusals of real keys (a wrong secret for a real kid,
+	// a revoked key, …) in the key's usage: one write per such refusal,
+	// none on the admitted path. Nil counts none (unit tests only; the
+	// wiring always sets it).
+	Usage usage.Recorder
 }
 
 // Handler is the authorizer. It is safe for concurrent use.
@@ -51,6 +58,7 @@ type Handler struct {
 	storeTimeout time.Duration
 	log          *slog.Logger
 	metrics      *emf.Emitter
+	recorder     *recording.Recorder
 
 	mu         sync.Mutex
 	keys       map[string]cachedKeyState
@@ -85,6 +93,9 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Usage != nil {
+		h.recorder = &recording.Recorder{Store: cfg.Usage, Log: h.log, Metrics: cfg.Metrics}
+	}
 	return h, nil
 }
 
@@ -115,5 +126,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	attrs = append(attrs, slog.String("outcome", d.outcome.String()), slog.String("reason", string(d.code)))
 	attrs = append(attrs, h.metrics.Attrs(req.workspace, req.kid, emf.Metric{Name: d.outcome.metric(), Unit: "Count", Value: 1})...)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "authorize", attrs...)
+	if req.refusal != usage.NoRefusal && h.recorder != nil {
+		h.recorder.Record(req.id, usage.Event{Time: start, KID: req.kid, WorkspaceID: req.owner,
+			Route: ev.HTTPMethod + " " + ev.Resource, Status: 401, Class: usage.Class401, Refusal: req.refusal,
+			Latency: h.now().Sub(start)})
+	}
 	return h.response(d, req, ev.MethodArn), nil
 }

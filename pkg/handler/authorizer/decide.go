@@ -12,6 +12,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
 	"github.com/aistats/edge/pkg/domain/limits"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
@@ -32,6 +33,7 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	// A kid's secret never changes, so a cached digest refuses a wrong
 	// secret without any call.
 	if known && subtle.ConstantTimeCompare(req.hash, cached.secretHash) != 1 {
+		req.refused(cached.workspaceID, usage.RefusedWrongSecret)
 		return denied(gateway.CodeInvalidKey, ""), nil
 	}
 	// The workspace kill switch, checked on every request from the cached
@@ -41,6 +43,7 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	if known {
 		if wsFresh && ws.Status != gateway.WorkspaceActive {
 			req.workspace = ws.ID
+			req.refused(ws.ID, usage.RefusedWorkspaceDisabled)
 			return denied(gateway.CodeWorkspaceDisabled, ""), nil
 		}
 		// A window seen full a moment ago is still full: refuse without a
@@ -66,6 +69,7 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	switch {
 	case wsFresh && ws.Status != gateway.WorkspaceActive:
 		h.release(req)
+		req.refused(keyState.WorkspaceID, usage.RefusedWorkspaceDisabled)
 		return denied(gateway.CodeWorkspaceDisabled, ""), nil
 	case wsFresh && ws.Plan.RequestsPerMinute == 0:
 		return h.allow(req, keyState, ws), nil
@@ -176,20 +180,30 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyState) (decision, boo
 	// The stored digest is the truth whoever asks, so remembering it lets
 	// the next wrong secret for this kid be refused without a call.
 	h.rememberKey(auth)
-	if auth.Kind != req.token.Kind || subtle.ConstantTimeCompare(req.hash, auth.SecretHash) != 1 {
+	if subtle.ConstantTimeCompare(req.hash, auth.SecretHash) != 1 {
+		req.refused(auth.WorkspaceID, usage.RefusedWrongSecret)
+		return denied(gateway.CodeInvalidKey, ""), true
+	}
+	if auth.Kind != req.token.Kind {
+		req.refused(auth.WorkspaceID, usage.RefusedWrongKind)
 		return denied(gateway.CodeInvalidKey, ""), true
 	}
 	req.workspace = auth.WorkspaceID
 	switch {
 	case auth.Status == gateway.KeyRevoked:
+		req.refused(auth.WorkspaceID, usage.RefusedRevoked)
 		return denied(gateway.CodeKeyRevoked, ""), true
 	case auth.Status == gateway.KeyDisabled:
+		req.refused(auth.WorkspaceID, usage.RefusedDisabled)
 		return denied(gateway.CodeKeyDisabled, ""), true
 	case auth.Status != gateway.KeyActive:
+		req.refused(auth.WorkspaceID, usage.RefusedDisabled)
 		return denied(gateway.CodeInvalidKey, ""), true
 	case auth.WorkspaceDisabled:
+		req.refused(auth.WorkspaceID, usage.RefusedWorkspaceDisabled)
 		return denied(gateway.CodeWorkspaceDisabled, ""), true
 	case auth.ExpiresAt != nil && !req.now.Before(*auth.ExpiresAt):
+		req.refused(auth.WorkspaceID, usage.RefusedExpired)
 		return denied(gateway.CodeKeyExpired, ""), true
 	}
 	// The key is fine, so a limit refused it.
@@ -226,6 +240,7 @@ func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (
 // admitted: it is disabled, or its own per-minute limit is reached.
 func (h *Handler) workspaceRefusal(req *request, key gateway.KeyState, ws gateway.WorkspaceState) (decision, bool) {
 	if ws.Status != gateway.WorkspaceActive {
+		req.refused(key.WorkspaceID, usage.RefusedWorkspaceDisabled)
 		return denied(gateway.CodeWorkspaceDisabled, ""), true
 	}
 	s := limits.Status{Window: limits.Minute, Scope: "workspace", Limit: ws.Plan.RequestsPerMinute, Used: ws.UsedMinute, Reset: limits.Minute.End(req.now)}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
@@ -81,4 +82,14 @@ type request struct {
 	kid       string
 	workspace string
 	calls     atomic.Int32
+	// owner and refusal are set when a real key is refused: the refusal
+	// is then counted in the key's usage under its workspace (owner),
+	// which is not told to a caller who did not prove the secret.
+	owner   string
+	refusal usage.Refusal
+}
+
+// refused marks the request as a refusal of a real key of workspace owner.
+func (r *request) refused(owner string, why usage.Refusal) {
+	r.owner, r.refusal = owner, why
 }

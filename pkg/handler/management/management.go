@@ -14,8 +14,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
+	"github.com/aistats/edge/pkg/handler/recording"
 )
 
 // Config configures a Handler.
@@ -28,14 +31,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand is the randomness for new keys; nil means crypto/rand.
 	Rand io.Reader
+	// Metrics counts usage events lost (recording.LostMetric); nil
+	// counts nothing.
+	Metrics *emf.Emitter
 }
 
 // Handler serves the management routes.
 type Handler struct {
-	svc   *Service
-	usage UsageStore
-	now   func() time.Time
-	log   *slog.Logger
+	svc      *Service
+	usage    UsageStore
+	recorder recording.Recorder
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New returns a Handler.
@@ -50,6 +57,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.recorder = recording.Recorder{Store: cfg.Usage, Log: h.log, Metrics: cfg.Metrics}
 	h.svc = NewService(cfg.Store, cfg.Rand, h.now)
 	return h, nil
 }
@@ -115,11 +123,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	if refused != nil {
 		h.log.Log(ctx, levelFor(refused.StatusCode), "management", "request_id", requestID, "kid", c.KID,
 			"workspace", c.WorkspaceID, "route", route, "status", refused.StatusCode)
-		h.record(c, requestID, start, refused.StatusCode)
+		h.record(c, requestID, route, start, refused.StatusCode)
 		return *refused, nil
 	}
 	resp := h.answer(ctx, c, req, start)
-	h.record(c, requestID, start, resp.StatusCode)
+	h.record(c, requestID, route, start, resp.StatusCode)
 	return resp, nil
 }
 
@@ -167,18 +175,10 @@ func levelFor(status int) slog.Level {
 // record adds an answered request to the calling key's usage, as the proxy
 // does for the inference routes: the authorizer counted it against the
 // key's limits (GET /v1/key included), so usage counts it too, and the two
-// agree. A failure is logged, not returned: the answer is already decided.
-func (h *Handler) record(c authcontext.Context, requestID string, start time.Time, status int) {
-	if c.KID == "" {
-		return // no authorizer context: nothing was counted
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := h.usage.RecordUsage(ctx, gateway.UsageRecord{KID: c.KID, WorkspaceID: c.WorkspaceID, Time: start,
-		Error: status >= 400, Latency: h.now().Sub(start)})
-	if err != nil {
-		h.log.Error("record usage", "request_id", requestID, "kid", c.KID, "workspace", c.WorkspaceID, "error", err.Error())
-	}
+// agree.
+func (h *Handler) record(c authcontext.Context, requestID, route string, start time.Time, status int) {
+	h.recorder.Record(requestID, usage.Event{Time: start, KID: c.KID, WorkspaceID: c.WorkspaceID, Route: route,
+		Status: status, Class: usage.ClassOf(status, false), Latency: h.now().Sub(start)})
 }
 
 func (h *Handler) route(ctx context.Context, c authcontext.Context, actor Actor, req events.APIGatewayProxyRequest) (result, error) {
@@ -207,6 +207,10 @@ func (h *Handler) route(ctx context.Context, c authcontext.Context, actor Actor,
 		return h.rotateKey(ctx, actor, kid, req)
 	case "GET /keys/{kid}/usage":
 		return h.keyUsage(ctx, actor, kid, q)
+	case "GET /keys/{kid}/analytics":
+		return h.analytics(ctx, actor, kid, q)
+	case "GET /analytics":
+		return h.analytics(ctx, actor, "", q)
 	case "GET /audit-events":
 		return h.auditEvents(ctx, actor, q)
 	case "GET /management-keys":

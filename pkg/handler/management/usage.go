@@ -5,17 +5,23 @@ import (
 	"time"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/usage"
 )
 
 // UsageStore reads the usage rollups, and adds this function's own
 // requests to them: every request the authorizer counted against a key's
 // limits is also counted in its usage, whichever function answers it.
 type UsageStore interface {
-	gateway.UsageRecorder
-	QueryUsage(ctx context.Context, kid string, first, last time.Time) ([]gateway.DayUsage, error)
+	usage.Recorder
+	// KeyUsage reads a key's hour rollups by model, exact at once.
+	KeyUsage(ctx context.Context, kid string, from, to time.Time) ([]usage.Rollup, error)
+	// WorkspaceUsage reads a workspace's rollups by model or by key, in
+	// hours or days, as fresh as the rollup job's last run.
+	WorkspaceUsage(ctx context.Context, ws string, byKey, day bool, from, to time.Time) ([]usage.Rollup, error)
 }
 
-// Bucket is one hour or day of a key's usage.
+// Bucket is one hour or day of a key's usage, in the shape GET
+// /v1/keys/{kid}/usage has answered since round one.
 type Bucket struct {
 	Start            time.Time `json:"start"`
 	Requests         int64     `json:"requests"`
@@ -23,11 +29,6 @@ type Bucket struct {
 	PromptTokens     int64     `json:"prompt_tokens"`
 	CompletionTokens int64     `json:"completion_tokens"`
 	LatencyMS        int64     `json:"latency_ms"`
-}
-
-func bucket(start time.Time, t gateway.UsageTotals) Bucket {
-	return Bucket{Start: start, Requests: t.Requests, Errors: t.Errors, PromptTokens: t.PromptTokens,
-		CompletionTokens: t.CompletionTokens, LatencyMS: t.LatencyMS}
 }
 
 // Limits on one usage query, so that a request stays small.
@@ -60,22 +61,15 @@ func (s *Service) Usage(ctx context.Context, actor Actor, reader UsageStore, kid
 	if to.Sub(from) > limit {
 		return nil, invalid("from", "a %s query covers at most %d days.", map[bool]string{true: "hour", false: "day"}[step == time.Hour], int(limit.Hours()/24))
 	}
-	days, err := reader.QueryUsage(ctx, kid, from, to.Add(-time.Nanosecond))
+	rollups, err := reader.KeyUsage(ctx, kid, from, to)
 	if err != nil {
 		return nil, err
 	}
-	byDay := map[time.Time]gateway.DayUsage{}
-	for _, d := range days {
-		byDay[d.Day] = d
-	}
-	var out []Bucket
-	for t := from; t.Before(to); t = t.Add(step) {
-		d := byDay[t.Truncate(24*time.Hour)]
-		if step == time.Hour {
-			out = append(out, bucket(t, d.Hours[t.Hour()]))
-		} else {
-			out = append(out, bucket(t, d.Total))
-		}
+	_, series := usage.Summarize(rollups, usage.GroupNone, from, to, step)
+	out := make([]Bucket, 0, len(series[0].Buckets))
+	for _, b := range series[0].Buckets {
+		out = append(out, Bucket{Start: b.Start, Requests: b.Requests, Errors: b.Errors(),
+			PromptTokens: b.PromptTokens, CompletionTokens: b.CompletionTokens, LatencyMS: b.LatencyMS})
 	}
 	return out, nil
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/usage"
 )
 
 func TestKeyUsage(t *testing.T) {
@@ -14,8 +14,12 @@ func TestKeyUsage(t *testing.T) {
 	kid, _ := e.create(actor("acme"), `{"name":"metered"}`)
 	record := func(at time.Time, failed bool, pt, ct int64) {
 		t.Helper()
-		err := e.store.RecordUsage(context.Background(), gateway.UsageRecord{KID: kid, WorkspaceID: "acme", Time: at,
-			Error: failed, PromptTokens: pt, CompletionTokens: ct, Latency: 120 * time.Millisecond})
+		status := 200
+		if failed {
+			status = 502
+		}
+		err := e.store.RecordUsage(context.Background(), usage.Event{KID: kid, WorkspaceID: "acme", Time: at, Model: "local/echo",
+			Status: status, Class: usage.ClassOf(status, true), PromptTokens: pt, CompletionTokens: ct, Latency: 120 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

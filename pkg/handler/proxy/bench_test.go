@@ -14,13 +14,14 @@ import (
 	"github.com/aistats/edge/pkg/adapter/upstream"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
 
 type discardUsage struct{}
 
-func (discardUsage) RecordUsage(context.Context, gateway.UsageRecord) error { return nil }
+func (discardUsage) RecordUsage(context.Context, usage.Event) error { return nil }
 
 // benchProxy is the proxy in front of a real local upstream, usage recorded
 // in memory, so a benchmark measures the proxy's own work per request.

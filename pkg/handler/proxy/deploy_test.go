@@ -85,7 +85,7 @@ func TestSlowStreamGetsKeepAlivesBeforeItsFirstToken(t *testing.T) {
 		t.Errorf("stream after the keep-alives %q, want the provider's chunks unchanged", got)
 	}
 	a.stream.Close()
-	if u := f.usage(); u.Requests != 1 || u.Errors != 0 || u.PromptTokens != 5 || u.CompletionTokens != 2 {
+	if u := f.usage(); u.Requests != 1 || u.Errors() != 0 || u.PromptTokens != 5 || u.CompletionTokens != 2 {
 		t.Errorf("usage %+v, want one successful request with the provider's 5+2 tokens", u)
 	}
 }
@@ -149,7 +149,7 @@ func TestProviderRefusalAfterThePreludeIsAnErrorEvent(t *testing.T) {
 		t.Errorf("stream %q, want it to end with the provider's error as an error event", rest)
 	}
 	a.stream.Close()
-	if u := f.usage(); u.Requests != 1 || u.Errors != 1 {
+	if u := f.usage(); u.Requests != 1 || u.Errors() != 1 {
 		t.Errorf("usage %+v, want one failed request", u)
 	}
 }
@@ -189,7 +189,7 @@ func TestBufferedRouteGivesUpBeforeTheGateway(t *testing.T) {
 		if n := f.alpha.calls.Load(); n != 1 {
 			t.Errorf("%d upstream calls, want 1: no retry starts past the deadline", n)
 		}
-		if u := f.usage(); u.Requests != 1 || u.Errors != 1 {
+		if u := f.usage(); u.Requests != 1 || u.Errors() != 1 {
 			t.Errorf("usage %+v, want one failed request", u)
 		}
 	})
@@ -227,7 +227,7 @@ func TestBufferedAnswerBeyondTheLambdaCapIsRefused(t *testing.T) {
 	if len(a.body) > 1024 {
 		t.Errorf("answer of %d bytes, want a short error", len(a.body))
 	}
-	if u := f.usage(); u.Requests != 1 || u.Errors != 1 || u.PromptTokens != 42 {
+	if u := f.usage(); u.Requests != 1 || u.Errors() != 1 || u.PromptTokens != 42 {
 		t.Errorf("usage %+v, want one failed request with the 42 billed prompt tokens", u)
 	}
 }
@@ -250,7 +250,7 @@ func TestAbortedStreamRecordsEstimatedTokens(t *testing.T) {
 	u := f.usage()
 	// 3 to prime the reply, 3 per message, "You are terse." 4 (You, are,
 	// terse, .), "Say one two, please." 6 (Say, one, two, ",", please, .).
-	if u.Requests != 1 || u.Errors != 1 || u.PromptTokens != 3+3+4+3+6 || u.CompletionTokens != 2 {
+	if u.Requests != 1 || u.Errors() != 1 || u.PromptTokens != 3+3+4+3+6 || u.CompletionTokens != 2 {
 		t.Errorf("usage %+v, want one failed request with 19 estimated prompt and 2 relayed completion tokens", u)
 	}
 	if logs := f.logs.String(); !strings.Contains(logs, `"tokens_estimated":true`) {

@@ -22,7 +22,9 @@ import (
 	"github.com/aistats/edge/pkg/domain/access"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
+	"github.com/aistats/edge/pkg/handler/recording"
 )
 
 // MaxBodyBytes is the largest request body the proxy forwards (DESIGN §3:
@@ -80,7 +82,7 @@ type Config struct {
 	// BaseURLs overrides providers' base URLs by id; the local provider
 	// has none of its own.
 	BaseURLs map[string]string
-	Usage    gateway.UsageRecorder
+	Usage    usage.Recorder
 	Now      func() time.Time
 	Logger   *slog.Logger
 	// Metrics receives one EMF line per request; nil emits none.
@@ -109,7 +111,7 @@ type Handler struct {
 	upstream *upstream.Client
 	creds    Credentials
 	baseURLs map[string]string
-	usage    gateway.UsageRecorder
+	recorder recording.Recorder
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *emf.Emitter
@@ -126,7 +128,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("proxy: registry, upstream, credentials and usage are required")
 	}
 	h := &Handler{registry: cfg.Registry, upstream: cfg.Upstream, creds: cfg.Credentials, baseURLs: cfg.BaseURLs,
-		usage: cfg.Usage, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics,
+		recorder: recording.Recorder{Store: cfg.Usage, Log: cfg.Logger, Metrics: cfg.Metrics}, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics,
 		bufferedDeadline: orDefault(cfg.BufferedDeadline, DefaultBufferedDeadline),
 		streamDeadline:   orDefault(cfg.StreamDeadline, DefaultStreamDeadline),
 		preludeAfter:     orDefault(cfg.PreludeAfter, DefaultPreludeAfter),
@@ -162,7 +164,7 @@ type call struct {
 	provider  string
 	status    int
 	attempts  int
-	usage     usage
+	usage     tokenUsage
 	// estimated marks token counts the proxy estimated because the provider's
 	// own never came (a stream cut off before its usage chunk).
 	estimated bool
@@ -184,7 +186,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	if refused != nil {
 		c.status = refused.StatusCode
 		h.logCall(c, nil)
-		h.record(c, true) // a refusal is usage too: anomalies show up in the rollups
+		h.record(c, nil) // a refusal is usage too: anomalies show up in the rollups
 		return h.respond(streamRoute, *refused), nil
 	}
 	var resp any
@@ -203,7 +205,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		r := authcontext.ErrorResponse(err, c.ctx.Headers(c.requestID), c.requestID)
 		c.status = r.StatusCode
 		h.logCall(c, err)
-		h.record(c, true)
+		h.record(c, nil)
 		return h.respond(streamRoute, r), nil
 	}
 	return resp, nil
@@ -267,21 +269,28 @@ func (h *Handler) logCall(c *call, err error) {
 	h.log.LogAttrs(context.Background(), level, "proxy", attrs...)
 }
 
-// record adds the request to the key's usage. A failure to record is logged,
-// not returned: the client already has its answer.
-func (h *Handler) record(c *call, failed bool) {
-	if c.ctx.KID == "" {
-		return
+// record adds the request's usage event to the key's rollups once the
+// client has its answer. A 5xx after the provider was called is the
+// provider's (upstream_5xx); one before it, ours. A stream that failed
+// after its 200 went out is classed by the error its last event reported,
+// or, cut off by the client, as 499 (a 4xx: nginx's "client closed
+// request").
+func (h *Handler) record(c *call, streamErr error) {
+	status := c.status
+	switch {
+	case streamErr != nil && status < 400:
+		status = gateway.HTTPStatus(gateway.ErrorCode(streamErr))
+	case c.failed && status < 400:
+		status = 499
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := h.usage.RecordUsage(ctx, gateway.UsageRecord{
-		KID: c.ctx.KID, WorkspaceID: c.ctx.WorkspaceID, Time: c.start, Error: failed || c.status >= 400,
-		PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens, Latency: h.now().Sub(c.start),
+	h.recorder.Record(c.requestID, usage.Event{
+		Time: c.start, KID: c.ctx.KID, WorkspaceID: c.ctx.WorkspaceID,
+		Route: c.route, Provider: c.provider, Model: c.model,
+		Status: status, Class: usage.ClassOf(status, c.attempts > 0),
+		PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens,
+		CachedTokens: c.usage.PromptTokensDetails.CachedTokens,
+		Latency:      h.now().Sub(c.start), Streamed: c.streamed,
 	})
-	if err != nil {
-		h.log.Error("record usage", "request_id", c.requestID, "kid", c.ctx.KID, "workspace", c.ctx.WorkspaceID, "error", err.Error())
-	}
 }
 
 // models lists the models this key may use, in the OpenAI list shape.
@@ -302,7 +311,7 @@ func (h *Handler) models(ctx context.Context, c *call) (any, error) {
 	body, _ := json.Marshal(map[string]any{"object": "list", "data": list})
 	c.status = 200
 	h.logCall(c, nil)
-	h.record(c, false)
+	h.record(c, nil)
 	headers := c.ctx.Headers(c.requestID)
 	headers["Content-Type"] = "application/json"
 	return events.APIGatewayProxyResponse{StatusCode: 200, Headers: headers, Body: string(body)}, nil
@@ -541,12 +550,12 @@ func (h *Handler) streamEnded(c *call, body requestBody) func(streamOutcome) {
 		if o.answered && !o.sawUsage {
 			// The provider bills the whole prompt and what it sent, even
 			// when the stream is cut off before its usage chunk.
-			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
+			c.usage = tokenUsage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
 			c.estimated = true
 		}
 		c.failed = o.failed
 		h.logCall(c, o.err)
-		h.record(c, o.failed)
+		h.record(c, o.err)
 	}
 }
 
@@ -583,7 +592,7 @@ func (h *Handler) whole(c *call, resp *http.Response, streamRoute bool) (any, er
 		return nil, gateway.Errorf(gateway.CodeUpstreamError, "The provider's answer is larger than the %d MiB the gateway relays whole; ask for less in one request.", maxUpstreamBody>>20)
 	}
 	var parsed struct {
-		Usage *usage `json:"usage"`
+		Usage *tokenUsage `json:"usage"`
 	}
 	if json.Unmarshal(raw, &parsed) == nil && parsed.Usage != nil {
 		c.usage = *parsed.Usage
@@ -596,7 +605,7 @@ func (h *Handler) whole(c *call, resp *http.Response, streamRoute bool) (any, er
 	out := events.APIGatewayProxyResponse{StatusCode: resp.StatusCode, Headers: headers, Body: string(raw)}
 	if streamRoute {
 		h.logCall(c, nil)
-		h.record(c, false)
+		h.record(c, nil)
 		return h.respond(true, out), nil
 	}
 	if size := responseSize(out); size > MaxBufferedResponseBytes {
@@ -605,7 +614,7 @@ func (h *Handler) whole(c *call, resp *http.Response, streamRoute bool) (any, er
 			float64(size)/1e6, MaxBufferedResponseBytes>>20)
 	}
 	h.logCall(c, nil)
-	h.record(c, false)
+	h.record(c, nil)
 	return out, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/aistats/edge/pkg/adapter/upstream"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
@@ -179,9 +180,9 @@ func (a answer) code(t *testing.T) string {
 	return string(body.Error.Code)
 }
 
-func (f *fixture) usage() gateway.UsageTotals {
+func (f *fixture) usage() usage.Totals {
 	f.t.Helper()
-	day, _, err := f.store.GetDailyUsage(context.Background(), f.ctx.KID, f.now())
+	day, err := f.store.KeyTotals(context.Background(), f.ctx.KID, f.now().Add(-24*time.Hour), f.now().Add(time.Hour))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestSuccessForwardsAndRecords(t *testing.T) {
 	if m := f.alpha.body(t)["model"]; m != "m1" {
 		t.Errorf("upstream model %v, want the provider's id m1", m)
 	}
-	if u := f.usage(); u.Requests != 1 || u.PromptTokens != 7 || u.CompletionTokens != 3 || u.Errors != 0 {
+	if u := f.usage(); u.Requests != 1 || u.PromptTokens != 7 || u.CompletionTokens != 3 || u.Errors() != 0 {
 		t.Errorf("usage %+v, want 1 request with 7+3 tokens", u)
 	}
 	logs := f.logs.String()
@@ -272,7 +273,7 @@ func TestRetriesAndFallback(t *testing.T) {
 		if a.status != 502 || a.code(t) != "upstream_error" || f.alpha.calls.Load() != 3 {
 			t.Errorf("got %d %s after %d calls, want 502 upstream_error after 3", a.status, a.code(t), f.alpha.calls.Load())
 		}
-		if u := f.usage(); u.Requests != 1 || u.Errors != 1 {
+		if u := f.usage(); u.Requests != 1 || u.Errors() != 1 {
 			t.Errorf("usage %+v, want one failed request", u)
 		}
 	})
@@ -447,7 +448,7 @@ func TestStreamBreakingOffEndsWithAnErrorEvent(t *testing.T) {
 	if !strings.HasPrefix(text, chunks[0]) || !strings.Contains(text, "event: error\ndata: ") || !strings.Contains(text, `"code":"upstream_error"`) {
 		t.Errorf("stream %q, want the first chunk then an SSE error event", text)
 	}
-	if u := f.usage(); u.Requests != 1 || u.Errors != 1 {
+	if u := f.usage(); u.Requests != 1 || u.Errors() != 1 {
 		t.Errorf("usage %+v, want one failed request", u)
 	}
 }
@@ -474,7 +475,7 @@ func TestClientGoingAwayCancelsUpstream(t *testing.T) {
 		t.Fatal("the upstream call was not cancelled")
 	}
 	a.stream.Close()
-	if u := f.usage(); u.Requests != 1 || u.Errors != 1 {
+	if u := f.usage(); u.Requests != 1 || u.Errors() != 1 {
 		t.Errorf("usage %+v, want the request recorded exactly once, as failed", u)
 	}
 }
@@ -497,7 +498,7 @@ func TestClientHangingUpAfterDoneIsASuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.stream.Close() // the client read [DONE] and went away
-	if u := f.usage(); u.Requests != 1 || u.Errors != 0 || u.PromptTokens != 5 || u.CompletionTokens != 2 {
+	if u := f.usage(); u.Requests != 1 || u.Errors() != 0 || u.PromptTokens != 5 || u.CompletionTokens != 2 {
 		t.Errorf("usage %+v, want one successful request with 5+2 tokens", u)
 	}
 }
@@ -529,7 +530,7 @@ func TestUpstreamStormIsBounded(t *testing.T) {
 	if got := f.alpha.calls.Load(); got != requests*3 {
 		t.Errorf("%d upstream calls for %d requests, want exactly 3 attempts each", got, requests)
 	}
-	if u := f.usage(); u.Requests != requests || u.Errors != requests {
+	if u := f.usage(); u.Requests != requests || u.Errors() != requests {
 		t.Errorf("usage %+v, want %d requests, all errors, each recorded once", u, requests)
 	}
 }

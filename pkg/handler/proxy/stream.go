@@ -13,8 +13,8 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
-// usage is the token counts an upstream reports.
-type usage struct {
+// tokenUsage is the token counts an upstream reports.
+type tokenUsage struct {
 	PromptTokens        int64 `json:"prompt_tokens"`
 	CompletionTokens    int64 `json:"completion_tokens"`
 	PromptTokensDetails struct {
@@ -42,7 +42,7 @@ type upstreamAnswer struct {
 type streamOutcome struct {
 	provider string
 	attempts int
-	usage    usage
+	usage    tokenUsage
 	// sawUsage is set once the provider's usage chunk passed.
 	sawUsage bool
 	// answered is set when the provider answered 200 and its stream began:
@@ -271,7 +271,7 @@ func (s *sseRelay) scan(b []byte) {
 			// sends "usage":null in every other one when asked for usage.
 			if hasUsageObject(data) {
 				var chunk struct {
-					Usage *usage `json:"usage"`
+					Usage *tokenUsage `json:"usage"`
 				}
 				if json.Unmarshal(data, &chunk) == nil && chunk.Usage != nil {
 					s.out.usage, s.out.sawUsage = *chunk.Usage, true

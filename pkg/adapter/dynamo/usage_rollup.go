@@ -1,0 +1,281 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aistats/edge/pkg/domain/usage"
+)
+
+// ActiveKey is a key that had traffic in an hour, with its workspace.
+type ActiveKey struct {
+	KID, WorkspaceID string
+}
+
+// Rollup is what one run of the rollup job did.
+type Rollup struct {
+	// Active lists the keys with traffic in the hours rolled up.
+	Active []ActiveKey
+	// Folded counts spilled events added to their hour items.
+	Folded int
+	// Items counts the workspace items written.
+	Items int
+}
+
+// RollUp brings the workspace rollups of the hours from the hour of from to
+// the hour of to up to date, after folding any spilled events in. It finds
+// the keys active in each hour through the by_hour index, reads their hour
+// items, and writes each workspace's sums by model and by key, for the hour
+// and for its day. Every write is a Put of a sum recomputed from the key
+// items, so a run repeated or overlapping another converges on the same
+// items. Its cost follows the number of active key-model hours, not the
+// number of keys.
+func (s *Store) RollUp(ctx context.Context, from, to time.Time) (Rollup, error) {
+	var done Rollup
+	folded, err := s.FoldSpills(ctx)
+	done.Folded = folded
+	if err != nil {
+		return done, err
+	}
+	seen := map[ActiveKey]bool{}
+	days := map[time.Time]map[string]bool{} // day → workspaces to re-sum
+	for hour := from.UTC().Truncate(time.Hour); !hour.After(to); hour = hour.Add(time.Hour) {
+		keys, err := s.activeItems(ctx, hour)
+		if err != nil {
+			return done, err
+		}
+		rollups, err := s.getUsageItems(ctx, keys)
+		if err != nil {
+			return done, err
+		}
+		byModel := map[[2]string]*usage.Totals{} // workspace, model
+		byKey := map[[2]string]*usage.Totals{}   // workspace, kid
+		for _, r := range rollups {
+			if !seen[ActiveKey{r.KID, r.ws}] {
+				seen[ActiveKey{r.KID, r.ws}] = true
+				done.Active = append(done.Active, ActiveKey{KID: r.KID, WorkspaceID: r.ws})
+			}
+			add(byModel, [2]string{r.ws, r.Model}, r.Totals)
+			add(byKey, [2]string{r.ws, r.KID}, r.Totals)
+			day := hour.Truncate(24 * time.Hour)
+			if days[day] == nil {
+				days[day] = map[string]bool{}
+			}
+			days[day][r.ws] = true
+		}
+		for k, t := range byModel {
+			if err := s.putWorkspaceItem(ctx, k[0], "h#"+hour.Format(hourLayout)+"#"+k[1], hour, *t); err != nil {
+				return done, err
+			}
+			done.Items++
+		}
+		for k, t := range byKey {
+			if err := s.putWorkspaceItem(ctx, k[0], "k#"+hour.Format(hourLayout)+"#"+k[1], hour, *t); err != nil {
+				return done, err
+			}
+			done.Items++
+		}
+	}
+	for day, workspaces := range days {
+		for ws := range workspaces {
+			n, err := s.sumWorkspaceDay(ctx, ws, day)
+			done.Items += n
+			if err != nil {
+				return done, err
+			}
+		}
+	}
+	return done, nil
+}
+
+func add[K comparable](m map[K]*usage.Totals, k K, t usage.Totals) {
+	if m[k] == nil {
+		m[k] = &usage.Totals{}
+	}
+	m[k].Merge(t)
+}
+
+// sumWorkspaceDay re-sums a workspace's day items (by model and by key) from
+// its hour items of that day.
+func (s *Store) sumWorkspaceDay(ctx context.Context, ws string, day time.Time) (int, error) {
+	written := 0
+	for _, kind := range []struct{ hour, day string }{{"h", "d"}, {"k", "j"}} {
+		sums := map[string]*usage.Totals{}
+		lo := kind.hour + "#" + day.Format(hourLayout)
+		hi := kind.hour + "#" + day.Add(23*time.Hour).Format(hourLayout) + "#\uffff"
+		err := s.queryUsage(ctx, usageWorkspacePK(ws), lo, hi, func(r *itemReader, _ byte, _ time.Time, rest string, _ bool) {
+			add(sums, rest, readTotals(r))
+		})
+		if err != nil {
+			return written, err
+		}
+		for rest, t := range sums {
+			if err := s.putWorkspaceItem(ctx, ws, kind.day+"#"+day.Format(dayLayout)+"#"+rest, day, *t); err != nil {
+				return written, err
+			}
+			written++
+		}
+	}
+	return written, nil
+}
+
+func (s *Store) putWorkspaceItem(ctx context.Context, ws, sk string, start time.Time, t usage.Totals) error {
+	it := item{attrPK: str(usageWorkspacePK(ws)), attrSK: str(sk), attrTTL: num(start.Add(usageRetention).Unix())}
+	putTotals(it, t)
+	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Usage), Item: it}); err != nil {
+		return classify("write workspace rollup of "+ws, err)
+	}
+	return nil
+}
+
+// activeItems lists the primary keys of the key-hour items of one hour.
+func (s *Store) activeItems(ctx context.Context, hour time.Time) ([]item, error) {
+	var keys []item
+	var start item
+	for {
+		out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.tables.Usage),
+			IndexName:                 aws.String(IndexUsageByHour),
+			KeyConditionExpression:    aws.String(attrActiveHour + " = :h"),
+			ExpressionAttributeValues: item{":h": str(hour.Format(hourLayout))},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, classify("list keys active in "+hour.Format(hourLayout), err)
+		}
+		for _, it := range out.Items {
+			keys = append(keys, item{attrPK: it[attrPK], attrSK: it[attrSK]})
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return keys, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// keyRollup is a key's hour item as read back, with its workspace.
+type keyRollup struct {
+	usage.Rollup
+	ws string
+}
+
+// getUsageItems reads key-hour items by primary key, 100 at a time, and
+// reads again whatever DynamoDB left unprocessed.
+func (s *Store) getUsageItems(ctx context.Context, keys []item) ([]keyRollup, error) {
+	var out []keyRollup
+	for len(keys) > 0 {
+		n := min(len(keys), 100)
+		batch := keys[:n]
+		keys = keys[n:]
+		for len(batch) > 0 {
+			res, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]ddbtypes.KeysAndAttributes{s.tables.Usage: {Keys: batch}},
+			})
+			if err != nil {
+				return nil, classify("read usage items", err)
+			}
+			for _, it := range res.Responses[s.tables.Usage] {
+				r := &itemReader{item: it}
+				_, at, model, _, err := parseUsageSK(r.str(attrSK))
+				if err != nil {
+					return nil, err
+				}
+				kr := keyRollup{ws: r.str(attrWorkspaceID), Rollup: usage.Rollup{
+					Start: at, KID: strings.TrimPrefix(r.str(attrPK), "key#"), Model: model, Totals: readTotals(r)}}
+				if r.err != nil {
+					return nil, r.err
+				}
+				out = append(out, kr)
+			}
+			batch = res.UnprocessedKeys[s.tables.Usage].Keys
+			if len(batch) > 0 {
+				select {
+				case <-ctx.Done():
+					return nil, classify("read usage items", ctx.Err())
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// FoldSpills adds every spilled event to its hour item and deletes it. The
+// delete comes first and returns the item, so two runs never both add one
+// event; if the add then fails, the item is put back for the next run.
+func (s *Store) FoldSpills(ctx context.Context) (int, error) {
+	folded := 0
+	for shard := range spillShards {
+		var start item
+		for {
+			out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String(s.tables.Usage),
+				KeyConditionExpression:    aws.String(attrPK + " = :pk"),
+				ExpressionAttributeValues: item{":pk": str("spill#" + strconv.Itoa(shard))},
+				ExclusiveStartKey:         start,
+			})
+			if err != nil {
+				return folded, classify("list spilled usage", err)
+			}
+			for _, it := range out.Items {
+				ok, err := s.foldSpill(ctx, it)
+				if err != nil {
+					return folded, err
+				}
+				if ok {
+					folded++
+				}
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			start = out.LastEvaluatedKey
+		}
+	}
+	return folded, nil
+}
+
+func (s *Store) foldSpill(ctx context.Context, it item) (bool, error) {
+	del, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:    aws.String(s.tables.Usage),
+		Key:          item{attrPK: it[attrPK], attrSK: it[attrSK]},
+		ReturnValues: ddbtypes.ReturnValueAllOld,
+	})
+	if err != nil {
+		return false, classify("claim spilled usage", err)
+	}
+	if len(del.Attributes) == 0 {
+		return false, nil // another run folded it
+	}
+	r := &itemReader{item: del.Attributes}
+	hour, err := time.Parse(hourLayout, r.str(attrSpillHour))
+	if err != nil {
+		return false, err
+	}
+	t := readTotals(r)
+	kid, ws, model := r.str(attrSpillKID), r.str(attrWorkspaceID), r.str(attrSpillModel)
+	if r.err != nil {
+		return false, r.err
+	}
+	if err := s.addUsage(ctx, kid, ws, hour, model, t); err != nil {
+		if _, putErr := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Usage), Item: del.Attributes}); putErr != nil {
+			return false, classify("put back spilled usage of key "+kid+" (lost: "+err.Error()+")", putErr)
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+func sortRollups(rs []usage.Rollup) {
+	slices.SortStableFunc(rs, func(a, b usage.Rollup) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.KID, b.KID), cmp.Compare(a.Model, b.Model))
+	})
+}
