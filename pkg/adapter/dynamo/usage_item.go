@@ -52,7 +52,7 @@ const (
 )
 
 // Usage partition and sort keys.
-func usageKeyPK(kid string) string { return "key#" + kid }
+func usageKeyPK(kid string) string      { return "key#" + kid }
 func usageWorkspacePK(ws string) string { return "ws#" + ws }
 
 func hourSK(hour time.Time, model string) string {

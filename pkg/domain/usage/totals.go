@@ -5,9 +5,9 @@ import "time"
 // Totals are the sums of one rollup: one key's (or workspace's) requests
 // of one model in one hour, or any sum of such rollups.
 type Totals struct {
-	Requests int64
-	Classes  [NumClasses]int64
-	Refusals [NumRefusals]int64
+	Requests                                     int64
+	Classes                                      [NumClasses]int64
+	Refusals                                     [NumRefusals]int64
 	PromptTokens, CompletionTokens, CachedTokens int64
 	CostMicroUSD                                 int64
 	Streamed                                     int64
