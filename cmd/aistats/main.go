@@ -25,6 +25,7 @@ commands:
   workspace              create, get, disable or enable a workspace
   management-key create  issue a management key (the first one of a new workspace)
   key                    create, list or revoke inference keys
+  usage                  a workspace's or a key's analytics: requests by status, tokens, cost, latency
   smoke                  check a running gateway from the outside (after a deploy)
 
 Operator commands reach DynamoDB with your AWS credentials and the TABLE_*
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runKey(ctx, gateway.KindInference, args[1:], stdout)
 	case "management-key":
 		err = runKey(ctx, gateway.KindManagement, args[1:], stdout)
+	case "usage":
+		err = runUsage(ctx, args[1:], stdout)
 	case "smoke":
 		err = runSmoke(ctx, args[1:], stdout)
 	case "-h", "--help", "help":

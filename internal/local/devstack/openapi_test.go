@@ -168,15 +168,23 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 		t.Fatalf("embeddings: %d", status)
 	}
 	c.do("GET", "/models", key, "")
+	if status, _, _ := c.do("POST", "/chat/completions", key, `{"model":"openai/gpt-4o","messages":[]}`); status != 403 {
+		t.Fatalf("a model the key may not use: %d, want 403", status)
+	}
 
 	status, usage, _ := c.do("GET", "/keys/"+kid+"/usage?granularity=hour", mk, "")
 	var requests float64
 	for _, b := range usage["data"].([]any) {
 		requests += b.(map[string]any)["requests"].(float64)
 	}
-	if status != 200 || requests != 4 {
-		t.Errorf("usage: %d, %v requests in the last day; want 4", status, requests)
+	if status != 200 || requests != 5 {
+		t.Errorf("usage: %d, %v requests in the last day; want 5", status, requests)
 	}
+	status, analytics, _ := c.do("GET", "/keys/"+kid+"/analytics?granularity=hour&group_by=status", mk, "")
+	if byStatus := analytics["totals"].(map[string]any)["by_status"]; status != 200 || toJSON(byStatus) != `{"2xx":4,"403":1}` {
+		t.Errorf("analytics: %d, by status %v; want exactly 4×2xx and 1×403", status, toJSON(byStatus))
+	}
+	c.do("GET", "/analytics?group_by=model&granularity=day", mk, "")
 
 	status, rotated, _ := c.do("POST", "/keys/"+kid+"/rotate", mk, `{"previous_key_expires_in":3600}`)
 	if status != 201 {

@@ -96,7 +96,9 @@ type AnalyticsQuery struct {
 	granularity string
 }
 
-func (h *Handler) parseAnalytics(q map[string]string) (AnalyticsQuery, error) {
+// ParseAnalyticsQuery reads group_by, granularity, from and to; by default
+// the last 7 days up to the end of the current hour or day.
+func ParseAnalyticsQuery(q map[string]string, now time.Time) (AnalyticsQuery, error) {
 	var a AnalyticsQuery
 	switch g := usage.GroupBy(q["group_by"]); g {
 	case usage.GroupNone, usage.GroupKey, usage.GroupModel, usage.GroupStatus:
@@ -113,7 +115,7 @@ func (h *Handler) parseAnalytics(q map[string]string) (AnalyticsQuery, error) {
 	default:
 		return a, invalid("granularity", "granularity must be hour or day.")
 	}
-	now := h.now().UTC()
+	now = now.UTC()
 	end := now.Truncate(step).Add(step)
 	from, err := parseTimeParam(q, "from", end.Add(-7*24*time.Hour))
 	if err != nil {
@@ -142,24 +144,37 @@ func (h *Handler) analytics(ctx context.Context, actor Actor, kid string, q map[
 	if err := Require(actor, ScopeUsageRead); err != nil {
 		return result{}, err
 	}
-	a, err := h.parseAnalytics(q)
+	a, err := ParseAnalyticsQuery(q, h.now())
 	if err != nil {
 		return result{}, err
 	}
+	view, err := h.svc.Analytics(ctx, actor, h.usage, kid, a)
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: 200, body: view}, nil
+}
+
+// Analytics answers an analytics query for one key of the actor's
+// workspace (kid set; another workspace's key is not found) or for the
+// workspace. A key's answer reads its hour items, exact at once; a
+// workspace's reads the rollup job's items.
+func (s *Service) Analytics(ctx context.Context, actor Actor, reader UsageStore, kid string, a AnalyticsQuery) (AnalyticsView, error) {
 	var rollups []usage.Rollup
+	var err error
 	if kid != "" {
-		if _, err := h.svc.GetKey(ctx, actor, gateway.KindInference, kid); err != nil {
-			return result{}, err
+		if _, err := s.GetKey(ctx, actor, gateway.KindInference, kid); err != nil {
+			return AnalyticsView{}, err
 		}
-		rollups, err = h.usage.KeyUsage(ctx, kid, a.From, a.To)
+		rollups, err = reader.KeyUsage(ctx, kid, a.From, a.To)
 		for i := range rollups {
 			rollups[i].KID = kid
 		}
 	} else {
-		rollups, err = h.usage.WorkspaceUsage(ctx, actor.WorkspaceID, a.GroupBy == usage.GroupKey, a.Day, a.From, a.To)
+		rollups, err = reader.WorkspaceUsage(ctx, actor.WorkspaceID, a.GroupBy == usage.GroupKey, a.Day, a.From, a.To)
 	}
 	if err != nil {
-		return result{}, err
+		return AnalyticsView{}, err
 	}
 	step := time.Hour
 	if a.Day {
@@ -175,5 +190,5 @@ func (h *Handler) analytics(ctx context.Context, actor Actor, kid string, q map[
 		}
 		view.Series = append(view.Series, sv)
 	}
-	return result{status: 200, body: view}, nil
+	return view, nil
 }
