@@ -103,6 +103,16 @@ func main() {
 		fail(err)
 	}
 	figs = append(figs, hot...)
+	lostRows, err := usageUnderThrottling(ctx, db.Endpoint(), *hotSeconds)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, lostRows...)
+	analyticsRows, err := analyticsLatency(ctx, db.Endpoint(), *runs)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, analyticsRows...)
 	wsLatency, err := workspaceLimitLatency(ctx, db.Endpoint(), *runs)
 	if err != nil {
 		fail(err)

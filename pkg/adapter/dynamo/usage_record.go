@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go"
 
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/usage"
@@ -31,26 +32,38 @@ const spillShards = 16
 var ErrUsageLost = errors.New("usage event lost")
 
 // RecordUsage adds one answered request to its key's hour item for its
-// model: one write, one write unit. A write that fails is retried with
-// backoff while ctx allows, keeping back a little for the fallback: the
-// event is then written as a spill item on another partition, which the
-// rollup job folds in (FoldSpills). Only if that fails too is the event
-// lost, and the error wraps ErrUsageLost.
+// model: one write, one write unit.
+//
+// A write DynamoDB throttled was not applied, so it is safe to try again:
+// twice more, quickly, since a partition over its rate stays so for a
+// while. Then the event is written as a spill item on one of spillShards
+// other partitions, which the rollup job folds in (FoldSpills); a throttled
+// spill moves to another shard, and any other failure retries the same
+// item, so a spill is never written twice. Only when ctx ends first is the
+// event lost; the error then wraps ErrUsageLost.
+//
+// A write whose outcome is unknown (a timeout, a broken connection) may
+// have been applied; it is spilled all the same. That may count the event
+// twice, which is the rarer and the lesser error: losing it is invisible.
 func (s *Store) RecordUsage(ctx context.Context, e usage.Event) error {
 	var delta usage.Totals
 	delta.Add(e)
 	hour := e.Time.UTC().Truncate(time.Hour)
-	writeCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		writeCtx, cancel = context.WithDeadline(ctx, deadline.Add(-spillReserve))
-		defer cancel()
+	// The rollup write may take two thirds of the time left, so that a
+	// slow partition leaves the spill time to be written.
+	writeCtx, cancel := context.WithTimeout(ctx, rollupShare(ctx))
+	defer cancel()
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if err = s.addUsage(writeCtx, e.KID, e.WorkspaceID, hour, e.Model, delta); err == nil {
+			return nil
+		}
+		if !isThrottled(err) || !pause(writeCtx, time.Duration(10<<attempt)*time.Millisecond) {
+			break
+		}
 	}
-	err := retryUsage(writeCtx, func() error {
-		return s.addUsage(writeCtx, e.KID, e.WorkspaceID, hour, e.Model, delta)
-	})
-	if err == nil {
-		return nil
+	if gateway.ErrorCode(err) != gateway.CodeServiceUnavailable && gateway.ErrorCode(err) != gateway.CodeInternalError {
+		return fmt.Errorf("%w: %w", ErrUsageLost, err) // refused for good: a spill would be refused too
 	}
 	if spillErr := s.spill(ctx, e.KID, e.WorkspaceID, hour, e.Model, delta); spillErr != nil {
 		return fmt.Errorf("%w: rollup: %w; spill: %w", ErrUsageLost, err, spillErr)
@@ -58,28 +71,39 @@ func (s *Store) RecordUsage(ctx context.Context, e usage.Event) error {
 	return nil
 }
 
-// spillReserve is the part of a recording's time kept for the spill write.
-const spillReserve = 300 * time.Millisecond
-
-// retryUsage calls write until it succeeds, fails for good (a refusal that
-// a retry cannot change) or ctx ends, backing off from 20 ms and doubling,
-// with jitter, up to 400 ms between tries. The SDK's own retries run inside
-// each call.
-func retryUsage(ctx context.Context, write func() error) error {
-	wait := 20 * time.Millisecond
-	for {
-		err := write()
-		if err == nil || gateway.ErrorCode(err) != gateway.CodeServiceUnavailable || ctx.Err() != nil {
-			return err
-		}
-		jitter := time.Duration(randUint64() % uint64(wait))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait/2 + jitter):
-		}
-		wait = min(2*wait, 400*time.Millisecond)
+// rollupShare is two thirds of what is left of ctx (a minute without a
+// deadline).
+func rollupShare(ctx context.Context) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return time.Until(deadline) * 2 / 3
 	}
+	return time.Minute
+}
+
+// once turns off the SDK's own retries for a call: RecordUsage retries
+// itself, and tells a throttled call (not applied) from one whose outcome
+// is unknown.
+func once(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
+
+// pause waits about d, with jitter, unless ctx ends first.
+func pause(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d/2 + time.Duration(randUint64()%uint64(d))):
+		return true
+	}
+}
+
+// isThrottled reports a refusal for rate: DynamoDB did not apply the call.
+func isThrottled(err error) bool {
+	if apiErr, ok := errors.AsType[smithy.APIError](err); ok {
+		switch apiErr.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
+			return true
+		}
+	}
+	return false
 }
 
 // addUsage adds delta to the hour item of kid's model: ADD of every nonzero
@@ -111,7 +135,7 @@ func (s *Store) addUsage(ctx context.Context, kid, ws string, hour time.Time, mo
 		UpdateExpression:          aws.String(update),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-	})
+	}, once)
 	if err != nil {
 		return classify("record usage of key "+kid, err)
 	}
@@ -125,11 +149,12 @@ const (
 	attrSpillModel = "model"
 )
 
-// spill writes the event's delta as an item of its own on a random spill
-// partition: a fresh Put, so a throttled key's partition is not involved.
+// spill writes the event's delta as an item of its own on a spill shard: a
+// fresh Put, so a throttled key's partition is not involved. A throttled
+// Put was not applied and moves to another shard; any other failure puts
+// the same item again, which is idempotent.
 func (s *Store) spill(ctx context.Context, kid, ws string, hour time.Time, model string, delta usage.Totals) error {
 	it := item{
-		attrPK:          str("spill#" + strconv.FormatUint(randUint64()%spillShards, 10)),
 		attrSK:          str(strconv.FormatInt(time.Now().UnixNano(), 10) + "#" + randHex()),
 		attrSpillKID:    str(kid),
 		attrWorkspaceID: str(ws),
@@ -138,11 +163,26 @@ func (s *Store) spill(ctx context.Context, kid, ws string, hour time.Time, model
 		attrTTL:         num(hour.Add(usageRetention).Unix()),
 	}
 	putTotals(it, delta)
-	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Usage), Item: it})
-	if err != nil {
-		return classify("spill usage of key "+kid, err)
+	shard := randUint64() % spillShards
+	wait := 10 * time.Millisecond
+	for {
+		it[attrPK] = str("spill#" + strconv.FormatUint(shard, 10))
+		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Usage), Item: it}, once)
+		if err == nil {
+			return nil
+		}
+		err = classify("spill usage of key "+kid, err)
+		if gateway.ErrorCode(err) != gateway.CodeServiceUnavailable {
+			return err // refused for good
+		}
+		if isThrottled(err) {
+			shard = (shard + 1 + randUint64()%(spillShards-1)) % spillShards
+		}
+		if !pause(ctx, wait) {
+			return err
+		}
+		wait = min(2*wait, 200*time.Millisecond)
 	}
-	return nil
 }
 
 func randUint64() uint64 {
