@@ -37,6 +37,9 @@ type env struct {
 	t       *testing.T
 	client  *dynamodb.Client
 	store   *dynamo.Store
+	// usage records refusals through a client of its own, so that the
+	// calls counted are the decision's only.
+	usage   *dynamo.Store
 	tables  dynamo.Tables
 	calls   *atomic.Int64
 	clock   *testclock.Clock
@@ -52,7 +55,8 @@ func newEnv(t *testing.T) *env {
 	tables := dynamotest.NewTables(t, client)
 	c := testclock.At(time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC))
 	store := dynamo.New(dynamo.Config{Client: client, Tables: tables, Now: c.Now})
-	e := &env{t: t, client: client, store: store, tables: tables, calls: calls, clock: c, logs: &syncbuf.Buffer{}}
+	e := &env{t: t, client: client, store: store, tables: tables, calls: calls, clock: c, logs: &syncbuf.Buffer{},
+		usage: dynamo.New(dynamo.Config{Client: dynamotest.NewClient(t), Tables: tables, Now: c.Now})}
 	e.newHandler()
 	e.workspace("acme", 0)
 	return e
@@ -62,7 +66,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) newHandler() {
 	e.t.Helper()
 	h, err := authorizer.New(authorizer.Config{
-		Store: e.store, Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Store: e.store, Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Usage: e.usage,
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -22,7 +22,7 @@ var routesByKind = map[gateway.KeyKind][]route{
 	},
 	gateway.KindManagement: {
 		{"GET", "key"}, {"*", "keys"}, {"*", "keys/*"}, {"*", "management-keys"}, {"*", "management-keys/*"},
-		{"GET", "audit-events"},
+		{"GET", "audit-events"}, {"GET", "analytics"},
 	},
 }
 
