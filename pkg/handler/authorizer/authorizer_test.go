@@ -34,9 +34,9 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Main(m)) }
 // env is an authorizer over a fresh set of dynalite tables, with every
 // DynamoDB call counted.
 type env struct {
-	t       *testing.T
-	client  *dynamodb.Client
-	store   *dynamo.Store
+	t      *testing.T
+	client *dynamodb.Client
+	store  *dynamo.Store
 	// usage records refusals through a client of its own, so that the
 	// calls counted are the decision's only.
 	usage   *dynamo.Store
