@@ -55,10 +55,10 @@ func Generate(c Config) []KeySeries {
 		out = append(out, g.newKey(i, next()))
 	}
 	for range c.DormantKeys {
-		out = append(out, g.comeback(next(), dormantMinDays, dormantMaxDays))
+		out = append(out, g.dormant(next()))
 	}
 	for range c.ReturningKeys {
-		out = append(out, g.comeback(next(), returningMinDays, returningMaxDays))
+		out = append(out, g.returning(next()))
 	}
 	g.inject(out[:c.Established], newRand(c.Seed, 1))
 	return out
@@ -120,32 +120,51 @@ func (g generation) newKey(i int, stream int64) KeySeries {
 	return s
 }
 
-// comeback is a key last used before the series, silent for a number of
-// days drawn from [minDays, maxDays], then used again at a working hour.
-// Only a silence of 30 days or more is labelled dormant_key_active.
-func (g generation) comeback(stream int64, minDays, maxDays int) KeySeries {
+// dormant is a key last used 31–45 days before it is used again at a
+// working hour, within the series: dormant_key_active.
+func (g generation) dormant(stream int64) KeySeries {
 	r := newRand(g.c.Seed, uint64(stream))
 	k := g.draw(profileNamed([]string{"quiet", "busy"}[r.IntN(2)]), r)
-	resumeDay := between(r, 8, g.c.Days-2)
-	silence := between(r, max(minDays, resumeDay+1), max(maxDays, resumeDay+1))
-	resume := resumeDay*24 + between(r, 8, 16)
+	resume := between(r, 8, g.c.Days-2)*24 + between(r, 8, 16)
+	silence := time.Duration(between(r, dormantMinDays, dormantMaxDays)) * 24 * time.Hour
 	s := KeySeries{
-		KID: kid(r), WorkspaceID: g.workspace, Profile: "returning", key: k,
+		KID: kid(r), WorkspaceID: g.workspace, Profile: "dormant", key: k,
 		Hours:          g.series(k, r, resume, g.hours),
-		LastUsedBefore: g.at(resume).Add(-time.Duration(silence) * 24 * time.Hour),
+		LastUsedBefore: g.at(resume).Add(-silence),
 		KnownModels:    k.modelNames(),
 	}
-	// The key's first hour back carries traffic, whatever its profile
-	// expects at that hour.
-	if s.Hours[resume].Served() == 0 {
-		s.Hours[resume].Requests = int64(between(r, 1, 5))
-		s.Hours[resume].Models = []string{k.models[0].name}
-	}
-	if silence >= 30 {
-		s.Profile = "dormant"
-		s.Labels = append(s.Labels, Label{Type: anomaly.DormantKeyActive, Start: g.at(resume), End: g.at(resume + 1)})
-	}
+	s.ensureUsed(resume)
+	s.Labels = append(s.Labels, Label{Type: anomaly.DormantKeyActive, Start: g.at(resume), End: g.at(resume + 1)})
 	return s
+}
+
+// returning is a key used for the first 2–6 days, silent for 10–25 days,
+// then used again: normal, never labelled.
+func (g generation) returning(stream int64) KeySeries {
+	r := newRand(g.c.Seed, uint64(stream))
+	k := g.draw(profileNamed([]string{"quiet", "busy"}[r.IntN(2)]), r)
+	stop := between(r, 2, 6) * 24
+	resume := min(stop+between(r, returningMinDays, returningMaxDays)*24+between(r, 8, 16), g.hours-24)
+	s := KeySeries{
+		KID: kid(r), WorkspaceID: g.workspace, Profile: "returning", key: k,
+		Hours:          g.series(k, r, 0, g.hours),
+		LastUsedBefore: g.c.Start.Add(-time.Duration(between(r, 1, 48)) * time.Hour),
+		KnownModels:    k.modelNames(),
+	}
+	for i := stop; i < resume; i++ {
+		s.Hours[i] = anomaly.Hour{Start: s.Hours[i].Start}
+	}
+	s.ensureUsed(resume)
+	return s
+}
+
+// ensureUsed makes sure the hour a key comes back carries traffic,
+// whatever its profile expects at that hour.
+func (s *KeySeries) ensureUsed(i int) {
+	if s.Hours[i].Served() == 0 {
+		s.Hours[i].Requests += 3
+		s.Hours[i].Models = []string{s.key.models[0].name}
+	}
 }
 
 func profileNamed(name string) profile {

@@ -1,0 +1,180 @@
+package anomaly
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// minSeasonalSamples: with fewer samples on the same kind of day (a key
+// with a single weekend in its history has six weekend samples), the
+// baseline uses every day at that hour instead, since a median of a
+// handful is too easily moved by one odd hour.
+const minSeasonalSamples = 12
+
+// madToSigma turns a median absolute deviation into the standard deviation
+// it estimates for normal noise, so that thresholds read as "sigmas".
+const madToSigma = 1.4826
+
+// baseline is what a key usually does at one hour of the week.
+type baseline struct {
+	median float64
+	spread float64 // robust standard deviation: 1.4826 × MAD
+	// logMedian and logSpread are the same on log(1+x). Busy hours swing
+	// by a factor more than by an amount (a client's activity multiplies
+	// its traffic), so the noise is skewed upwards: a key that often doubles
+	// has a modest MAD but many hours far above median + a few MADs. On
+	// the log scale that noise is symmetric, and "sigmas" mean what they
+	// say.
+	logMedian, logSpread float64
+	// weekly is the median of the same hours of the week (one hour either
+	// side) in earlier weeks, when there are at least minWeeklySamples.
+	// Weekday and weekend are told apart in UTC, and a key's own weekend
+	// starts up to half a day earlier or later: its Friday evening in UTC
+	// may already be Saturday. The same hour of the week needs no time
+	// zone. A spike must exceed, and a drop fall below, both.
+	weekly    float64
+	hasWeekly bool
+}
+
+// minWeeklySamples is two earlier weeks' worth of the hour and its
+// neighbours.
+const minWeeklySamples = 6
+
+// above is the level a spike is measured from: the higher of the two
+// medians, so that neither time-of-week view calls the hour unusual alone.
+func (b baseline) above() (median, logMedian float64) {
+	if b.hasWeekly && b.weekly > b.median {
+		return b.weekly, math.Log1p(b.weekly)
+	}
+	return b.median, b.logMedian
+}
+
+// below is the level a drop is measured from: the lower of the two.
+func (b baseline) below() float64 {
+	if b.hasWeekly {
+		return math.Min(b.median, b.weekly)
+	}
+	return b.median
+}
+
+// seasonal is the baseline of metric for hour i: the median of the same
+// hour of day, one hour either side, on earlier days of the same kind
+// (weekday or weekend, in UTC), from the key's first day of traffic on;
+// and the spread of the key's noise around that.
+//
+// Why this: traffic follows the working day and the week, so an hour is
+// compared with the same hour of other days, never with the day's average
+// (a 10:00 peak is normal, a 03:00 one may not be). Taking one hour either
+// side triples the samples (about 60 weekday and 24 weekend hours in 28
+// days) and absorbs a client whose day starts a little earlier or later.
+// Median and MAD ignore a few odd hours, so one past incident (up to a few
+// hours a week) does not raise the bar for the next one; days before the
+// key's first traffic are left out so that they do not pull the median to
+// zero.
+//
+// The spread is measured on more hours than the median: two hours either
+// side, each against its own hour's median, pooled. How much a key's hours
+// swing is a property of the key rather than of one hour, and a MAD of 18
+// samples (a key's first week) is often half the true one, which made
+// a bursty key's ordinary 5× hours look like spikes. Measuring each hour
+// against its own median keeps a steep morning ramp out of the spread.
+func (v *view) seasonal(i int, metric func(Hour) float64) baseline {
+	hours := v.h.Hours
+	from := max(v.firstServed-hours[max(v.firstServed, 0)].Start.Hour(), 0)
+	weekend := isWeekend(hours[i].Start)
+	type sample struct {
+		offset int // hours from hour i's time of day, -spreadHours..spreadHours
+		x      float64
+		same   bool // on the same kind of day
+	}
+	var buf [(2*spreadHours + 1) * 28]sample
+	var weekly []float64
+	n, nSame := 0, 0
+	for daysBack, day := 1, i-24; day+spreadHours >= from && n+2*spreadHours < len(buf); daysBack, day = daysBack+1, day-24 {
+		for j := day - spreadHours; j <= day+spreadHours; j++ {
+			if j < from || j >= i {
+				continue
+			}
+			if daysBack%7 == 0 && j-day >= -1 && j-day <= 1 {
+				weekly = append(weekly, metric(hours[j]))
+			}
+			s := sample{offset: j - day, x: metric(hours[j]), same: isWeekend(hours[j].Start) == weekend}
+			buf[n] = s
+			n++
+			if s.same && s.offset >= -1 && s.offset <= 1 {
+				nSame++
+			}
+		}
+	}
+	sameOnly := nSame >= minSeasonalSamples
+	var centre []float64
+	var byOffset [2*spreadHours + 1][]float64
+	for _, s := range buf[:n] {
+		if sameOnly && !s.same {
+			continue
+		}
+		if s.offset >= -1 && s.offset <= 1 {
+			centre = append(centre, s.x)
+		}
+		byOffset[s.offset+spreadHours] = append(byOffset[s.offset+spreadHours], s.x)
+	}
+	if len(centre) == 0 {
+		return baseline{}
+	}
+	var b baseline
+	b.median = median(slices.Clone(centre))
+	for k := range centre {
+		centre[k] = math.Log1p(max(centre[k], 0))
+	}
+	b.logMedian = median(centre)
+	if len(weekly) >= minWeeklySamples {
+		b.weekly, b.hasWeekly = median(weekly), true
+	}
+	b.spread = pooledSpread(byOffset[:], func(x float64) float64 { return x })
+	b.logSpread = pooledSpread(byOffset[:], func(x float64) float64 { return math.Log1p(max(x, 0)) })
+	return b
+}
+
+// spreadHours is how many hours either side the spread is measured on.
+const spreadHours = 2
+
+// pooledSpread is 1.4826 × the MAD of every sample's distance from its own
+// group's median, after scale.
+func pooledSpread(groups [][]float64, scale func(float64) float64) float64 {
+	var residuals []float64
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		scaled := make([]float64, len(g))
+		for k, x := range g {
+			scaled[k] = scale(x)
+		}
+		m := median(slices.Clone(scaled))
+		for _, x := range scaled {
+			residuals = append(residuals, x-m)
+		}
+	}
+	if len(residuals) == 0 {
+		return 0
+	}
+	for k, r := range residuals {
+		residuals[k] = math.Abs(r)
+	}
+	return madToSigma * median(residuals)
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+func isWeekend(t time.Time) bool {
+	wd := t.Weekday()
+	return wd == time.Saturday || wd == time.Sunday
+}
