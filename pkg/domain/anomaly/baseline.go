@@ -3,7 +3,6 @@ package anomaly
 import (
 	"math"
 	"slices"
-	"time"
 )
 
 // minSeasonalSamples: with fewer samples on the same kind of day (a key
@@ -19,14 +18,18 @@ const madToSigma = 1.4826
 // baseline is what a key usually does at one hour of the week.
 type baseline struct {
 	median float64
-	spread float64 // robust standard deviation: 1.4826 × MAD
-	// logMedian and logSpread are the same on log(1+x). Busy hours swing
+	// logMedian is the median of log(1+x); spread() and logSpread() are
+	// the robust standard deviations (1.4826 × MAD) on either scale,
+	// computed only when asked, since most hours are cleared by the
+	// median alone. Busy hours swing
 	// by a factor more than by an amount (a client's activity multiplies
 	// its traffic), so the noise is skewed upwards: a key that often doubles
 	// has a modest MAD but many hours far above median + a few MADs. On
 	// the log scale that noise is symmetric, and "sigmas" mean what they
 	// say.
-	logMedian, logSpread float64
+	logMedian float64
+	// groups[k] are the samples at offset k from the hour's time of day.
+	groups [2*spreadHours + 1][]float64
 	// weekly is the median of the same hours of the week (one hour either
 	// side) in earlier weeks, when there are at least minWeeklySamples.
 	// Weekday and weekend are told apart in UTC, and a key's own weekend
@@ -81,88 +84,101 @@ func (b baseline) below() float64 {
 // against its own median keeps a steep morning ramp out of the spread.
 func (v *view) seasonal(i int, metric func(Hour) float64) baseline {
 	hours := v.h.Hours
-	from := max(v.firstServed-hours[max(v.firstServed, 0)].Start.Hour(), 0)
-	weekend := isWeekend(hours[i].Start)
-	type sample struct {
-		offset int // hours from hour i's time of day, -spreadHours..spreadHours
-		x      float64
-		same   bool // on the same kind of day
-	}
-	var buf [(2*spreadHours + 1) * 28]sample
-	var weekly []float64
-	n, nSame := 0, 0
-	for daysBack, day := 1, i-24; day+spreadHours >= from && n+2*spreadHours < len(buf); daysBack, day = daysBack+1, day-24 {
+	from := max(v.firstServed-(v.hour0+max(v.firstServed, 0))%24, 0)
+	weekend := v.weekend(i)
+	// Every sample, by offset from hour i's time of day; same: on the
+	// same kind of day. Fixed arrays: this runs several times per key per
+	// run, on four weeks of hours.
+	const width = 2*spreadHours + 1
+	var (
+		x      [width][28]float64
+		same   [width][28]bool
+		count  [width]int
+		weekly [12]float64
+	)
+	nWeekly, nSame := 0, 0
+	for daysBack, day := 1, i-24; day+spreadHours >= from && daysBack <= 28; daysBack, day = daysBack+1, day-24 {
 		for j := day - spreadHours; j <= day+spreadHours; j++ {
 			if j < from || j >= i {
 				continue
 			}
-			if daysBack%7 == 0 && j-day >= -1 && j-day <= 1 {
-				weekly = append(weekly, metric(hours[j]))
+			k, value := j-day+spreadHours, metric(hours[j])
+			near := k >= spreadHours-1 && k <= spreadHours+1
+			if daysBack%7 == 0 && near && nWeekly < len(weekly) {
+				weekly[nWeekly] = value
+				nWeekly++
 			}
-			s := sample{offset: j - day, x: metric(hours[j]), same: isWeekend(hours[j].Start) == weekend}
-			buf[n] = s
-			n++
-			if s.same && s.offset >= -1 && s.offset <= 1 {
+			x[k][count[k]], same[k][count[k]] = value, v.weekend(j) == weekend
+			if same[k][count[k]] && near {
 				nSame++
 			}
+			count[k]++
 		}
 	}
 	sameOnly := nSame >= minSeasonalSamples
-	var centre []float64
-	var byOffset [2*spreadHours + 1][]float64
-	for _, s := range buf[:n] {
-		if sameOnly && !s.same {
-			continue
+	var b baseline
+	var centre [3 * 28]float64
+	nCentre := 0
+	for k := range width {
+		kept := 0
+		for n := range count[k] {
+			if !sameOnly || same[k][n] {
+				x[k][kept] = x[k][n]
+				kept++
+			}
 		}
-		if s.offset >= -1 && s.offset <= 1 {
-			centre = append(centre, s.x)
+		b.groups[k] = slices.Clone(x[k][:kept])
+		if k >= spreadHours-1 && k <= spreadHours+1 {
+			nCentre += copy(centre[nCentre:], b.groups[k])
 		}
-		byOffset[s.offset+spreadHours] = append(byOffset[s.offset+spreadHours], s.x)
 	}
-	if len(centre) == 0 {
+	if nCentre == 0 {
 		return baseline{}
 	}
-	var b baseline
-	b.median = median(slices.Clone(centre))
-	for k := range centre {
+	b.median = median(centre[:nCentre])
+	for k := range centre[:nCentre] {
 		centre[k] = math.Log1p(max(centre[k], 0))
 	}
-	b.logMedian = median(centre)
-	if len(weekly) >= minWeeklySamples {
-		b.weekly, b.hasWeekly = median(weekly), true
+	b.logMedian = median(centre[:nCentre])
+	if nWeekly >= minWeeklySamples {
+		b.weekly, b.hasWeekly = median(weekly[:nWeekly]), true
 	}
-	b.spread = pooledSpread(byOffset[:], func(x float64) float64 { return x })
-	b.logSpread = pooledSpread(byOffset[:], func(x float64) float64 { return math.Log1p(max(x, 0)) })
 	return b
 }
+
+func (b baseline) spread() float64    { return pooledSpread(b.groups[:], false) }
+func (b baseline) logSpread() float64 { return pooledSpread(b.groups[:], true) }
 
 // spreadHours is how many hours either side the spread is measured on.
 const spreadHours = 2
 
 // pooledSpread is 1.4826 × the MAD of every sample's distance from its own
-// group's median, after scale.
-func pooledSpread(groups [][]float64, scale func(float64) float64) float64 {
-	var residuals []float64
+// group's median, on the log(1+x) scale if logScale. It leaves groups as
+// they were, in another order.
+func pooledSpread(groups [][]float64, logScale bool) float64 {
+	var residuals [(2*spreadHours + 1) * 28]float64
+	n := 0
 	for _, g := range groups {
 		if len(g) == 0 {
 			continue
 		}
-		scaled := make([]float64, len(g))
+		scaled := residuals[n : n+len(g)]
 		for k, x := range g {
-			scaled[k] = scale(x)
+			if logScale {
+				x = math.Log1p(max(x, 0))
+			}
+			scaled[k] = x
 		}
-		m := median(slices.Clone(scaled))
-		for _, x := range scaled {
-			residuals = append(residuals, x-m)
+		m := median(scaled)
+		for k := range scaled {
+			scaled[k] = math.Abs(scaled[k] - m)
 		}
+		n += len(g)
 	}
-	if len(residuals) == 0 {
+	if n == 0 {
 		return 0
 	}
-	for k, r := range residuals {
-		residuals[k] = math.Abs(r)
-	}
-	return madToSigma * median(residuals)
+	return madToSigma * median(residuals[:n])
 }
 
 func median(xs []float64) float64 {
@@ -172,9 +188,4 @@ func median(xs []float64) float64 {
 		return xs[n/2]
 	}
 	return (xs[n/2-1] + xs[n/2]) / 2
-}
-
-func isWeekend(t time.Time) bool {
-	wd := t.Weekday()
-	return wd == time.Saturday || wd == time.Sunday
 }

@@ -30,9 +30,12 @@ func trafficDrop(v *view) (Finding, bool) {
 	if m < dropMinExpected {
 		return Finding{}, false
 	}
-	noise := math.Max(b.spread, math.Sqrt(m))
-	low := math.Min(dropShare*m, m-dropSigmas*noise)
 	observed := served(w.hour)
+	if observed > dropShare*m {
+		return Finding{}, false // the spread is only needed below this
+	}
+	noise := math.Max(b.spread(), math.Sqrt(m))
+	low := math.Min(dropShare*m, m-dropSigmas*noise)
 	if observed > low {
 		return Finding{}, false
 	}

@@ -23,9 +23,9 @@ import "time"
 // be zeros in its baseline and its normal traffic a spike. A long weekend
 // is not a break.
 const (
-	minActiveDays = 10
-	minHistory    = 14 * 24 * time.Hour
-	maxBreak      = 4 * 24 * time.Hour
+	minActiveDays   = 10
+	minHistoryHours = 14 * 24
+	maxBreakDays    = 4
 )
 
 // view is a History with what every check needs worked out once.
@@ -38,33 +38,59 @@ type view struct {
 	// answered request (-1: none).
 	firstServed, firstRequest int
 	established               bool
+	// Hours are consecutive, so an hour's day and weekday follow from its
+	// index; this is much cheaper than time arithmetic on every hour of
+	// four weeks, several times a run.
+	hour0    int // the hour of day of Hours[0]
+	weekday0 int // the weekday of Hours[0]
+	judged   [2]window
+	nJudged  int
+}
+
+// day numbers hour i's UTC day from Hours[0]'s.
+func (v *view) day(i int) int { return (v.hour0 + i) / 24 }
+
+// weekend reports whether hour i is on a Saturday or Sunday, UTC.
+func (v *view) weekend(i int) bool {
+	wd := (v.weekday0 + v.day(i)) % 7
+	return wd == int(time.Saturday) || wd == int(time.Sunday)
 }
 
 func newView(h History) (*view, bool) {
 	if len(h.Hours) == 0 {
 		return nil, false
 	}
-	v := &view{h: h, cur: len(h.Hours) - 1, firstServed: -1, firstRequest: -1}
+	first := h.Hours[0].Start.UTC()
+	v := &view{h: h, cur: len(h.Hours) - 1, firstServed: -1, firstRequest: -1, hour0: first.Hour(), weekday0: int(first.Weekday())}
 	v.elapsed = min(max(h.Now.Sub(h.Hours[v.cur].Start), 0), time.Hour)
-	activeDays, lastDay := 0, time.Time{}
-	for i, hour := range h.Hours {
+	activeDays, lastDay := 0, -1
+	for i := range h.Hours {
+		hour := &h.Hours[i]
 		if hour.Requests > 0 && v.firstRequest < 0 {
 			v.firstRequest = i
 		}
-		if hour.Served() == 0 {
+		if hour.Requests-hour.RateLimited-hour.AccessDenied <= 0 {
 			continue
 		}
-		day := hour.Start.Truncate(24 * time.Hour)
-		if v.firstServed < 0 || day.Sub(lastDay) > maxBreak {
+		day := v.day(i)
+		if v.firstServed < 0 || day-lastDay > maxBreakDays {
 			v.firstServed, activeDays = i, 0
 		}
-		if i < v.cur && !day.Equal(lastDay) {
+		if i < v.cur && day != lastDay {
 			activeDays++
 		}
 		lastDay = day
 	}
-	v.established = v.firstServed >= 0 && activeDays >= minActiveDays &&
-		h.Hours[v.cur].Start.Sub(h.Hours[v.firstServed].Start) >= minHistory
+	v.established = v.firstServed >= 0 && activeDays >= minActiveDays && v.cur-v.firstServed >= minHistoryHours
+	if v.elapsed > 0 {
+		c := h.Hours[v.cur]
+		v.judged[v.nJudged] = window{index: v.cur, hour: c, start: c.Start, end: c.Start.Add(v.elapsed), partial: true}
+		v.nJudged++
+	}
+	if v.cur >= 1 {
+		v.judged[v.nJudged] = v.closed()
+		v.nJudged++
+	}
 	return v, true
 }
 
@@ -81,17 +107,7 @@ type window struct {
 // closed hour is judged too because a run every 5 minutes never sees the
 // last minutes of an hour as "in progress": a burst at 13:57 is caught by
 // the 14:00 run, on the closed hour, within one run of the window closing.
-func (v *view) windows() []window {
-	var ws []window
-	if v.elapsed > 0 {
-		c := v.h.Hours[v.cur]
-		ws = append(ws, window{index: v.cur, hour: c, start: c.Start, end: c.Start.Add(v.elapsed), partial: true})
-	}
-	if v.cur >= 1 {
-		ws = append(ws, v.closed())
-	}
-	return ws
-}
+func (v *view) windows() []window { return v.judged[:v.nJudged] }
 
 // closed is the last complete hour; callers check v.cur >= 1.
 func (v *view) closed() window {
