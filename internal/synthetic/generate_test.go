@@ -48,3 +48,26 @@ func TestGenerateInjectsEveryTypeIntoWholeSeries(t *testing.T) {
 	}
 	t.Logf("labels per type: %v", counts)
 }
+
+// The demo history ends with the last complete hour before now and holds
+// a few labelled anomalies.
+func TestDemoEndsBeforeNowWithAFewAnomalies(t *testing.T) {
+	now := time.Date(2026, time.November, 28, 14, 37, 0, 0, time.UTC)
+	series := Demo(42, now, 6)
+	if len(series) != 6 {
+		t.Fatalf("%d keys, want 6", len(series))
+	}
+	labels := 0
+	for _, s := range series {
+		if got, want := len(s.Hours), 30*24; got != want {
+			t.Fatalf("%s: %d hours, want %d", s.KID, got, want)
+		}
+		if got, want := s.Hours[len(s.Hours)-1].Start, now.Truncate(time.Hour).Add(-time.Hour); !got.Equal(want) {
+			t.Fatalf("%s: last hour %v, want %v", s.KID, got, want)
+		}
+		labels += len(s.Labels)
+	}
+	if labels != len(demoTypes) {
+		t.Errorf("%d anomalies, want one of each of %v", labels, demoTypes)
+	}
+}
