@@ -20,11 +20,6 @@ type Hour struct {
 // once, as what it is, and not a second time as a traffic spike.
 func (h Hour) Served() int64 { return max(0, h.Requests-h.RateLimited-h.AccessDenied) }
 
-// active reports whether anything at all reached the gateway for the key.
-func (h Hour) active() bool {
-	return h.Requests > 0 || h.AuthFailures > 0
-}
-
 // History is what Detect reads about one key.
 type History struct {
 	KID, WorkspaceID string

@@ -21,12 +21,13 @@ type baseline struct {
 	// logMedian is the median of log(1+x); spread() and logSpread() are
 	// the robust standard deviations (1.4826 × MAD) on either scale,
 	// computed only when asked, since most hours are cleared by the
-	// median alone. Busy hours swing
-	// by a factor more than by an amount (a client's activity multiplies
-	// its traffic), so the noise is skewed upwards: a key that often doubles
-	// has a modest MAD but many hours far above median + a few MADs. On
-	// the log scale that noise is symmetric, and "sigmas" mean what they
-	// say.
+	// median alone.
+	//
+	// Why a log scale too: busy hours swing by a factor more than by an
+	// amount (a client's activity multiplies its traffic), so the noise is
+	// skewed upwards. A key that often doubles has a modest MAD but many
+	// hours far above median + a few MADs. On the log scale that noise is
+	// symmetric, and "sigmas" mean what they say.
 	logMedian float64
 	// groups[k] are the samples at offset k from the hour's time of day.
 	groups [2*spreadHours + 1][]float64

@@ -4,10 +4,9 @@ import "time"
 
 // Quiet for new keys: a baseline is trusted only once the key has served
 // traffic on minActiveDays distinct UTC days and its first traffic in the
-// history is at least minHistory old. One week is the shortest history
-// that has seen every weekday and a weekend at least once; below that, a
-// key's first busy Monday would look like a spike and its first weekend
-// like a drop. Types that compare a key with itself (traffic_spike,
+// history is at least minHistoryHours old. Below a week, a key's first
+// busy Monday would look like a spike and its first weekend like a drop,
+// since it has not seen every weekday and a weekend yet. Types that compare a key with itself (traffic_spike,
 // traffic_drop, spend_spike, new_model) stay silent until then; types with
 // an absolute floor (refusal bursts, rate_limit_storm, error_rate_spike)
 // work from a key's first request, since 50 wrong secrets mean the same on
@@ -18,8 +17,8 @@ import "time"
 // key's ordinary 5× hours read as spikes on the tuning seeds. Ten active
 // days out of fourteen admits keys that are quiet at weekends.
 //
-// History starts again after a break: a key back from maxBreak or more
-// without traffic is judged as new, since its silent weeks would otherwise
+// History starts again after a break: a key back from more than
+// maxBreakDays without traffic is judged as new, since its silent weeks would otherwise
 // be zeros in its baseline and its normal traffic a spike. A long weekend
 // is not a break.
 const (
