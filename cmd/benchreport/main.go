@@ -121,6 +121,7 @@ func main() {
 	figs = append(figs, authorizerCPU(*runs)...)
 	figs = append(figs, proxyOverhead(*runs)...)
 	figs = append(figs, logBytes()...)
+	figs = append(figs, anomalyQuality()...)
 	sizes, err := binarySizes()
 	if err != nil {
 		fail(err)
