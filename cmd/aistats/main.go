@@ -98,6 +98,8 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		DataDir: *dataDir, Port: *port, DynamoDBPort: *dynamoPort,
 		Out:    stdout,
 		Logger: slog.New(slog.NewJSONHandler(stderr, nil)),
+		// On unless turned off: a first look shows a living workspace.
+		DemoHistory: os.Getenv("AISTATS_DEMO_HISTORY") != "0",
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "aistats dev: %v\n", err)

@@ -46,6 +46,10 @@ type Config struct {
 	// Getenv reads the functions' settings and provider credentials; nil
 	// means os.Getenv.
 	Getenv func(string) string
+	// DemoHistory loads 30 days of synthetic traffic with a few anomalies
+	// into the demo workspace on its first start (demohistory.go). `aistats
+	// dev` turns it on unless AISTATS_DEMO_HISTORY=0; tests leave it off.
+	DemoHistory bool
 }
 
 // Env is what the handlers are built from.
@@ -219,6 +223,16 @@ func prepare(ctx context.Context, cfg Config, client *dynamodb.Client, listener 
 	apiKey, mgmtKey, err := Seed(setupCtx, store, previous)
 	if err != nil {
 		return Credentials{}, "", err
+	}
+	if cfg.DemoHistory {
+		now := time.Now
+		if cfg.Now != nil {
+			now = cfg.Now
+		}
+		fmt.Fprintln(cfg.Out, "loading the demo workspace's history (once; AISTATS_DEMO_HISTORY=0 skips it)")
+		if err := seedDemoHistory(setupCtx, store, now().UTC()); err != nil {
+			return Credentials{}, "", err
+		}
 	}
 	creds := Credentials{
 		BaseURL:       "http://127.0.0.1:" + strconv.Itoa(listener.Addr().(*net.TCPAddr).Port) + "/v1",

@@ -200,3 +200,10 @@ func randHex() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// AddUsage adds whole totals to a key's hour item of one model, as many
+// requests would: for loading history (the local stack's demo workspace,
+// a replay of lost events from the log), never on a request's path.
+func (s *Store) AddUsage(ctx context.Context, kid, ws string, hour time.Time, model string, t usage.Totals) error {
+	return s.addUsage(ctx, kid, ws, hour.UTC().Truncate(time.Hour), model, t)
+}
