@@ -14,8 +14,8 @@ import (
 // Settings is every function's configuration. The zero value is not valid:
 // build it with FromEnv, which fills the defaults.
 type Settings struct {
-	// Tables are the five DynamoDB tables (TABLE_WORKSPACES, TABLE_KEYS,
-	// TABLE_COUNTERS, TABLE_USAGE, TABLE_AUDIT); all are required.
+	// Tables are the six DynamoDB tables (TABLE_WORKSPACES, TABLE_KEYS,
+	// TABLE_COUNTERS, TABLE_USAGE, TABLE_AUDIT, TABLE_FINDINGS); all are required.
 	Tables dynamo.Tables
 	// AuthCacheTTL is how long the authorizer trusts a cached workspace
 	// (AUTH_CACHE_TTL_SECONDS; 0 or unset means the default, 30 s, which is

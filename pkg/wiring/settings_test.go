@@ -8,7 +8,7 @@ import (
 
 // tables is a complete set of table variables, the minimum FromEnv accepts.
 var tables = map[string]string{
-	"TABLE_WORKSPACES": "w", "TABLE_KEYS": "k", "TABLE_COUNTERS": "c", "TABLE_USAGE": "u", "TABLE_AUDIT": "a",
+	"TABLE_WORKSPACES": "w", "TABLE_KEYS": "k", "TABLE_COUNTERS": "c", "TABLE_USAGE": "u", "TABLE_AUDIT": "a", "TABLE_FINDINGS": "f",
 }
 
 func env(extra map[string]string) func(string) string {

@@ -25,6 +25,7 @@ func LocalFunctions(env Env) (map[string]apigateway.Function, error) {
 		"TABLE_COUNTERS":       env.Tables.Counters,
 		"TABLE_USAGE":          env.Tables.Usage,
 		"TABLE_AUDIT":          env.Tables.Audit,
+		"TABLE_FINDINGS":       env.Tables.Findings,
 		"PROVIDER_CREDENTIALS": wiring.CredentialsFromEnv,
 		"LOCAL_PROVIDER_URL":   env.LocalProviderURL,
 	}

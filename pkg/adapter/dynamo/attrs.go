@@ -81,3 +81,19 @@ const (
 	attrCompletionTokens = "completion_tokens"
 	attrLatencyMS        = "latency_ms"
 )
+
+// A finding (Findings table, findings.go) and the marker that keeps one
+// open per key and type.
+const (
+	attrFindingID  = "finding_id"
+	attrType       = "type"
+	attrSeverity   = "severity"
+	attrWindowFrom = "window_start"
+	attrWindowTo   = "window_end"
+	attrObserved   = "observed"
+	attrExpLow     = "expected_low"
+	attrExpHigh    = "expected_high"
+	attrSentence   = "sentence"
+	attrResolvedAt = "resolved_at"
+	attrResolvedBy = "resolved_by"
+)
