@@ -97,3 +97,16 @@ const (
 	attrResolvedAt = "resolved_at"
 	attrResolvedBy = "resolved_by"
 )
+
+// A workspace's alert settings (gateway.AlertSettings), on its record.
+const (
+	attrWebhookURL       = "webhook_url"
+	attrWebhookSecret    = "webhook_secret"
+	attrWebhookCreatedAt = "webhook_created_at"
+	attrAutoDisable      = "auto_disable"
+	attrDeliveryAt       = "delivery_at"
+	attrDeliveryFinding  = "delivery_finding"
+	attrDeliveryOK       = "delivery_ok"
+	attrDeliveryStatus   = "delivery_status"
+	attrDeliveryError    = "delivery_error"
+)
