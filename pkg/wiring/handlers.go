@@ -108,7 +108,9 @@ func Alerts(s Settings, d Deps) (*alerts.Raiser, error) {
 	}
 	cfg := alerts.Config{
 		Findings: store, Workspaces: store, Logger: d.Logger, Metrics: d.metrics(s), Now: d.Now,
-		Webhooks: webhook.New(webhook.Config{Rule: webhookRule(s), Now: d.Now}),
+		// Signed with the wall clock, not d.Now: a receiver checks the
+		// signature's time against its own clock.
+		Webhooks: webhook.New(webhook.Config{Rule: webhookRule(s)}),
 		Disabler: management.NewService(store, nil, d.Now),
 	}
 	if s.FindingsTopicARN != "" {
