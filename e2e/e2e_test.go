@@ -105,7 +105,7 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 	env := append(os.Environ(),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 		"TABLE_WORKSPACES="+tables.Workspaces, "TABLE_KEYS="+tables.Keys, "TABLE_COUNTERS="+tables.Counters,
-		"TABLE_USAGE="+tables.Usage, "TABLE_AUDIT="+tables.Audit,
+		"TABLE_USAGE="+tables.Usage, "TABLE_AUDIT="+tables.Audit, "TABLE_FINDINGS="+tables.Findings,
 		"LOCAL_PROVIDER_URL="+provider.URL+"/v1",
 	)
 	// Provider keys come from Secrets Manager, as in AWS: a server speaking

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aistats/edge/pkg/handler/management"
+
 	"github.com/aistats/edge/internal/local/samtemplate"
 	"github.com/aistats/edge/internal/testing/dynamotest"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
@@ -35,7 +37,7 @@ func TestBootstrapCommandOutputWorks(t *testing.T) {
 	tables := dynamotest.NewTables(t, client)
 	command = strings.NewReplacer(
 		"${WorkspacesTable}", tables.Workspaces, "${KeysTable}", tables.Keys, "${CountersTable}", tables.Counters,
-		"${UsageTable}", tables.Usage, "${AuditTable}", tables.Audit, "${AWS::Region}", "us-east-1",
+		"${UsageTable}", tables.Usage, "${AuditTable}", tables.Audit, "${FindingsTable}", tables.Findings, "${AWS::Region}", "us-east-1",
 	).Replace(command)
 	if strings.Contains(command, "${") {
 		t.Fatalf("BootstrapCommand refers to something this test does not fill in: %s", command)
@@ -64,7 +66,7 @@ func TestBootstrapCommandOutputWorks(t *testing.T) {
 		t.Fatalf("no management key in the output: %v\n%s", err, text)
 	}
 	tok, err := keyformat.Parse(mk.Key)
-	if err != nil || tok.KID != mk.KID || len(mk.Scopes) != 5 {
+	if err != nil || tok.KID != mk.KID || len(mk.Scopes) != len(management.AllScopes) {
 		t.Fatalf("management key %+v does not parse (%v) or lacks scopes", mk, err)
 	}
 	store := dynamo.New(dynamo.Config{Client: client, Tables: tables})

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aistats/edge/pkg/handler/management"
+
 	"github.com/aistats/edge/internal/testing/dynamotest"
 	"github.com/aistats/edge/pkg/domain/keyformat"
 )
@@ -48,7 +50,7 @@ func TestOperatorBootstrapsAWorkspace(t *testing.T) {
 		Key    string
 		Scopes []string
 	}
-	if err := json.Unmarshal([]byte(out), &mk); err != nil || !strings.HasPrefix(mk.Key, "aistats_v1_mk_") || len(mk.Scopes) != 5 {
+	if err := json.Unmarshal([]byte(out), &mk); err != nil || !strings.HasPrefix(mk.Key, "aistats_v1_mk_") || len(mk.Scopes) != len(management.AllScopes) {
 		t.Fatalf("management key output %s: %v", out, err)
 	}
 	code, out, _ = c.run("key", "create", "--workspace", "acme", "--name", "app", "--rpd", "3", "--models", "local/echo")

@@ -493,7 +493,7 @@ func coldStart(runs int) (figure, error) {
 	if err := rie.Build(repoRoot(), bootstrap, "./functions/authorizer", "", ""); err != nil {
 		return figure{}, err
 	}
-	env := append(os.Environ(), "TABLE_WORKSPACES=w", "TABLE_KEYS=k", "TABLE_COUNTERS=c", "TABLE_USAGE=u", "TABLE_AUDIT=a",
+	env := append(os.Environ(), "TABLE_WORKSPACES=w", "TABLE_KEYS=k", "TABLE_COUNTERS=c", "TABLE_USAGE=u", "TABLE_AUDIT=a", "TABLE_FINDINGS=f",
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y")
 	var times []float64
 	payload := `{"type":"REQUEST","methodArn":"arn:aws:execute-api:eu-west-1:1:api/v1/POST/chat/completions","headers":{"Authorization":"Bearer x"}}`

@@ -9,12 +9,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/aistats/edge/pkg/adapter/dynamo"
 	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/adapter/secretsmanager"
+	"github.com/aistats/edge/pkg/adapter/sns"
 	"github.com/aistats/edge/pkg/adapter/upstream"
+	"github.com/aistats/edge/pkg/adapter/webhook"
 	"github.com/aistats/edge/pkg/domain/providers"
+	"github.com/aistats/edge/pkg/handler/alerts"
 	"github.com/aistats/edge/pkg/handler/authorizer"
 	"github.com/aistats/edge/pkg/handler/management"
 	"github.com/aistats/edge/pkg/handler/proxy"
@@ -38,6 +42,9 @@ type Deps struct {
 	Metrics io.Writer
 	// Now is every handler's clock; nil means time.Now.
 	Now func() time.Time
+	// SNS publishes findings; nil builds one from AWS when
+	// Settings.FindingsTopicARN is set.
+	SNS sns.Client
 }
 
 func (d Deps) store(s Settings) (*dynamo.Store, error) {
@@ -71,13 +78,53 @@ func Authorizer(s Settings, d Deps) (*authorizer.Handler, error) {
 	})
 }
 
-// Management builds the management API.
+// Management builds the management API, with the alerts raiser its
+// leaked-key report raises through.
 func Management(s Settings, d Deps) (*management.Handler, error) {
 	store, err := d.store(s)
 	if err != nil {
 		return nil, err
 	}
-	return management.New(management.Config{Store: store, Usage: store, Logger: d.Logger, Now: d.Now, Metrics: d.metrics(s)})
+	raiser, err := Alerts(s, d)
+	if err != nil {
+		return nil, err
+	}
+	return management.New(management.Config{Store: store, Usage: store, Logger: d.Logger, Now: d.Now, Metrics: d.metrics(s),
+		Findings: store, Alerts: store, WebhookRule: webhookRule(s), Raiser: raiser, Sources: store,
+		GitHubKeys: s.GitHubSecretScanningKeys})
+}
+
+func webhookRule(s Settings) webhook.Rule {
+	return webhook.Rule{AllowLoopbackHTTP: s.WebhookAllowLoopbackHTTP}
+}
+
+// Alerts builds the one entry point that raises findings: store (dedup
+// while open), auto_disable, then SNS and the workspace's webhook. The
+// scheduled detector calls Raise on what it finds; so does the leaked-key
+// report.
+func Alerts(s Settings, d Deps) (*alerts.Raiser, error) {
+	store, err := d.store(s)
+	if err != nil {
+		return nil, err
+	}
+	cfg := alerts.Config{
+		Findings: store, Workspaces: store, Logger: d.Logger, Metrics: d.metrics(s), Now: d.Now,
+		// Signed with the wall clock, not d.Now: a receiver checks the
+		// signature's time against its own clock.
+		Webhooks: webhook.New(webhook.Config{Rule: webhookRule(s)}),
+		Disabler: management.NewService(store, nil, d.Now),
+	}
+	if s.FindingsTopicARN != "" {
+		client := d.SNS
+		if client == nil {
+			if d.AWS == nil {
+				return nil, errors.New("FINDINGS_TOPIC_ARN is set, but there is no AWS configuration to publish with")
+			}
+			client = awssns.NewFromConfig(*d.AWS)
+		}
+		cfg.Topic = sns.Topic{Client: client, ARN: s.FindingsTopicARN}
+	}
+	return alerts.New(cfg)
 }
 
 // Proxy builds the proxy.

@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"math"
@@ -9,13 +10,14 @@ import (
 	"time"
 
 	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/handler/management"
 )
 
 // Settings is every function's configuration. The zero value is not valid:
 // build it with FromEnv, which fills the defaults.
 type Settings struct {
-	// Tables are the five DynamoDB tables (TABLE_WORKSPACES, TABLE_KEYS,
-	// TABLE_COUNTERS, TABLE_USAGE, TABLE_AUDIT); all are required.
+	// Tables are the six DynamoDB tables (TABLE_WORKSPACES, TABLE_KEYS,
+	// TABLE_COUNTERS, TABLE_USAGE, TABLE_AUDIT, TABLE_FINDINGS); all are required.
 	Tables dynamo.Tables
 	// AuthCacheTTL is how long the authorizer trusts a cached workspace
 	// (AUTH_CACHE_TTL_SECONDS; 0 or unset means the default, 30 s, which is
@@ -41,6 +43,19 @@ type Settings struct {
 	// requests: one in N is written (PROXY_LOG_SUCCESS_EVERY, default 1,
 	// every one). Failures are always logged.
 	ProxyLogSuccessEvery int
+	// FindingsTopicARN is the SNS topic each new finding is published to
+	// (FINDINGS_TOPIC_ARN; template.yaml sets it). Empty skips SNS, as in
+	// the local stack, which says so once at start.
+	FindingsTopicARN string
+	// WebhookAllowLoopbackHTTP lets webhook URLs be http to a loopback
+	// address (WEBHOOK_ALLOW_LOOPBACK_HTTP=true): only the local stack sets
+	// it. Deployed, a webhook must be https to a public address.
+	WebhookAllowLoopbackHTTP bool
+	// GitHubSecretScanningKeys are the PEM public keys that GitHub's secret
+	// scanning signs its reports with (GITHUB_SECRET_SCANNING_PUBLIC_KEYS,
+	// from https://api.github.com/meta/public_keys/secret_scanning). None:
+	// signed reports are refused; unsigned ones still work.
+	GitHubSecretScanningKeys []*ecdsa.PublicKey
 }
 
 // Credential sources for Settings.ProviderCredentials.
@@ -70,6 +85,15 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	errs = append(errs, err)
 	s.ProxyLogSuccessEvery, err = count(getenv, "PROXY_LOG_SUCCESS_EVERY", 1)
 	errs = append(errs, err)
+	s.FindingsTopicARN = strings.TrimSpace(getenv("FINDINGS_TOPIC_ARN"))
+	if s.FindingsTopicARN != "" && !strings.HasPrefix(s.FindingsTopicARN, "arn:") {
+		errs = append(errs, fmt.Errorf("FINDINGS_TOPIC_ARN=%q: want an SNS topic ARN", clip(s.FindingsTopicARN)))
+	}
+	s.WebhookAllowLoopbackHTTP, err = boolean(getenv, "WEBHOOK_ALLOW_LOOPBACK_HTTP")
+	errs = append(errs, err)
+	if s.GitHubSecretScanningKeys, err = management.ParseGitHubKeys(getenv("GITHUB_SECRET_SCANNING_PUBLIC_KEYS")); err != nil {
+		errs = append(errs, fmt.Errorf("GITHUB_SECRET_SCANNING_PUBLIC_KEYS: %w", err))
+	}
 	switch v := getenv("PROVIDER_CREDENTIALS"); v {
 	case "", CredentialsFromSecretsManager:
 		s.ProviderCredentials = CredentialsFromSecretsManager

@@ -25,8 +25,12 @@ func LocalFunctions(env Env) (map[string]apigateway.Function, error) {
 		"TABLE_COUNTERS":       env.Tables.Counters,
 		"TABLE_USAGE":          env.Tables.Usage,
 		"TABLE_AUDIT":          env.Tables.Audit,
+		"TABLE_FINDINGS":       env.Tables.Findings,
 		"PROVIDER_CREDENTIALS": wiring.CredentialsFromEnv,
 		"LOCAL_PROVIDER_URL":   env.LocalProviderURL,
+		// Webhook receivers on this machine are http on loopback; in AWS a
+		// webhook must be https to a public address.
+		"WEBHOOK_ALLOW_LOOPBACK_HTTP": "true",
 	}
 	getenv := env.Getenv
 	if getenv == nil {

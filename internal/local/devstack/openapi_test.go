@@ -216,6 +216,24 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 		c.do("DELETE", "/management-keys/"+robot["data"].(map[string]any)["kid"].(string), mk, "")
 	}
 
+	// Findings, alert settings and the leaked-key report.
+	c.do("GET", "/workspace", mk, "")
+	c.do("PATCH", "/workspace", mk, `{"auto_disable":false}`)
+	if status, body, _ := c.do("PUT", "/webhook", mk, `{"url":"http://127.0.0.1:1/hook"}`); status != 200 {
+		t.Errorf("PUT /webhook: %d %v", status, body)
+	}
+	c.do("GET", "/webhook", mk, "")
+	c.do("DELETE", "/webhook", mk, "")
+	if status, body, _ := c.do("POST", "/security/report-leaked-key", "", `{"key":"`+key+`"}`); status != 202 {
+		t.Errorf("report: %d %v", status, body)
+	}
+	status, found, _ := c.do("GET", "/anomalies?status=open&kid="+kid, mk, "")
+	if list, _ := found["data"].([]any); status == 200 && len(list) == 1 {
+		c.do("POST", "/anomalies/"+list[0].(map[string]any)["id"].(string)+"/resolve", mk, "")
+	} else {
+		t.Errorf("GET /anomalies: %d %v; want the leaked_key finding", status, found)
+	}
+
 	// Errors are described too.
 	c.do("GET", "/keys/AAAAAAAAAAAA", mk, "")                   // 404
 	c.do("POST", "/keys", mk, `{"name":""}`)                    // 400

@@ -199,12 +199,12 @@ func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
 }
 
 // TestDeployedFunctionsFindTheirTables: after SAM merges Globals into each
-// function, every function's environment names all five tables, each by a
+// function, every function's environment names all six tables, each by a
 // Ref to the right table, as dynamo.TablesFromEnv needs at start; the proxy
 // also gets its secret prefix.
 func TestDeployedFunctionsFindTheirTables(t *testing.T) {
 	resources := deployed(t)
-	want := dynamo.Tables{Workspaces: "WorkspacesTable", Keys: "KeysTable", Counters: "CountersTable", Usage: "UsageTable", Audit: "AuditTable"}
+	want := dynamo.Tables{Workspaces: "WorkspacesTable", Keys: "KeysTable", Counters: "CountersTable", Usage: "UsageTable", Audit: "AuditTable", Findings: "FindingsTable"}
 	for _, id := range []string{"AuthorizerFunction", "ProxyFunction", "ManagementFunction"} {
 		fn, ok := resources[id]
 		if !ok || fn.Type != "AWS::Lambda::Function" {

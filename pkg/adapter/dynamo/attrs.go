@@ -71,3 +71,32 @@ const (
 	attrTargetKID = "target_kid"
 	attrChanges   = "changes"
 )
+
+// A finding (Findings table, findings.go) and the marker that keeps one
+// open per key and type.
+const (
+	attrFindingID  = "finding_id"
+	attrType       = "type"
+	attrSeverity   = "severity"
+	attrWindowFrom = "window_start"
+	attrWindowTo   = "window_end"
+	attrObserved   = "observed"
+	attrExpLow     = "expected_low"
+	attrExpHigh    = "expected_high"
+	attrSentence   = "sentence"
+	attrResolvedAt = "resolved_at"
+	attrResolvedBy = "resolved_by"
+)
+
+// A workspace's alert settings (gateway.AlertSettings), on its record.
+const (
+	attrWebhookURL       = "webhook_url"
+	attrWebhookSecret    = "webhook_secret"
+	attrWebhookCreatedAt = "webhook_created_at"
+	attrAutoDisable      = "auto_disable"
+	attrDeliveryAt       = "delivery_at"
+	attrDeliveryFinding  = "delivery_finding"
+	attrDeliveryOK       = "delivery_ok"
+	attrDeliveryStatus   = "delivery_status"
+	attrDeliveryError    = "delivery_error"
+)

@@ -134,6 +134,7 @@ func decodeWorkspace(it item) (gateway.Workspace, error) {
 		},
 		CreatedAt: r.time(attrCreatedAt),
 		UpdatedAt: r.time(attrUpdatedAt),
+		Alerts:    decodeAlertSettings(&r),
 	}
 	if r.err != nil {
 		return gateway.Workspace{}, fmt.Errorf("decode workspace %s: %w", ws.ID, r.err)

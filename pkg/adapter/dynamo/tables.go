@@ -25,6 +25,10 @@ type Tables struct {
 	Usage string
 	// Audit holds the trail of key changes per workspace.
 	Audit string
+	// Findings holds what the detector, budgets and leak reports found,
+	// per workspace, with the markers that keep one finding open per key
+	// and type (findings.go).
+	Findings string
 }
 
 // TablesWithPrefix names the tables prefix + "workspaces", and so on.
@@ -35,6 +39,7 @@ func TablesWithPrefix(prefix string) Tables {
 		Counters:   prefix + "counters",
 		Usage:      prefix + "usage",
 		Audit:      prefix + "audit",
+		Findings:   prefix + "findings",
 	}
 }
 
@@ -111,6 +116,8 @@ func (t Tables) Definitions() []TableDefinition {
 		{Role: "Counters", Create: onDemandTable(t.Counters, attrPK), TTLAttribute: attrTTL},
 		{Role: "Usage", Create: usageTable, TTLAttribute: attrTTL},
 		{Role: "Audit", Create: onDemandTable(t.Audit, attrPK, attrSK), PointInTimeRecovery: true},
+		// Resolved findings expire by TTL (findingRetention); open ones never.
+		{Role: "Findings", Create: onDemandTable(t.Findings, attrPK, attrSK), TTLAttribute: attrTTL, PointInTimeRecovery: true},
 	}
 }
 
@@ -150,11 +157,12 @@ func TablesFromEnv(getenv func(string) string) (Tables, error) {
 		Counters:   getenv("TABLE_COUNTERS"),
 		Usage:      getenv("TABLE_USAGE"),
 		Audit:      getenv("TABLE_AUDIT"),
+		Findings:   getenv("TABLE_FINDINGS"),
 	}
 	var missing []string
 	for name, v := range map[string]string{
 		"TABLE_WORKSPACES": t.Workspaces, "TABLE_KEYS": t.Keys, "TABLE_COUNTERS": t.Counters,
-		"TABLE_USAGE": t.Usage, "TABLE_AUDIT": t.Audit,
+		"TABLE_USAGE": t.Usage, "TABLE_AUDIT": t.Audit, "TABLE_FINDINGS": t.Findings,
 	} {
 		if v == "" {
 			missing = append(missing, name)

@@ -29,6 +29,7 @@ const (
 	CodeKeyRevoked           Code = "key_revoked"
 	CodeWorkspaceDisabled    Code = "workspace_disabled"
 	CodeWrongKeyKind         Code = "wrong_key_kind"
+	CodeInvalidSignature     Code = "invalid_signature"
 	CodeModelNotAllowed      Code = "model_not_allowed"
 	CodeProviderNotAllowed   Code = "provider_not_allowed"
 	CodeInsufficientScope    Code = "insufficient_scope"
@@ -79,6 +80,7 @@ var codeTable = map[Code]codeInfo{
 	CodeKeyRevoked:           {http.StatusUnauthorized, TypeAuthentication},
 	CodeWorkspaceDisabled:    {http.StatusUnauthorized, TypeAuthentication},
 	CodeWrongKeyKind:         {http.StatusUnauthorized, TypeAuthentication},
+	CodeInvalidSignature:     {http.StatusUnauthorized, TypeAuthentication},
 	CodeModelNotAllowed:      {http.StatusForbidden, TypePermission},
 	CodeProviderNotAllowed:   {http.StatusForbidden, TypePermission},
 	CodeInsufficientScope:    {http.StatusForbidden, TypePermission},

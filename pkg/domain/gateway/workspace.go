@@ -33,6 +33,8 @@ type Workspace struct {
 	Plan      Plan
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Alerts are the workspace's alert settings (webhook, auto_disable).
+	Alerts AlertSettings
 }
 
 // MaxWorkspaceIDLength bounds a workspace id: it travels in every

@@ -22,7 +22,8 @@ var routesByKind = map[gateway.KeyKind][]route{
 	},
 	gateway.KindManagement: {
 		{"GET", "key"}, {"*", "keys"}, {"*", "keys/*"}, {"*", "management-keys"}, {"*", "management-keys/*"},
-		{"GET", "audit-events"}, {"GET", "analytics"},
+		{"GET", "audit-events"}, {"GET", "analytics"}, {"GET", "anomalies"}, {"POST", "anomalies/*/resolve"},
+		{"*", "webhook"}, {"*", "workspace"},
 	},
 }
 

@@ -3,6 +3,7 @@ package management
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,11 +16,17 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aistats/edge/pkg/adapter/emf"
+	"github.com/aistats/edge/pkg/adapter/webhook"
+	"github.com/aistats/edge/pkg/domain/findings"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/recording"
 )
+
+// LeakReportResource is the resource of the leaked-key report, which API
+// Gateway serves without the authorizer.
+const LeakReportResource = "/security/report-leaked-key"
 
 // Config configures a Handler.
 type Config struct {
@@ -34,6 +41,22 @@ type Config struct {
 	// Metrics counts usage events lost (recording.LostMetric); nil
 	// counts nothing.
 	Metrics *emf.Emitter
+
+	// Findings lists and resolves findings (/v1/anomalies…).
+	Findings findings.Store
+	// Alerts keeps the workspace's webhook and auto_disable setting.
+	Alerts AlertStore
+	// WebhookRule is which webhook URLs PUT /v1/webhook accepts.
+	WebhookRule webhook.Rule
+	// Raiser raises the finding of a verified leak report.
+	Raiser Raiser
+	// Sources limits unsigned leak reports per source address.
+	Sources SourceLimiter
+	// GitHubKeys verify GitHub secret scanning reports; none refuses them.
+	GitHubKeys []*ecdsa.PublicKey
+	// LeakAnswerTime is the least time an unsigned leak report takes to
+	// answer (0: DefaultLeakAnswerTime).
+	LeakAnswerTime time.Duration
 }
 
 // Handler serves the management routes.
@@ -43,6 +66,14 @@ type Handler struct {
 	recorder recording.Recorder
 	now      func() time.Time
 	log      *slog.Logger
+
+	findings       findings.Store
+	alerts         AlertStore
+	webhookRule    webhook.Rule
+	raiser         Raiser
+	sources        SourceLimiter
+	githubKeys     []*ecdsa.PublicKey
+	leakAnswerTime time.Duration
 }
 
 // New returns a Handler.
@@ -50,7 +81,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Usage == nil {
 		return nil, errors.New("management: store and usage store are required")
 	}
-	h := &Handler{usage: cfg.Usage, now: cfg.Now, log: cfg.Logger}
+	h := &Handler{usage: cfg.Usage, now: cfg.Now, log: cfg.Logger, findings: cfg.Findings, alerts: cfg.Alerts,
+		webhookRule: cfg.WebhookRule, raiser: cfg.Raiser, sources: cfg.Sources, githubKeys: cfg.GitHubKeys,
+		leakAnswerTime: cfg.LeakAnswerTime}
+	if h.leakAnswerTime <= 0 {
+		h.leakAnswerTime = DefaultLeakAnswerTime
+	}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -61,6 +97,10 @@ func New(cfg Config) (*Handler, error) {
 	h.svc = NewService(cfg.Store, cfg.Rand, h.now)
 	return h, nil
 }
+
+// Service returns the handler's service, whose AutoDisable the alerts
+// raiser of the same function calls.
+func (h *Handler) Service() *Service { return h.svc }
 
 // KeyView is a key as the API shows it: never its secret or digest.
 type KeyView struct {
@@ -116,6 +156,10 @@ type result struct {
 
 // Handle serves one request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if req.HTTPMethod == "POST" && req.Resource == LeakReportResource {
+		// The one route with no authorizer: no key, no context, no usage.
+		return h.handleLeakReport(ctx, req), nil
+	}
 	start := h.now()
 	requestID := req.RequestContext.RequestID
 	c, refused := authcontext.Check(req)
@@ -217,6 +261,20 @@ func (h *Handler) route(ctx context.Context, c authcontext.Context, actor Actor,
 		return h.listKeys(ctx, actor, gateway.KindManagement, ScopeManagementKeysWrite, q)
 	case "POST /management-keys":
 		return h.createKey(ctx, actor, gateway.KindManagement, ScopeManagementKeysWrite, req)
+	case "GET /anomalies":
+		return h.listAnomalies(ctx, actor, q)
+	case "POST /anomalies/{id}/resolve":
+		return h.resolveAnomaly(ctx, actor, req.PathParameters["id"])
+	case "PUT /webhook":
+		return h.putWebhook(ctx, actor, req)
+	case "GET /webhook":
+		return h.getWebhook(ctx, actor)
+	case "DELETE /webhook":
+		return h.deleteWebhook(ctx, actor)
+	case "GET /workspace":
+		return h.getWorkspace(ctx, actor)
+	case "PATCH /workspace":
+		return h.patchWorkspace(ctx, actor, req)
 	case "DELETE /management-keys/{kid}":
 		if err := Require(actor, ScopeManagementKeysWrite); err != nil {
 			return result{}, err

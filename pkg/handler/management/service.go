@@ -23,10 +23,13 @@ const (
 	ScopeKeysDelete          = "keys:delete"
 	ScopeUsageRead           = "usage:read"
 	ScopeManagementKeysWrite = "management_keys:write"
+	// ScopeWebhooksWrite sets, reads and removes the workspace's webhook:
+	// its URL decides where findings about every key are sent.
+	ScopeWebhooksWrite = "webhooks:write"
 )
 
 // AllScopes lists every scope.
-var AllScopes = []string{ScopeKeysRead, ScopeKeysWrite, ScopeKeysDelete, ScopeUsageRead, ScopeManagementKeysWrite}
+var AllScopes = []string{ScopeKeysRead, ScopeKeysWrite, ScopeKeysDelete, ScopeUsageRead, ScopeManagementKeysWrite, ScopeWebhooksWrite}
 
 // OperatorActor is the actor recorded for changes made with the CLI.
 const OperatorActor = "operator"
