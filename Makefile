@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 PORT ?= 8080
 DYNAMODB_PORT ?= 8000
-FUNCTIONS := authorizer proxy management
+FUNCTIONS := authorizer proxy management detector
 # Flags of the deployed Lambda binaries (see template.yaml).
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 INFRA_STAMP := infra/node_modules/.installed-from-lock
@@ -76,8 +76,8 @@ build: ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
 	done
 
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
-.PHONY: build-AuthorizerFunction build-ProxyFunction build-ManagementFunction
-build-AuthorizerFunction build-ProxyFunction build-ManagementFunction: ## sam build: one function's arm64 bootstrap into ARTIFACTS_DIR
+.PHONY: build-AuthorizerFunction build-ProxyFunction build-ManagementFunction build-DetectorFunction
+build-AuthorizerFunction build-ProxyFunction build-ManagementFunction build-DetectorFunction: ## sam build: one function's arm64 bootstrap into ARTIFACTS_DIR
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap \
 		./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)

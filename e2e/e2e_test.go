@@ -7,6 +7,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -321,6 +322,24 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 		var out strings.Builder
 		if err := smoke.Run(ctx, smoke.Config{BaseURL: base, ManagementKey: mgmtKey, Model: "local/echo"}, &out); err != nil {
 			t.Errorf("%v\n%s", err, out.String())
+		}
+	})
+	t.Run("the scheduled detector runs under the emulator on what the flows left", func(t *testing.T) {
+		bootstrap := build(t, filepath.Join(dir, "detector"), "bootstrap", "github.com/aistats/edge/functions/detector")
+		rec, endpoint := newDynamoRecorder(t, dynamotest.Endpoint(t), tables)
+		recorders["DetectorFunction"] = rec
+		fn := &apigateway.RemoteFunction{URL: runUnderRIE(t, emulator, bootstrap, append(slices.Clip(env), "AWS_ENDPOINT_URL_DYNAMODB="+endpoint))}
+		// What EventBridge sends on a schedule; the detector reads none of it.
+		out, err := fn.Invoke(ctx, []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			ActiveKeys int `json:"active_keys"`
+			Items      int `json:"rollup_items_written"`
+		}
+		if err := json.Unmarshal(out, &rep); err != nil || rep.ActiveKeys == 0 || rep.Items == 0 {
+			t.Errorf("detector answered %s (%v); want the keys the flows used rolled up", out, err)
 		}
 	})
 	t.Run("every DynamoDB call is granted by template.yaml", func(t *testing.T) {

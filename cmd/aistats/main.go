@@ -26,6 +26,7 @@ commands:
   management-key create  issue a management key (the first one of a new workspace)
   key                    create, list or revoke inference keys
   usage                  a workspace's or a key's analytics: requests by status, tokens, cost, latency
+  detect --local         run the anomaly detector once against the local stack
   smoke                  check a running gateway from the outside (after a deploy)
 
 Operator commands reach DynamoDB with your AWS credentials and the TABLE_*
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runKey(ctx, gateway.KindManagement, args[1:], stdout)
 	case "usage":
 		err = runUsage(ctx, args[1:], stdout)
+	case "detect":
+		err = runDetect(ctx, args[1:], stdout, stderr)
 	case "smoke":
 		err = runSmoke(ctx, args[1:], stdout)
 	case "-h", "--help", "help":

@@ -20,6 +20,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/providers"
 	"github.com/aistats/edge/pkg/handler/alerts"
 	"github.com/aistats/edge/pkg/handler/authorizer"
+	"github.com/aistats/edge/pkg/handler/detector"
 	"github.com/aistats/edge/pkg/handler/management"
 	"github.com/aistats/edge/pkg/handler/proxy"
 )
@@ -178,4 +179,19 @@ func providerCredentials(s Settings, d Deps) (proxy.Credentials, error) {
 	default:
 		return nil, errors.New("provider credentials: Settings not read with FromEnv")
 	}
+}
+
+// Detector builds the scheduled detector: the rollup job and anomaly
+// detection over the keys active in the last hours, raising what it finds
+// through the same Alerts as the leaked-key report.
+func Detector(s Settings, d Deps) (*detector.Handler, error) {
+	store, err := d.store(s)
+	if err != nil {
+		return nil, err
+	}
+	raiser, err := Alerts(s, d)
+	if err != nil {
+		return nil, err
+	}
+	return detector.New(detector.Config{Store: store, Raiser: raiser, Now: d.Now, Logger: d.Logger, Metrics: d.metrics(s)})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/aistats/edge/internal/local/apigateway"
+	"github.com/aistats/edge/pkg/handler/detector"
 	"github.com/aistats/edge/pkg/wiring"
 )
 
@@ -19,6 +20,42 @@ import (
 // read from this process's environment, so it means the same under
 // `make dev` as deployed, and a malformed one stops `make dev` too.
 func LocalFunctions(env Env) (map[string]apigateway.Function, error) {
+	settings, deps, err := localWiring(env)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := wiring.Authorizer(settings, deps)
+	if err != nil {
+		return nil, err
+	}
+	mgmt, err := wiring.Management(settings, deps)
+	if err != nil {
+		return nil, err
+	}
+	px, err := wiring.Proxy(settings, deps)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]apigateway.Function{
+		"AuthorizerFunction": lambda.NewHandler(auth.Handle),
+		"ManagementFunction": lambda.NewHandler(mgmt.Handle),
+		"ProxyFunction":      apigateway.StreamingHandler(px.Handle),
+	}, nil
+}
+
+// LocalDetector builds the scheduled detector as LocalFunctions builds the
+// API's functions: the local stack runs it every minute, `aistats detect
+// --local` once.
+func LocalDetector(env Env) (*detector.Handler, error) {
+	settings, deps, err := localWiring(env)
+	if err != nil {
+		return nil, err
+	}
+	return wiring.Detector(settings, deps)
+}
+
+// localWiring is the settings and dependencies of every local function.
+func localWiring(env Env) (wiring.Settings, wiring.Deps, error) {
 	local := map[string]string{
 		"TABLE_WORKSPACES":     env.Tables.Workspaces,
 		"TABLE_KEYS":           env.Tables.Keys,
@@ -43,27 +80,10 @@ func LocalFunctions(env Env) (map[string]apigateway.Function, error) {
 		return getenv(name)
 	})
 	if err != nil {
-		return nil, err
+		return wiring.Settings{}, wiring.Deps{}, err
 	}
 	// Metrics are built as in AWS: they ride in each request's log line. The
 	// EMF-only line of a proxy success sampled out of the log is dropped:
 	// locally there is no CloudWatch to read it.
-	deps := wiring.Deps{DynamoDB: env.Client, Getenv: getenv, Logger: env.Logger, Metrics: io.Discard, Now: env.Now}
-	auth, err := wiring.Authorizer(settings, deps)
-	if err != nil {
-		return nil, err
-	}
-	mgmt, err := wiring.Management(settings, deps)
-	if err != nil {
-		return nil, err
-	}
-	px, err := wiring.Proxy(settings, deps)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]apigateway.Function{
-		"AuthorizerFunction": lambda.NewHandler(auth.Handle),
-		"ManagementFunction": lambda.NewHandler(mgmt.Handle),
-		"ProxyFunction":      apigateway.StreamingHandler(px.Handle),
-	}, nil
+	return settings, wiring.Deps{DynamoDB: env.Client, Getenv: getenv, Logger: env.Logger, Metrics: io.Discard, Now: env.Now}, nil
 }
