@@ -88,9 +88,9 @@ func New(cfg Config) (*Handler, error) {
 
 // Report is what one run did.
 type Report struct {
-	Folded     int                `json:"spilled_events_folded"`
-	ActiveKeys int                `json:"active_keys"`
-	Items      int                `json:"rollup_items_written"`
+	Folded     int `json:"spilled_events_folded"`
+	ActiveKeys int `json:"active_keys"`
+	Items      int `json:"rollup_items_written"`
 	// Findings are those raised in this run, new or still open.
 	Findings []findings.Finding `json:"findings"`
 	New      int                `json:"new_findings"`
