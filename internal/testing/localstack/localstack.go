@@ -17,6 +17,11 @@ func StartAtNoon(t *testing.T, dataDir string) devstack.Running {
 	t.Helper()
 	noon := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour)
 	began := time.Now()
+	return start(t, dataDir, func() time.Time { return noon.Add(time.Since(began)) })
+}
+
+func start(t *testing.T, dataDir string, now func() time.Time) devstack.Running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan devstack.Running, 1)
 	done := make(chan error, 1)
@@ -26,7 +31,7 @@ func StartAtNoon(t *testing.T, dataDir string) devstack.Running {
 			DataDir: dataDir, Port: -1, DynamoDBPort: -1, Out: out,
 			Logger: slog.New(slog.DiscardHandler),
 			Ready:  func(r devstack.Running) { ready <- r },
-			Now:    func() time.Time { return noon.Add(time.Since(began)) },
+			Now:    now,
 		})
 	}()
 	select {
@@ -46,4 +51,16 @@ func StartAtNoon(t *testing.T, dataDir string) devstack.Running {
 		t.Fatal("local stack not ready in 3 minutes")
 	}
 	panic("unreachable")
+}
+
+// StartOnTheWallClock runs the local stack with the real clock, as `make
+// dev` does, for a test that runs the operator CLI beside it (the CLI reads
+// the real clock too). It first waits out the last two minutes of a UTC day,
+// so that no daily window rolls over under the test's requests.
+func StartOnTheWallClock(t *testing.T, dataDir string) devstack.Running {
+	t.Helper()
+	if left := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)); left < 2*time.Minute {
+		time.Sleep(left + time.Second)
+	}
+	return start(t, dataDir, time.Now)
 }

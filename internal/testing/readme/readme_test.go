@@ -105,7 +105,7 @@ func TestReadmeRunsAsWritten(t *testing.T) {
 	root := repoRoot(t)
 	blocks := readBlocks(t, filepath.Join(root, "README.md"))
 	dataDir := filepath.Join(t.TempDir(), ".dev")
-	running := localstack.StartAtNoon(t, dataDir)
+	running := localstack.StartOnTheWallClock(t, dataDir)
 	endpoint, err := url.Parse(running.DynamoDBEndpoint)
 	if err != nil {
 		t.Fatal(err)
