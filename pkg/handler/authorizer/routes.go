@@ -19,6 +19,7 @@ type route struct{ method, path string }
 var routesByKind = map[gateway.KeyKind][]route{
 	gateway.KindInference: {
 		{"POST", "chat/completions"}, {"POST", "embeddings"}, {"GET", "models"}, {"GET", "key"},
+		{"POST", "messages"}, {"POST", "responses"}, {"GET", "responses/*"},
 	},
 	gateway.KindManagement: {
 		{"GET", "key"}, {"*", "keys"}, {"*", "keys/*"}, {"*", "management-keys"}, {"*", "management-keys/*"},
