@@ -158,6 +158,9 @@ type call struct {
 	ctx       authcontext.Context
 	start     time.Time
 	route     string
+	// x is how the route speaks to providers; nil outside the forwarding
+	// routes.
+	x         *exchange
 	model     string
 	provider  string
 	status    int
@@ -171,6 +174,9 @@ type call struct {
 	failed bool
 	// streamed marks a request answered as a server-sent event stream.
 	streamed bool
+	// readOnly marks a request that bills no tokens even though its answer
+	// holds a usage object (reading a stored response).
+	readOnly bool
 }
 
 // Handle serves one request. It returns an events.APIGatewayProxyResponse,
@@ -178,24 +184,25 @@ type call struct {
 // *events.APIGatewayProxyStreamingResponse.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (any, error) {
 	c := &call{requestID: req.RequestContext.RequestID, start: h.now(), route: req.HTTPMethod + " " + req.Resource}
-	streamRoute := req.Resource == "/chat/completions"
+	c.x = exchanges[c.route]
+	streamRoute := c.x != nil && c.x.streamRoute
 	authCtx, refused := authcontext.Check(req)
 	c.ctx = authCtx
 	if refused != nil {
 		c.status = refused.StatusCode
 		h.logCall(c, nil)
 		h.record(c, true) // a refusal is usage too: anomalies show up in the rollups
-		return h.respond(streamRoute, *refused), nil
+		return h.respond(streamRoute, c.x.errorShape(*refused)), nil
 	}
 	var resp any
 	var err error
-	switch c.route {
-	case "POST /chat/completions":
-		resp, err = h.forward(ctx, c, req, "/chat/completions", true)
-	case "POST /embeddings":
-		resp, err = h.forward(ctx, c, req, "/embeddings", false)
-	case "GET /models":
+	switch {
+	case c.x != nil:
+		resp, err = h.forward(ctx, c, req, *c.x)
+	case c.route == "GET /models":
 		resp, err = h.models(ctx, c)
+	case c.route == "GET /responses/{id}":
+		resp, err = h.getResponse(ctx, c, req)
 	default:
 		err = gateway.Errorf(gateway.CodeNotFound, "No route %s.", clip(c.route))
 	}
@@ -204,7 +211,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		c.status = r.StatusCode
 		h.logCall(c, err)
 		h.record(c, true)
-		return h.respond(streamRoute, r), nil
+		return h.respond(streamRoute, c.x.errorShape(r)), nil
 	}
 	return resp, nil
 }
@@ -387,7 +394,8 @@ func (b requestBody) upstreamBody(model string) []byte {
 	return out
 }
 
-func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayProxyRequest, path string, streamRoute bool) (any, error) {
+func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayProxyRequest, x exchange) (any, error) {
+	streamRoute := x.streamRoute
 	body, err := parseBody(req)
 	if err != nil {
 		return nil, err
@@ -400,11 +408,14 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	if err := access.Check(c.ctx.Grant(), resolved); err != nil {
 		return nil, err
 	}
+	if err := x.check(resolved, body); err != nil {
+		return nil, err
+	}
 	if body.stream && !streamRoute {
 		return nil, &gateway.Error{Code: gateway.CodeValidationError, Param: "stream", Message: "This route does not stream."}
 	}
 	header := http.Header{"Content-Type": {"application/json"}}
-	for _, name := range forwardedHeaders {
+	for _, name := range x.forwarded() {
 		if v := headerValue(req, name); v != "" {
 			header.Set(name, v)
 		}
@@ -413,11 +424,11 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	// The model first, then its fallback if the registry names one and the
 	// key may use it.
 	candidates := []providers.Resolved{resolved}
-	if fb, ok := h.registry.Resolve(resolved.Fallback); ok && resolved.Fallback != "" && access.Allowed(c.ctx.Grant(), fb) {
+	if fb, ok := h.registry.Resolve(resolved.Fallback); ok && resolved.Fallback != "" && access.Allowed(c.ctx.Grant(), fb) && x.serves(fb.Provider) {
 		candidates = append(candidates, fb)
 	}
 	ctx, cancel := h.withDeadline(ctx, streamRoute)
-	do := func() upstreamAnswer { return h.call(ctx, candidates, header, body, path, resolved) }
+	do := func() upstreamAnswer { return h.adapt(c, body, h.call(ctx, x, candidates, header, body, resolved)) }
 	if body.stream {
 		return h.stream(c, body, do, cancel)
 	}
@@ -446,7 +457,7 @@ func (h *Handler) withDeadline(ctx context.Context, streamRoute bool) (context.C
 // call asks each candidate in turn, with the upstream client's retries,
 // until one answers with something other than a retryable failure. It starts
 // nothing once ctx is done: no attempt outlives the route's deadline.
-func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, header http.Header, body requestBody, path string, resolved providers.Resolved) upstreamAnswer {
+func (h *Handler) call(ctx context.Context, x exchange, candidates []providers.Resolved, header http.Header, body requestBody, resolved providers.Resolved) upstreamAnswer {
 	var result upstream.Result
 	var answer upstreamAnswer
 	tried := false
@@ -463,11 +474,10 @@ func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, hea
 		tried = true
 		answer.provider = m.Provider.ID
 		hdr := header.Clone()
-		if m.Provider.Auth == providers.AuthBearer {
-			cred, _ := h.creds.Credential(ctx, m.Provider)
-			hdr.Set("Authorization", "Bearer "+cred)
-		}
-		r := h.upstream.Do(ctx, upstream.Request{Method: "POST", URL: h.baseURL(m.Provider) + path, Header: hdr, Body: body.upstreamBody(m.Model)})
+		path, payload, translated := x.upstreamRequest(m, body, hdr)
+		answer.translated = translated
+		h.authorizeUpstream(ctx, m.Provider, hdr)
+		r := h.upstream.Do(ctx, upstream.Request{Method: "POST", URL: h.baseURL(m.Provider) + path, Header: hdr, Body: payload})
 		answer.attempts += r.Attempts
 		result = r
 		if r.Response != nil && !upstream.Retryable(r.Response.StatusCode) {
@@ -501,7 +511,7 @@ func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, hea
 // timeout between client and proxy fires while a slow model thinks. Past
 // that point a failure can only be told as an SSE error event.
 func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, cancel context.CancelFunc) (any, error) {
-	relay := newRelay(h.keepAlive, c.requestID, cancel, h.streamEnded(c, body))
+	relay := newRelay(h.keepAlive, c.requestID, cancel, h.streamEnded(c, body), c.x.sse())
 	answers := askInBackground(do, relay.closed)
 	timer := time.NewTimer(h.preludeAfter)
 	defer timer.Stop()
@@ -585,7 +595,7 @@ func (h *Handler) whole(c *call, resp *http.Response, streamRoute bool) (any, er
 	var parsed struct {
 		Usage *usage `json:"usage"`
 	}
-	if json.Unmarshal(raw, &parsed) == nil && parsed.Usage != nil {
+	if !c.readOnly && json.Unmarshal(raw, &parsed) == nil && parsed.Usage != nil {
 		c.usage = *parsed.Usage
 	}
 	c.status = resp.StatusCode
