@@ -38,9 +38,9 @@ type anthropicBlock struct {
 
 // anthropicRequest is the part of a Messages request the translation reads.
 type anthropicRequest struct {
-	MaxTokens     *int64          `json:"max_tokens"`
-	System        json.RawMessage `json:"system"`
-	Messages      []struct {
+	MaxTokens *int64          `json:"max_tokens"`
+	System    json.RawMessage `json:"system"`
+	Messages  []struct {
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
 	} `json:"messages"`
@@ -281,4 +281,3 @@ func joinText(bs []anthropicBlock) string {
 	}
 	return b.String()
 }
-

@@ -160,12 +160,12 @@ type call struct {
 	route     string
 	// x is how the route speaks to providers; nil outside the forwarding
 	// routes.
-	x         *exchange
-	model     string
-	provider  string
-	status    int
-	attempts  int
-	usage     usage
+	x        *exchange
+	model    string
+	provider string
+	status   int
+	attempts int
+	usage    usage
 	// estimated marks token counts the proxy estimated because the provider's
 	// own never came (a stream cut off before its usage chunk).
 	estimated bool

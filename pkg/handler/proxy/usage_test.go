@@ -10,12 +10,12 @@ func TestUsageOfEveryWireFormat(t *testing.T) {
 		raw                    string
 		prompt, output, cached int64
 	}{
-		"chat completions": {`{"prompt_tokens":10,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":6}}`, 10, 4, 6},
+		"chat completions":     {`{"prompt_tokens":10,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":6}}`, 10, 4, 6},
 		"chat without details": {`{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14}`, 10, 4, 0},
-		"openai responses": {`{"input_tokens":10,"output_tokens":4,"input_tokens_details":{"cached_tokens":6},"total_tokens":14}`, 10, 4, 6},
+		"openai responses":     {`{"input_tokens":10,"output_tokens":4,"input_tokens_details":{"cached_tokens":6},"total_tokens":14}`, 10, 4, 6},
 		// Anthropic's input_tokens leave out what was read from or
 		// written to the cache; all of it was billed as prompt.
-		"anthropic messages": {`{"input_tokens":3,"cache_read_input_tokens":6,"cache_creation_input_tokens":1,"output_tokens":4}`, 10, 4, 6},
+		"anthropic messages":      {`{"input_tokens":3,"cache_read_input_tokens":6,"cache_creation_input_tokens":1,"output_tokens":4}`, 10, 4, 6},
 		"anthropic without cache": {`{"input_tokens":10,"output_tokens":4}`, 10, 4, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
