@@ -208,6 +208,20 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 		c.do("DELETE", "/management-keys/"+robot["data"].(map[string]any)["kid"].(string), mk, "")
 	}
 
+	// The Anthropic Messages and OpenAI Responses APIs, served offline.
+	msg := `{"model":"local/echo","max_tokens":16,"messages":[{"role":"user","content":"hi there"}]}`
+	if status, body, _ := c.do("POST", "/messages", sk, msg); status != 200 {
+		t.Fatalf("message: %d %v", status, body)
+	}
+	status, stored, _ := c.do("POST", "/responses", sk, `{"model":"local/echo","input":"hi there"}`)
+	if status != 200 {
+		t.Fatalf("response: %d %v", status, stored)
+	}
+	if status, body, _ := c.do("GET", "/responses/"+stored["id"].(string), sk, ""); status != 200 {
+		t.Fatalf("read back the response: %d %v", status, body)
+	}
+	c.do("POST", "/messages", sk, `{"model":"nope/x","max_tokens":1,"messages":[]}`) // 404, Anthropic's shape
+
 	// Errors are described too.
 	c.do("GET", "/keys/AAAAAAAAAAAA", mk, "")                   // 404
 	c.do("POST", "/keys", mk, `{"name":""}`)                    // 400
