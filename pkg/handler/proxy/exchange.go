@@ -32,6 +32,20 @@ var exchanges = map[string]*exchange{
 	"POST /responses":        {api: providers.APIResponses, path: "/responses", streamRoute: true},
 }
 
+// routeOrder lists the forwarding routes in the order GET /models names them.
+var routeOrder = []string{"POST /chat/completions", "POST /embeddings", "POST /messages", "POST /responses"}
+
+// routesServed lists the paths of the routes p can answer, for GET /models.
+func routesServed(p *providers.Provider) []string {
+	out := make([]string, 0, len(routeOrder))
+	for _, r := range routeOrder {
+		if x := exchanges[r]; x.serves(p) {
+			out = append(out, x.path)
+		}
+	}
+	return out
+}
+
 // serves reports whether p can answer this route: natively, or for the
 // Messages API through translation to chat completions.
 func (x exchange) serves(p *providers.Provider) bool {

@@ -298,13 +298,15 @@ func (h *Handler) models(ctx context.Context, c *call) (any, error) {
 		Object  string `json:"object"`
 		Created int64  `json:"created"`
 		OwnedBy string `json:"owned_by"`
+		// Routes lists the routes the model serves (/v1 left out).
+		Routes []string `json:"routes"`
 	}
 	list := []model{}
 	for _, m := range h.registry.All() {
 		if !access.Allowed(c.ctx.Grant(), m) || !h.configured(ctx, m.Provider) {
 			continue
 		}
-		list = append(list, model{ID: m.Name, Object: "model", OwnedBy: m.Provider.ID})
+		list = append(list, model{ID: m.Name, Object: "model", OwnedBy: m.Provider.ID, Routes: routesServed(m.Provider)})
 	}
 	body, _ := json.Marshal(map[string]any{"object": "list", "data": list})
 	c.status = 200

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -76,5 +77,32 @@ func TestResponsesRefusedForAProviderWithout(t *testing.T) {
 	}
 	if n := f.alpha.calls.Load() + f.beta.calls.Load(); n != 0 {
 		t.Errorf("%d upstream calls, want none", n)
+	}
+}
+
+func TestModelsNameTheRoutesEachServes(t *testing.T) {
+	f := newDialectsFixture(t, chatOK, chatOK)
+	a := f.call("GET", "/models", "", nil)
+	var list struct {
+		Data []struct {
+			ID     string   `json:"id"`
+			Routes []string `json:"routes"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(a.text(t)), &list); err != nil || a.status != 200 {
+		t.Fatalf("answer %d %s", a.status, a.text(t))
+	}
+	want := map[string]string{
+		"alpha/m1":    "/chat/completions /embeddings /messages",
+		"anth/claude": "/messages",
+		"resp/r1":     "/chat/completions /embeddings /messages /responses",
+	}
+	for _, m := range list.Data {
+		if got := strings.Join(m.Routes, " "); got != want[m.ID] {
+			t.Errorf("%s serves %q, want %q", m.ID, got, want[m.ID])
+		}
+	}
+	if len(list.Data) != len(want) {
+		t.Errorf("%d models listed, want %d", len(list.Data), len(want))
 	}
 }
