@@ -2,6 +2,7 @@ package apigateway_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -358,5 +359,39 @@ func TestRefusesWhatItCannotEmulate(t *testing.T) {
 	api = &samtemplate.API{StageName: "v1", Authorizer: &samtemplate.Authorizer{Name: "A", ReauthorizeEvery: 300}}
 	if _, err := apigateway.New(apigateway.Config{API: api}); err == nil {
 		t.Error("a caching authorizer was accepted")
+	}
+}
+
+// TestBinaryMediaTypesReachTheIntegrationBase64Encoded: a body whose
+// Content-Type the template lists in BinaryMediaTypes (an audio upload) is
+// handed over base64-encoded and flagged, bytes intact; a JSON body as text.
+func TestBinaryMediaTypesReachTheIntegrationBase64Encoded(t *testing.T) {
+	st := newStack(t, allowAll, echo)
+	upload := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n\x00\xff\xfe RIFF\r\n--b--\r\n"
+	for name, tc := range map[string]struct {
+		contentType, body string
+		base64            bool
+	}{
+		"multipart upload": {"multipart/form-data; boundary=b", upload, true},
+		"json":             {"application/json", `{"model":"local/echo"}`, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			httpcall.DoWithHeaders(t, nil, "POST", st.url+"/v1/embeddings", http.Header{"Content-Type": {tc.contentType}, "Authorization": {"Bearer k"}}, tc.body)
+			ev := st.lastEvent.Load()
+			if ev == nil {
+				t.Fatal("the integration was not called")
+			}
+			got := ev.Body
+			if ev.IsBase64Encoded {
+				raw, err := base64.StdEncoding.DecodeString(ev.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = string(raw)
+			}
+			if ev.IsBase64Encoded != tc.base64 || got != tc.body {
+				t.Errorf("event body base64 %v, %q; want base64 %v, %q", ev.IsBase64Encoded, got, tc.base64, tc.body)
+			}
+		})
 	}
 }

@@ -134,6 +134,18 @@ func TestDeployedAPIIsTheEmulatedAPI(t *testing.T) {
 		t.Errorf("deployed authorizer does not invoke %s", api.Authorizer.FunctionID)
 	}
 
+	// The request content types handed to the proxy base64-encoded: the
+	// emulator encodes exactly these.
+	var binary []string
+	if list, ok := body["x-amazon-apigateway-binary-media-types"].([]any); ok {
+		for _, v := range list {
+			binary = append(binary, fmt.Sprint(v))
+		}
+	}
+	if fmt.Sprint(binary) != fmt.Sprint(api.BinaryMediaTypes) {
+		t.Errorf("deployed binary media types %v, emulated %v", binary, api.BinaryMediaTypes)
+	}
+
 	responses, _ := body["x-amazon-apigateway-gateway-responses"].(map[string]any)
 	for typ, want := range api.GatewayResponses {
 		got, ok := responses[typ]
@@ -365,7 +377,7 @@ func TestEveryRouteDeadlineIsBelowItsGatewayLimit(t *testing.T) {
 			}
 		}
 	}
-	if routes != 6 {
-		t.Errorf("%d proxy routes deployed, want 6", routes)
+	if routes != 10 {
+		t.Errorf("%d proxy routes deployed, want 10", routes)
 	}
 }

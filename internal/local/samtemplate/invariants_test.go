@@ -152,8 +152,9 @@ func TestProviderSecretsComeFromParameters(t *testing.T) {
 	}
 }
 
-// TestChatCompletionsStreams: the routes that may answer a stream (chat
-// completions, Anthropic messages, OpenAI responses), and only they, are
+// TestChatCompletionsStreams: the routes that may answer a stream or take
+// longer than 29 s (chat completions, Anthropic messages, OpenAI responses,
+// images, audio), and only they, are
 // streaming routes to the proxy, behind the authorizer. That SAM renders
 // them as STREAM integrations invoking InvokeWithResponseStream, and lets
 // API Gateway invoke the proxy for them, is TestDeployedAPIIsTheEmulatedAPI's
@@ -164,7 +165,8 @@ func TestChatCompletionsStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	streaming := map[string]bool{"POST /chat/completions": false, "POST /messages": false, "POST /responses": false}
+	streaming := map[string]bool{"POST /chat/completions": false, "POST /messages": false, "POST /responses": false,
+		"POST /images/generations": false, "POST /audio/speech": false, "POST /audio/transcriptions": false}
 	for _, r := range api.Routes {
 		route := r.Method + " " + r.Path
 		if _, ok := streaming[route]; ok {

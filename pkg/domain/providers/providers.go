@@ -37,6 +37,12 @@ const (
 	// APIResponses is OpenAI's Responses API, which only some providers
 	// serve; the gateway does not translate it.
 	APIResponses API = "responses"
+	// APIModerations, APIImages and APIAudio are OpenAI's moderations,
+	// image generation, and speech and transcription routes, passed through
+	// to the providers that serve them.
+	APIModerations API = "moderations"
+	APIImages      API = "images"
+	APIAudio       API = "audio"
 )
 
 // Credential says where a provider's credential comes from.
@@ -136,7 +142,9 @@ func Parse(data []byte) (*Registry, error) {
 			}
 		}
 		for _, a := range p.APIs {
-			if a != APIChat && a != APIMessages && a != APIResponses {
+			switch a {
+			case APIChat, APIMessages, APIResponses, APIModerations, APIImages, APIAudio:
+			default:
 				return nil, fmt.Errorf("provider registry: provider %s: unknown api %q", p.ID, a)
 			}
 		}

@@ -269,7 +269,8 @@ func TestAllowPolicyCoversEveryRouteOfTheKind(t *testing.T) {
 	r := wantAllowResult(t, e.authorize("chat_completions.json", inference))
 	base := "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/v1/"
 	want := []string{base + "POST/chat/completions", base + "POST/embeddings", base + "GET/models", base + "GET/key",
-		base + "POST/messages", base + "POST/responses", base + "GET/responses/*"}
+		base + "POST/messages", base + "POST/responses", base + "GET/responses/*",
+		base + "POST/moderations", base + "POST/images/generations", base + "POST/audio/speech", base + "POST/audio/transcriptions"}
 	if strings.Join(r.Resources, " ") != strings.Join(want, " ") {
 		t.Errorf("resources %v, want %v", r.Resources, want)
 	}

@@ -20,6 +20,7 @@ var routesByKind = map[gateway.KeyKind][]route{
 	gateway.KindInference: {
 		{"POST", "chat/completions"}, {"POST", "embeddings"}, {"GET", "models"}, {"GET", "key"},
 		{"POST", "messages"}, {"POST", "responses"}, {"GET", "responses/*"},
+		{"POST", "moderations"}, {"POST", "images/generations"}, {"POST", "audio/speech"}, {"POST", "audio/transcriptions"},
 	},
 	gateway.KindManagement: {
 		{"GET", "key"}, {"*", "keys"}, {"*", "keys/*"}, {"*", "management-keys"}, {"*", "management-keys/*"},

@@ -20,6 +20,12 @@ type exchange struct {
 	api         providers.API
 	path        string
 	streamRoute bool
+	// multipart marks a route whose body is multipart/form-data (an audio
+	// upload) rather than JSON.
+	multipart bool
+	// binary marks a route whose answer is not JSON but bytes (audio),
+	// relayed as they come.
+	binary bool
 }
 
 // exchanges are the forwarding routes, by "METHOD /resource" as API Gateway
@@ -30,10 +36,17 @@ var exchanges = map[string]*exchange{
 	"POST /embeddings":       {api: providers.APIChat, path: "/embeddings"},
 	"POST /messages":         {api: providers.APIMessages, path: "/messages", streamRoute: true},
 	"POST /responses":        {api: providers.APIResponses, path: "/responses", streamRoute: true},
+	"POST /moderations":      {api: providers.APIModerations, path: "/moderations"},
+	// Images and audio take the streaming integration for its 300 s: an
+	// image or a long recording takes longer than a buffered route's 29 s.
+	"POST /images/generations":   {api: providers.APIImages, path: "/images/generations", streamRoute: true},
+	"POST /audio/speech":         {api: providers.APIAudio, path: "/audio/speech", streamRoute: true, binary: true},
+	"POST /audio/transcriptions": {api: providers.APIAudio, path: "/audio/transcriptions", streamRoute: true, multipart: true},
 }
 
 // routeOrder lists the forwarding routes in the order GET /models names them.
-var routeOrder = []string{"POST /chat/completions", "POST /embeddings", "POST /messages", "POST /responses"}
+var routeOrder = []string{"POST /chat/completions", "POST /embeddings", "POST /messages", "POST /responses",
+	"POST /moderations", "POST /images/generations", "POST /audio/speech", "POST /audio/transcriptions"}
 
 // routesServed lists the paths of the routes p can answer, for GET /models.
 func routesServed(p *providers.Provider) []string {
@@ -88,6 +101,10 @@ func (x exchange) upstreamRequest(m providers.Resolved, body requestBody, hdr ht
 	switch {
 	case x.api == providers.APIChat:
 		return x.path, body.upstreamBody(m.Model), false
+	case x.multipart:
+		payload, contentType := body.form.withModel(m.Model)
+		hdr.Set("Content-Type", contentType)
+		return x.path, payload, false
 	case x.native(m.Provider):
 		return x.path, body.withModel(m.Model), false
 	}
@@ -96,6 +113,14 @@ func (x exchange) upstreamRequest(m providers.Resolved, body requestBody, hdr ht
 	}
 	payload, _ = toChatRequest(body.fields, m.Model) // check found any error before the first attempt
 	return "/chat/completions", payload, true
+}
+
+// parse reads the request body the route takes.
+func (x exchange) parse(req events.APIGatewayProxyRequest) (requestBody, error) {
+	if x.multipart {
+		return parseMultipart(req)
+	}
+	return parseBody(req)
 }
 
 // withModel is the body as the client sent it, naming the provider's own

@@ -345,6 +345,9 @@ type requestBody struct {
 	fields map[string]json.RawMessage
 	model  string
 	stream bool
+	// form is a multipart body's parts, for the routes that take one
+	// (fields is then nil).
+	form *multipartForm
 }
 
 func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
@@ -398,7 +401,7 @@ func (b requestBody) upstreamBody(model string) []byte {
 
 func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayProxyRequest, x exchange) (any, error) {
 	streamRoute := x.streamRoute
-	body, err := parseBody(req)
+	body, err := x.parse(req)
 	if err != nil {
 		return nil, err
 	}
@@ -433,6 +436,9 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	do := func() upstreamAnswer { return h.adapt(c, body, h.call(ctx, x, candidates, header, body, resolved)) }
 	if body.stream {
 		return h.stream(c, body, do, cancel)
+	}
+	if x.binary {
+		return h.binary(c, do, cancel)
 	}
 	defer cancel()
 	a := do()
