@@ -9,7 +9,10 @@
 // tool (its required parameters set to the user's text) and the tool's
 // result with that result, so a tool-use round trip runs offline. It also
 // serves OpenAI's Responses API (POST /v1/responses, streamed too, and GET
-// /v1/responses/{id}), with the same echo. Its model slow answers the same after a long silence before its
+// /v1/responses/{id}), with the same echo, and moderations (flagging the
+// word "harm"), image generation (a one-pixel PNG), speech (a WAV whose
+// samples are the input's bytes, streamed) and transcription (which gives
+// such a WAV's text back). Its model slow answers the same after a long silence before its
 // first token (DefaultSlowFirstToken, longer than an edge-optimized API
 // Gateway lets a stream idle), like a reasoning model: with it the local
 // stack shows the proxy's keep-alives reaching the client.

@@ -39,6 +39,10 @@ func New(cfg Config) http.Handler {
 	store := &responseStore{byID: map[string]map[string]any{}}
 	mux.HandleFunc("POST /v1/responses", func(w http.ResponseWriter, r *http.Request) { store.create(w, r) })
 	mux.HandleFunc("GET /v1/responses/{id}", func(w http.ResponseWriter, r *http.Request) { store.get(w, r) })
+	mux.HandleFunc("POST /v1/moderations", moderations)
+	mux.HandleFunc("POST /v1/images/generations", images)
+	mux.HandleFunc("POST /v1/audio/speech", speech)
+	mux.HandleFunc("POST /v1/audio/transcriptions", transcriptions)
 	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{
 			map[string]any{"id": "echo", "object": "model", "owned_by": "local"},

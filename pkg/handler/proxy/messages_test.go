@@ -26,17 +26,28 @@ const dialectsRegistry = `{"providers": [
 // resp from the beta upstream.
 func newDialectsFixture(t *testing.T, alpha, beta func(http.ResponseWriter, *http.Request, int)) *fixture {
 	t.Helper()
-	reg, err := providers.Parse([]byte(dialectsRegistry))
+	return newFixtureWithRegistry(t, dialectsRegistry, alpha, beta)
+}
+
+// newFixtureWithRegistry is newFixture with another registry: its first
+// provider is served by the alpha upstream, every other by beta.
+func newFixtureWithRegistry(t *testing.T, registry string, alpha, beta func(http.ResponseWriter, *http.Request, int)) *fixture {
+	t.Helper()
+	reg, err := providers.Parse([]byte(registry))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f *fixture
-	f = newFixture(t, alpha, beta, func(c *proxy.Config) {
+	return newFixture(t, alpha, beta, func(c *proxy.Config) {
 		c.Registry = reg
 		alphaURL, betaURL := c.BaseURLs["alpha"], c.BaseURLs["beta"]
-		c.BaseURLs = map[string]string{"alpha": alphaURL, "anth": betaURL, "resp": betaURL}
+		c.BaseURLs = map[string]string{}
+		for i, p := range reg.Providers {
+			c.BaseURLs[p.ID] = betaURL
+			if i == 0 {
+				c.BaseURLs[p.ID] = alphaURL
+			}
+		}
 	})
-	return f
 }
 
 // anthropicError reads an error answer in Anthropic's shape.
