@@ -2,7 +2,6 @@ package devstack_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/aistats/edge/internal/local/dynalite"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
 	"github.com/aistats/edge/pkg/domain/gateway"
-	"github.com/aistats/edge/pkg/domain/keyformat"
 )
 
 // TestAnthropicSDKAgainstTheLocalStack points the official Anthropic Go
@@ -36,17 +34,7 @@ func TestAnthropicSDKAgainstTheLocalStack(t *testing.T) {
 	sdk := client(creds.APIKey)
 	store := dynamo.New(dynamo.Config{Client: dynalite.NewClient(running.DynamoDBEndpoint), Tables: devstack.Tables})
 	newKey := func(models []string, limits gateway.Limits) string {
-		t.Helper()
-		g, err := keyformat.Generate(rand.Reader, gateway.KindInference)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = store.CreateKey(ctx, gateway.Key{KID: g.Token.KID, WorkspaceID: devstack.DemoWorkspace, Kind: gateway.KindInference,
-			Name: "anthropic sdk test", Prefix: g.Token.Prefix(), SecretHash: g.Hash, Models: models, Limits: limits})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g.Text
+		return newInferenceKey(t, store, "anthropic sdk test", models, limits)
 	}
 	params := anthropic.MessageNewParams{
 		Model:     "local/echo",

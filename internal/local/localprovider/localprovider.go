@@ -230,11 +230,8 @@ func embeddings(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "invalid JSON body")
 		return
 	}
-	var inputs []string
-	var one string
-	if json.Unmarshal(req.Input, &one) == nil {
-		inputs = []string{one}
-	} else if json.Unmarshal(req.Input, &inputs) != nil {
+	inputs, ok := stringOrList(req.Input)
+	if !ok {
 		badRequest(w, "input must be a string or a list of strings")
 		return
 	}
@@ -256,4 +253,14 @@ func vector(s string) []float64 {
 		v[i] = float64(binary.BigEndian.Uint32(sum[i*4:]))/float64(1<<32)*2 - 1
 	}
 	return v
+}
+
+// stringOrList reads an input that is a string or a list of strings.
+func stringOrList(raw json.RawMessage) ([]string, bool) {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}, true
+	}
+	var list []string
+	return list, json.Unmarshal(raw, &list) == nil
 }

@@ -45,11 +45,8 @@ func moderations(w http.ResponseWriter, r *http.Request) {
 		modelNotFound(w)
 		return
 	}
-	var inputs []string
-	var one string
-	if json.Unmarshal(req.Input, &one) == nil {
-		inputs = []string{one}
-	} else if json.Unmarshal(req.Input, &inputs) != nil {
+	inputs, ok := stringOrList(req.Input)
+	if !ok {
 		badRequest(w, "input must be a string or a list of strings")
 		return
 	}

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"io"
 	"mime"
@@ -30,15 +29,9 @@ type formPart struct {
 // fields, and every part as it came. The size cap is MaxBodyBytes, as for
 // JSON bodies: the file counts whole.
 func parseMultipart(req events.APIGatewayProxyRequest) (requestBody, error) {
-	raw := []byte(req.Body)
-	if req.IsBase64Encoded {
-		var err error
-		if raw, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return requestBody{}, gateway.Errorf(gateway.CodeInvalidJSON, "The request body is not valid base64.")
-		}
-	}
-	if len(raw) > MaxBodyBytes {
-		return requestBody{}, gateway.Errorf(gateway.CodeBodyTooLarge, "The request body is larger than %d MiB; send a shorter recording.", MaxBodyBytes>>20)
+	raw, err := rawBody(req)
+	if err != nil {
+		return requestBody{}, err
 	}
 	mediaType, params, err := mime.ParseMediaType(headerValue(req, "Content-Type"))
 	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {

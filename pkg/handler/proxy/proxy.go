@@ -350,16 +350,25 @@ type requestBody struct {
 	form *multipartForm
 }
 
-func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
+// rawBody is the request body as the client sent it, within MaxBodyBytes.
+func rawBody(req events.APIGatewayProxyRequest) ([]byte, error) {
 	raw := []byte(req.Body)
 	if req.IsBase64Encoded {
 		var err error
 		if raw, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return requestBody{}, gateway.Errorf(gateway.CodeInvalidJSON, "The request body is not valid base64.")
+			return nil, gateway.Errorf(gateway.CodeInvalidJSON, "The request body is not valid base64.")
 		}
 	}
 	if len(raw) > MaxBodyBytes {
-		return requestBody{}, gateway.Errorf(gateway.CodeBodyTooLarge, "The request body is larger than %d MiB.", MaxBodyBytes>>20)
+		return nil, gateway.Errorf(gateway.CodeBodyTooLarge, "The request body is larger than %d MiB.", MaxBodyBytes>>20)
+	}
+	return raw, nil
+}
+
+func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
+	raw, err := rawBody(req)
+	if err != nil {
+		return requestBody{}, err
 	}
 	var b requestBody
 	if err := json.Unmarshal(raw, &b.fields); err != nil || b.fields == nil {
