@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"slices"
@@ -369,7 +370,27 @@ func (s *Server) proxyEvent(r *http.Request, route samtemplate.Route, params map
 	if len(params) == 0 {
 		event.PathParameters = nil
 	}
+	if s.binaryMediaType(r.Header.Get("Content-Type")) {
+		// API Gateway hands a body of a binary media type to a proxy
+		// integration base64-encoded, and flags it.
+		event.Body, event.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
 	return event
+}
+
+// binaryMediaType reports whether a request's Content-Type is one of the
+// API's binaryMediaTypes, which may end in a wildcard ("image/*", "*/*").
+func (s *Server) binaryMediaType(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	for _, bt := range s.api.BinaryMediaTypes {
+		if bt == mediaType || bt == "*/*" || (strings.HasSuffix(bt, "/*") && strings.HasPrefix(mediaType, strings.TrimSuffix(bt, "*"))) {
+			return true
+		}
+	}
+	return false
 }
 
 // integrateStream invokes fn with response streaming and relays the stream.

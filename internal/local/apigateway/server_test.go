@@ -2,7 +2,9 @@ package apigateway_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -30,11 +32,14 @@ type stack struct {
 	lastEvent      atomic.Pointer[events.APIGatewayProxyRequest]
 }
 
-func newStack(t *testing.T, authorize authorizerFunc, integration func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)) *stack {
+func newStack(t *testing.T, authorize authorizerFunc, integration func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error), change ...func(*samtemplate.API)) *stack {
 	t.Helper()
 	api, err := samtemplate.LoadAPI(filepath.Join("..", "..", "..", "template.yaml"), "Api")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range change {
+		c(api)
 	}
 	st := &stack{}
 	authHandler := func(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
@@ -111,8 +116,12 @@ func wantError(t *testing.T, r httpcall.Response, status int, errType, code stri
 	}
 }
 
-func TestMissingAuthorizationIsAnsweredByTheGateway(t *testing.T) {
-	st := newStack(t, allowAll, echo)
+// TestMissingIdentitySourceIsAnsweredByTheGateway: an authorizer with an
+// identity source is never called without it, as in API Gateway. The
+// repository's template declares none (see the next test), so the rule is
+// shown on an API that does.
+func TestMissingIdentitySourceIsAnsweredByTheGateway(t *testing.T) {
+	st := newStack(t, allowAll, echo, func(api *samtemplate.API) { api.Authorizer.IdentityHeaders = []string{"Authorization"} })
 	for name, auth := range map[string]string{"absent": "", "blank": "   "} {
 		t.Run(name, func(t *testing.T) {
 			r := httpcall.Do(t, nil, "POST", st.url+"/v1/chat/completions", auth, "{}")
@@ -121,6 +130,32 @@ func TestMissingAuthorizationIsAnsweredByTheGateway(t *testing.T) {
 				t.Error("the authorizer was called without an identity header")
 			}
 		})
+	}
+}
+
+// TestEveryRequestReachesTheAuthorizer: the template's authorizer has no
+// identity source, so a request with its key in x-api-key only, or with no
+// key at all, reaches the authorizer, which decides.
+func TestEveryRequestReachesTheAuthorizer(t *testing.T) {
+	var sawAPIKey atomic.Value
+	st := newStack(t, func(ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (map[string]any, error) {
+		if ev.Headers["X-Api-Key"] == "" {
+			return policy("Deny", ev.MethodArn, map[string]any{"code": "missing_authorization", "message": "Send a key."}), nil
+		}
+		sawAPIKey.Store(ev.Headers["X-Api-Key"])
+		return allowAll(ev)
+	}, echo)
+	r := httpcall.Do(t, nil, "POST", st.url+"/v1/messages", "", "{}")
+	wantError(t, r, 401, "authentication_error", "missing_authorization")
+	if r.Body["type"] != "error" {
+		t.Errorf("body %s lacks Anthropic's \"type\":\"error\"", r.Raw)
+	}
+	r = httpcall.DoWithHeaders(t, nil, "POST", st.url+"/v1/embeddings", http.Header{"X-Api-Key": {"k"}}, "{}")
+	if r.Status != 200 || sawAPIKey.Load() != "k" {
+		t.Errorf("x-api-key only: status %d, authorizer saw %v", r.Status, sawAPIKey.Load())
+	}
+	if got := st.authorizerHits.Load(); got != 2 {
+		t.Errorf("authorizer called %d times, want 2", got)
 	}
 }
 
@@ -324,5 +359,39 @@ func TestRefusesWhatItCannotEmulate(t *testing.T) {
 	api = &samtemplate.API{StageName: "v1", Authorizer: &samtemplate.Authorizer{Name: "A", ReauthorizeEvery: 300}}
 	if _, err := apigateway.New(apigateway.Config{API: api}); err == nil {
 		t.Error("a caching authorizer was accepted")
+	}
+}
+
+// TestBinaryMediaTypesReachTheIntegrationBase64Encoded: a body whose
+// Content-Type the template lists in BinaryMediaTypes (an audio upload) is
+// handed over base64-encoded and flagged, bytes intact; a JSON body as text.
+func TestBinaryMediaTypesReachTheIntegrationBase64Encoded(t *testing.T) {
+	st := newStack(t, allowAll, echo)
+	upload := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n\x00\xff\xfe RIFF\r\n--b--\r\n"
+	for name, tc := range map[string]struct {
+		contentType, body string
+		base64            bool
+	}{
+		"multipart upload": {"multipart/form-data; boundary=b", upload, true},
+		"json":             {"application/json", `{"model":"local/echo"}`, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			httpcall.DoWithHeaders(t, nil, "POST", st.url+"/v1/embeddings", http.Header{"Content-Type": {tc.contentType}, "Authorization": {"Bearer k"}}, tc.body)
+			ev := st.lastEvent.Load()
+			if ev == nil {
+				t.Fatal("the integration was not called")
+			}
+			got := ev.Body
+			if ev.IsBase64Encoded {
+				raw, err := base64.StdEncoding.DecodeString(ev.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = string(raw)
+			}
+			if ev.IsBase64Encoded != tc.base64 || got != tc.body {
+				t.Errorf("event body base64 %v, %q; want base64 %v, %q", ev.IsBase64Encoded, got, tc.base64, tc.body)
+			}
+		})
 	}
 }

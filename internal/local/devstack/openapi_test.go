@@ -95,8 +95,8 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		v.t.Errorf("%s %s: the gateway accepted a request the document forbids: %v", req.Method, req.URL.Path, requestErr)
 	}
 	respOpts := *opts
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		respOpts.ExcludeResponseBody = true // a stream is validated by the SDK test
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") || strings.HasPrefix(ct, "audio/") {
+		respOpts.ExcludeResponseBody = true // a stream or audio is checked by the SDK tests
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -232,6 +232,38 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 		c.do("POST", "/anomalies/"+list[0].(map[string]any)["id"].(string)+"/resolve", mk, "")
 	} else {
 		t.Errorf("GET /anomalies: %d %v; want the leaked_key finding", status, found)
+	}
+
+	// The Anthropic Messages and OpenAI Responses APIs, served offline.
+	msg := `{"model":"local/echo","max_tokens":16,"messages":[{"role":"user","content":"hi there"}]}`
+	if status, body, _ := c.do("POST", "/messages", sk, msg); status != 200 {
+		t.Fatalf("message: %d %v", status, body)
+	}
+	status, stored, _ := c.do("POST", "/responses", sk, `{"model":"local/echo","input":"hi there"}`)
+	if status != 200 {
+		t.Fatalf("response: %d %v", status, stored)
+	}
+	if status, body, _ := c.do("GET", "/responses/"+stored["id"].(string), sk, ""); status != 200 {
+		t.Fatalf("read back the response: %d %v", status, body)
+	}
+	c.do("POST", "/messages", sk, `{"model":"nope/x","max_tokens":1,"messages":[]}`) // 404, Anthropic's shape
+
+	// Moderations, images, speech and a transcription upload.
+	if status, body, _ := c.do("POST", "/moderations", sk, `{"model":"local/echo","input":"hi"}`); status != 200 {
+		t.Fatalf("moderation: %d %v", status, body)
+	}
+	if status, body, _ := c.do("POST", "/images/generations", sk, `{"model":"local/echo","prompt":"a cat"}`); status != 200 {
+		t.Fatalf("image: %d %v", status, body)
+	}
+	if status, _, hdr := c.do("POST", "/audio/speech", sk, `{"model":"local/echo","input":"hi","voice":"alloy"}`); status != 200 || hdr.Get("Content-Type") != "audio/wav" {
+		t.Fatalf("speech: %d %s", status, hdr.Get("Content-Type"))
+	}
+	upload := "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nlocal/echo\r\n" +
+		"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\nhello\r\n--b--\r\n"
+	r := httpcall.DoWithHeaders(t, c.http, "POST", c.base+"/audio/transcriptions",
+		http.Header{"Authorization": {httpcall.Bearer(sk)}, "Content-Type": {"multipart/form-data; boundary=b"}}, upload)
+	if r.Status != 200 || r.Body["text"] != "hello" {
+		t.Fatalf("transcription: %d %s", r.Status, r.Raw)
 	}
 
 	// Errors are described too.

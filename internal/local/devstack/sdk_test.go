@@ -2,7 +2,6 @@ package devstack_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -32,17 +31,7 @@ func TestOpenAISDKAgainstTheLocalStack(t *testing.T) {
 	sdk := client(creds.APIKey)
 	store := dynamo.New(dynamo.Config{Client: dynalite.NewClient(running.DynamoDBEndpoint), Tables: devstack.Tables})
 	newKey := func(models []string, limits gateway.Limits) string {
-		t.Helper()
-		g, err := keyformat.Generate(rand.Reader, gateway.KindInference)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = store.CreateKey(ctx, gateway.Key{KID: g.Token.KID, WorkspaceID: devstack.DemoWorkspace, Kind: gateway.KindInference,
-			Name: "sdk test", Prefix: g.Token.Prefix(), SecretHash: g.Hash, Models: models, Limits: limits})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g.Text
+		return newInferenceKey(t, store, "sdk test", models, limits)
 	}
 	chat := openai.ChatCompletionNewParams{
 		Model:    "local/echo",

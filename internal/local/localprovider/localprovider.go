@@ -36,6 +36,13 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { chat(w, r, cfg) })
 	mux.HandleFunc("POST /v1/embeddings", embeddings)
+	store := &responseStore{byID: map[string]map[string]any{}}
+	mux.HandleFunc("POST /v1/responses", func(w http.ResponseWriter, r *http.Request) { store.create(w, r) })
+	mux.HandleFunc("GET /v1/responses/{id}", func(w http.ResponseWriter, r *http.Request) { store.get(w, r) })
+	mux.HandleFunc("POST /v1/moderations", moderations)
+	mux.HandleFunc("POST /v1/images/generations", images)
+	mux.HandleFunc("POST /v1/audio/speech", speech)
+	mux.HandleFunc("POST /v1/audio/transcriptions", transcriptions)
 	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{
 			map[string]any{"id": "echo", "object": "model", "owned_by": "local"},
@@ -51,6 +58,7 @@ type chatRequest struct {
 		Role    string          `json:"role"`
 		Content json.RawMessage `json:"content"`
 	} `json:"messages"`
+	Tools         []tool `json:"tools"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -98,13 +106,21 @@ func chat(w http.ResponseWriter, r *http.Request, cfg Config) {
 		writeJSON(w, 404, map[string]any{"error": map[string]any{"message": "model not found", "type": "invalid_request_error", "code": "model_not_found", "param": "model"}})
 		return
 	}
-	var prompt, last string
+	var prompt, last, lastRole string
 	for _, m := range req.Messages {
 		t := text(m.Content)
 		prompt += t + " "
-		if m.Role == "user" {
+		if m.Role == "user" || m.Role == "tool" {
 			last = t
 		}
+		lastRole = m.Role
+	}
+	// With tools, a user's turn is answered with a call to the first tool,
+	// and the tool's result is echoed back: a deterministic tool-use round
+	// trip.
+	var calls []toolCall
+	if len(req.Tools) > 0 && lastRole == "user" {
+		calls = []toolCall{req.Tools[0].call(last)}
 	}
 	id := fmt.Sprintf("chatcmpl-local-%d", time.Now().UnixNano())
 	created := time.Now().Unix()
@@ -128,9 +144,15 @@ func chat(w http.ResponseWriter, r *http.Request, cfg Config) {
 		if !think() {
 			return
 		}
+		message := map[string]any{"role": "assistant", "content": last}
+		finish := "stop"
+		if calls != nil {
+			message = map[string]any{"role": "assistant", "content": nil, "tool_calls": calls}
+			finish = "tool_calls"
+		}
 		writeJSON(w, 200, map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": req.Model,
-			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": last}, "finish_reason": "stop"}},
+			"choices": []any{map[string]any{"index": 0, "message": message, "finish_reason": finish}},
 			"usage":   usage,
 		})
 		return
@@ -157,10 +179,23 @@ func chat(w http.ResponseWriter, r *http.Request, cfg Config) {
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
 	}
 	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
-	for _, piece := range splitWords(last) {
-		send(chunk(map[string]any{"content": piece}, nil))
+	if calls != nil {
+		// The call's name first, then its arguments in two fragments, as
+		// providers stream them.
+		c := calls[0]
+		args := c.Function.Arguments
+		send(chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "id": c.ID, "type": "function",
+			"function": map[string]any{"name": c.Function.Name, "arguments": ""}}}}, nil))
+		for _, piece := range []string{args[:len(args)/2], args[len(args)/2:]} {
+			send(chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": piece}}}}, nil))
+		}
+		send(chunk(map[string]any{}, "tool_calls"))
+	} else {
+		for _, piece := range splitWords(last) {
+			send(chunk(map[string]any{"content": piece}, nil))
+		}
+		send(chunk(map[string]any{}, "stop"))
 	}
-	send(chunk(map[string]any{}, "stop"))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 		send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model, "choices": []any{}, "usage": usage})
 	}
@@ -195,11 +230,8 @@ func embeddings(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "invalid JSON body")
 		return
 	}
-	var inputs []string
-	var one string
-	if json.Unmarshal(req.Input, &one) == nil {
-		inputs = []string{one}
-	} else if json.Unmarshal(req.Input, &inputs) != nil {
+	inputs, ok := stringOrList(req.Input)
+	if !ok {
 		badRequest(w, "input must be a string or a list of strings")
 		return
 	}
@@ -221,4 +253,14 @@ func vector(s string) []float64 {
 		v[i] = float64(binary.BigEndian.Uint32(sum[i*4:]))/float64(1<<32)*2 - 1
 	}
 	return v
+}
+
+// stringOrList reads an input that is a string or a list of strings.
+func stringOrList(raw json.RawMessage) ([]string, bool) {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}, true
+	}
+	var list []string
+	return list, json.Unmarshal(raw, &list) == nil
 }

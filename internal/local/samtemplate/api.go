@@ -17,6 +17,9 @@ type API struct {
 	Routes     []Route
 	// GatewayResponses by response type (UNAUTHORIZED, DEFAULT_4XX, …).
 	GatewayResponses map[string]GatewayResponse
+	// BinaryMediaTypes are the request content types API Gateway hands a
+	// proxy integration base64-encoded ("multipart/form-data", "image/*").
+	BinaryMediaTypes []string
 }
 
 // Authorizer is a Lambda REQUEST authorizer.
@@ -83,6 +86,17 @@ func (t *Template) API(logicalID string) (*API, error) {
 				return nil, fmt.Errorf("api %s: gateway response %s: %w", logicalID, typ, err)
 			}
 			api.GatewayResponses[typ] = gr
+		}
+	}
+	if raw, ok := Lookup(res.Properties, "BinaryMediaTypes"); ok {
+		list, _ := raw.([]any)
+		for _, v := range list {
+			mt, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("api %s: BinaryMediaTypes holds a non-string", logicalID)
+			}
+			// SAM writes "/" as "~1" (a JSON Pointer escape) here.
+			api.BinaryMediaTypes = append(api.BinaryMediaTypes, strings.ReplaceAll(mt, "~1", "/"))
 		}
 	}
 	defined, err := t.definitionRoutes(res.Properties, api.Authorizer)

@@ -164,29 +164,36 @@ func TestProviderSecretsComeFromParameters(t *testing.T) {
 	}
 }
 
-// TestChatCompletionsStreams: the chat route, and only it, is a streaming
-// route to the proxy, behind the authorizer. That SAM renders it as a STREAM
-// integration invoking InvokeWithResponseStream, and lets API Gateway invoke
-// the proxy for it, is TestDeployedAPIIsTheEmulatedAPI's to check.
+// TestChatCompletionsStreams: the routes that may answer a stream or take
+// longer than 29 s (chat completions, Anthropic messages, OpenAI responses,
+// images, audio), and only they, are
+// streaming routes to the proxy, behind the authorizer. That SAM renders
+// them as STREAM integrations invoking InvokeWithResponseStream, and lets
+// API Gateway invoke the proxy for them, is TestDeployedAPIIsTheEmulatedAPI's
+// to check.
 func TestChatCompletionsStreams(t *testing.T) {
 	tpl := loadRepoTemplate(t)
 	api, err := tpl.API("Api")
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	streaming := map[string]bool{"POST /chat/completions": false, "POST /messages": false, "POST /responses": false,
+		"POST /images/generations": false, "POST /audio/speech": false, "POST /audio/transcriptions": false}
 	for _, r := range api.Routes {
-		if r.Method == "POST" && r.Path == "/chat/completions" {
-			found = true
+		route := r.Method + " " + r.Path
+		if _, ok := streaming[route]; ok {
+			streaming[route] = true
 			if !r.Streaming || !r.Authorized || r.FunctionID != "ProxyFunction" {
-				t.Errorf("chat route %+v, want a streaming, authorized route to the proxy", r)
+				t.Errorf("route %+v, want a streaming, authorized route to the proxy", r)
 			}
 		} else if r.Streaming {
-			t.Errorf("%s %s streams; only chat completions should", r.Method, r.Path)
+			t.Errorf("%s streams; only %v should", route, streaming)
 		}
 	}
-	if !found {
-		t.Fatal("no POST /chat/completions route")
+	for route, found := range streaming {
+		if !found {
+			t.Errorf("no %s route", route)
+		}
 	}
 }
 

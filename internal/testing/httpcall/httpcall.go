@@ -29,6 +29,17 @@ func Bearer(key string) string {
 // call that gets no answer fails the test.
 func Do(t testing.TB, client *http.Client, method, url, authorization, body string) Response {
 	t.Helper()
+	header := http.Header{}
+	if authorization != "" {
+		header.Set("Authorization", authorization)
+	}
+	return DoWithHeaders(t, client, method, url, header, body)
+}
+
+// DoWithHeaders is Do with any request headers: a key in x-api-key, as the
+// Anthropic SDKs send it, or an anthropic-version.
+func DoWithHeaders(t testing.TB, client *http.Client, method, url string, header http.Header, body string) Response {
+	t.Helper()
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -43,8 +54,8 @@ func Do(t testing.TB, client *http.Client, method, url, authorization, body stri
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+	for name, values := range header {
+		req.Header[name] = values
 	}
 	resp, err := client.Do(req)
 	if err != nil {

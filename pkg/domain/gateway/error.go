@@ -13,9 +13,12 @@ type Code string
 // The codes of docs/architecture.md §4. Each maps to one HTTP status and one error type in
 // codeTable; adding a code means adding its row there.
 const (
-	CodeInvalidJSON          Code = "invalid_json"
-	CodeValidationError      Code = "validation_error"
-	CodeModelRequired        Code = "model_required"
+	CodeInvalidJSON     Code = "invalid_json"
+	CodeValidationError Code = "validation_error"
+	CodeModelRequired   Code = "model_required"
+	// CodeUnsupportedRoute: the model's provider does not serve the route
+	// (an OpenAI Responses call to a provider without that API).
+	CodeUnsupportedRoute     Code = "unsupported_route"
 	CodeInvalidCursor        Code = "invalid_cursor"
 	CodeBodyTooLarge         Code = "body_too_large"
 	CodeAlreadyExists        Code = "already_exists"
@@ -67,6 +70,7 @@ var codeTable = map[Code]codeInfo{
 	CodeInvalidJSON:          {http.StatusBadRequest, TypeInvalidRequest},
 	CodeValidationError:      {http.StatusBadRequest, TypeInvalidRequest},
 	CodeModelRequired:        {http.StatusBadRequest, TypeInvalidRequest},
+	CodeUnsupportedRoute:     {http.StatusBadRequest, TypeInvalidRequest},
 	CodeInvalidCursor:        {http.StatusBadRequest, TypeInvalidRequest},
 	CodeBodyTooLarge:         {http.StatusRequestEntityTooLarge, TypeInvalidRequest},
 	CodeAlreadyExists:        {http.StatusConflict, TypeConflict},

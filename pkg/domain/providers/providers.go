@@ -17,7 +17,32 @@ type Auth string
 // Ways to send a credential.
 const (
 	AuthBearer Auth = "bearer" // Authorization: Bearer <credential>
-	AuthNone   Auth = "none"
+	// AuthXAPIKey sends the credential in x-api-key, as Anthropic's API
+	// wants it.
+	AuthXAPIKey Auth = "x-api-key"
+	AuthNone    Auth = "none"
+)
+
+// API is a wire format a provider speaks.
+type API string
+
+// The wire formats. A provider that lists none speaks APIChat only.
+const (
+	// APIChat is OpenAI's chat completions, embeddings and models: every
+	// OpenAI-compatible provider. The gateway translates the Anthropic
+	// Messages API to it for providers that lack APIMessages.
+	APIChat API = "chat"
+	// APIMessages is Anthropic's Messages API, passed through natively.
+	APIMessages API = "messages"
+	// APIResponses is OpenAI's Responses API, which only some providers
+	// serve; the gateway does not translate it.
+	APIResponses API = "responses"
+	// APIModerations, APIImages and APIAudio are OpenAI's moderations,
+	// image generation, and speech and transcription routes, passed through
+	// to the providers that serve them.
+	APIModerations API = "moderations"
+	APIImages      API = "images"
+	APIAudio       API = "audio"
 )
 
 // Credential says where a provider's credential comes from.
@@ -49,6 +74,25 @@ type Provider struct {
 	// URL is given at run time.
 	LocalOnly bool    `json:"local_only"`
 	Models    []Model `json:"models"`
+	// APIs lists the wire formats the provider speaks; empty means
+	// [APIChat].
+	APIs []API `json:"apis,omitempty"`
+	// Headers are sent upstream with every request, such as the
+	// anthropic-version Anthropic's API requires.
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// Speaks reports whether p serves api.
+func (p *Provider) Speaks(api API) bool {
+	if len(p.APIs) == 0 {
+		return api == APIChat
+	}
+	for _, a := range p.APIs {
+		if a == api {
+			return true
+		}
+	}
+	return false
 }
 
 // Registry is the parsed registry.
@@ -88,13 +132,20 @@ func Parse(data []byte) (*Registry, error) {
 		if _, dup := r.byID[p.ID]; dup {
 			return nil, fmt.Errorf("provider registry: provider %s listed twice", p.ID)
 		}
-		if p.Auth != AuthBearer && p.Auth != AuthNone {
+		if p.Auth != AuthBearer && p.Auth != AuthXAPIKey && p.Auth != AuthNone {
 			return nil, fmt.Errorf("provider registry: provider %s: unknown auth %q", p.ID, p.Auth)
 		}
 		if !p.LocalOnly {
 			u, err := url.Parse(p.BaseURL)
 			if err != nil || u.Scheme != "https" || u.Host == "" {
 				return nil, fmt.Errorf("provider registry: provider %s: base URL %q must be https", p.ID, p.BaseURL)
+			}
+		}
+		for _, a := range p.APIs {
+			switch a {
+			case APIChat, APIMessages, APIResponses, APIModerations, APIImages, APIAudio:
+			default:
+				return nil, fmt.Errorf("provider registry: provider %s: unknown api %q", p.ID, a)
 			}
 		}
 		r.byID[p.ID] = p

@@ -7,7 +7,7 @@ func TestDefaultRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"openai", "groq", "mistral", "together", "deepseek", "openrouter", "local"} {
+	for _, id := range []string{"openai", "groq", "mistral", "together", "deepseek", "openrouter", "anthropic", "gemini", "local"} {
 		if _, ok := r.Provider(id); !ok {
 			t.Errorf("registry lacks provider %s", id)
 		}
@@ -41,10 +41,39 @@ func TestParseRejectsBadRegistries(t *testing.T) {
 		"http base url":     `{"providers":[{"id":"x","base_url":"http://x","auth":"bearer","models":[]}]}`,
 		"duplicate":         `{"providers":[{"id":"x","base_url":"https://x","auth":"bearer"},{"id":"x","base_url":"https://x","auth":"bearer"}]}`,
 		"unknown auth":      `{"providers":[{"id":"x","base_url":"https://x","auth":"magic"}]}`,
+		"unknown api":       `{"providers":[{"id":"x","base_url":"https://x","auth":"bearer","apis":["soap"]}]}`,
 		"dangling fallback": `{"providers":[{"id":"x","base_url":"https://x","auth":"bearer","models":[{"id":"m","fallback":"y/z"}]}]}`,
 	} {
 		if _, err := Parse([]byte(doc)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestWhoSpeaksWhat: the registry marks which providers serve the Anthropic
+// Messages API natively and which the OpenAI Responses API (issue 16).
+func TestWhoSpeaksWhat(t *testing.T) {
+	r, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		provider string
+		api      API
+		want     bool
+	}{
+		{"openai", APIChat, true}, {"openai", APIResponses, true}, {"openai", APIMessages, false},
+		{"openrouter", APIResponses, true}, {"groq", APIResponses, false}, {"groq", APIChat, true},
+		{"anthropic", APIMessages, true}, {"anthropic", APIResponses, false},
+		{"gemini", APIChat, true}, {"gemini", APIMessages, false},
+		{"local", APIResponses, true}, {"local", APIMessages, false},
+	} {
+		p, _ := r.Provider(tc.provider)
+		if got := p.Speaks(tc.api); got != tc.want {
+			t.Errorf("%s speaks %s = %v, want %v", tc.provider, tc.api, got, tc.want)
+		}
+	}
+	if p, _ := r.Provider("anthropic"); p.Auth != AuthXAPIKey || p.Headers["anthropic-version"] == "" {
+		t.Errorf("anthropic sends its key as %s with headers %v, want x-api-key and anthropic-version", p.Auth, p.Headers)
 	}
 }

@@ -211,6 +211,13 @@ func TestOutcomesOfFixtures(t *testing.T) {
 		{"chat_completions.json", unknown.Text, false, gateway.CodeInvalidKey, -1},
 		{"chat_completions.json", wrongSecret, false, gateway.CodeInvalidKey, -1},
 		{"chat_completions.json", inference, true, "", -1},
+		{"x_api_key.json", inference, true, "", -1},
+		{"x_api_key_on_chat_completions.json", inference, true, "", -1},
+		{"x_api_key_and_same_bearer.json", inference, true, "", -1},
+		{"x_api_key_and_other_bearer.json", inference, false, gateway.CodeInvalidKeyFormat, 0},
+		{"x_api_key_empty.json", "", false, gateway.CodeMissingAuthorization, 0},
+		{"x_api_key.json", "not-a-key", false, gateway.CodeInvalidKeyFormat, 0},
+		{"x_api_key.json", management, false, gateway.CodeWrongKeyKind, 0},
 		{"lowercase_authorization_header.json", inference, true, "", -1},
 		{"authorization_only_in_multivalue_headers.json", inference, true, "", -1},
 		{"bearer_with_extra_spaces.json", inference, true, "", -1},
@@ -265,7 +272,9 @@ func TestAllowPolicyCoversEveryRouteOfTheKind(t *testing.T) {
 	inference, _ := e.key("acme", gateway.KindInference, gateway.Limits{})
 	r := wantAllowResult(t, e.authorize("chat_completions.json", inference))
 	base := "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/v1/"
-	want := []string{base + "POST/chat/completions", base + "POST/embeddings", base + "GET/models", base + "GET/key"}
+	want := []string{base + "POST/chat/completions", base + "POST/embeddings", base + "GET/models", base + "GET/key",
+		base + "POST/messages", base + "POST/responses", base + "GET/responses/*",
+		base + "POST/moderations", base + "POST/images/generations", base + "POST/audio/speech", base + "POST/audio/transcriptions"}
 	if strings.Join(r.Resources, " ") != strings.Join(want, " ") {
 		t.Errorf("resources %v, want %v", r.Resources, want)
 	}

@@ -82,13 +82,16 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	return h.admitToWorkspace(ctx, req, keyState)
 }
 
-// checkCredential settles what the header alone can: a missing or
+// checkCredential settles what the headers alone can: a missing or
 // malformed key, a bad checksum, a key of the wrong kind for the route.
 // Otherwise it fills in the token, kid and secret digest and returns false.
 func (h *Handler) checkCredential(ev events.APIGatewayCustomAuthorizerRequestTypeRequest, req *request) (decision, bool) {
-	text, cred := bearerToken(ev)
-	if cred == credentialMissing {
+	text, cred := presentedKey(ev)
+	switch cred {
+	case credentialMissing:
 		return denied(gateway.CodeMissingAuthorization, ""), true
+	case credentialConflict:
+		return denied(gateway.CodeInvalidKeyFormat, conflictMessage), true
 	}
 	tok, err := keyformat.Parse(text)
 	if cred == credentialMalformed || err != nil {

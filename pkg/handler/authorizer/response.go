@@ -94,7 +94,7 @@ func (h *Handler) cachedResources(arn methodARN, kind gateway.KeyKind) []string 
 // Refusal messages. They are rendered into JSON by a Gateway Response
 // template without escaping, so none may contain a quote or a backslash.
 var refusalMessages = map[gateway.Code]string{
-	gateway.CodeMissingAuthorization: "Send your API key in the Authorization header: Bearer aistats_v1_sk_...",
+	gateway.CodeMissingAuthorization: "Send your API key in the Authorization header (Bearer aistats_v1_sk_...) or the x-api-key header.",
 	gateway.CodeInvalidKeyFormat:     "The API key is malformed. Check that it was copied whole.",
 	gateway.CodeInvalidKey:           "The API key is not valid.",
 	gateway.CodeKeyExpired:           "The API key has expired.",
@@ -102,6 +102,9 @@ var refusalMessages = map[gateway.Code]string{
 	gateway.CodeKeyRevoked:           "The API key was revoked.",
 	gateway.CodeWorkspaceDisabled:    "The workspace of this API key is disabled.",
 }
+
+// conflictMessage refuses a request whose two key headers disagree.
+const conflictMessage = "The Authorization and x-api-key headers carry different keys; send one key."
 
 func wrongKindMessage(kind gateway.KeyKind) string {
 	if kind == gateway.KindInference {

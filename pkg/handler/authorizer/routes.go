@@ -19,6 +19,8 @@ type route struct{ method, path string }
 var routesByKind = map[gateway.KeyKind][]route{
 	gateway.KindInference: {
 		{"POST", "chat/completions"}, {"POST", "embeddings"}, {"GET", "models"}, {"GET", "key"},
+		{"POST", "messages"}, {"POST", "responses"}, {"GET", "responses/*"},
+		{"POST", "moderations"}, {"POST", "images/generations"}, {"POST", "audio/speech"}, {"POST", "audio/transcriptions"},
 	},
 	gateway.KindManagement: {
 		{"GET", "key"}, {"*", "keys"}, {"*", "keys/*"}, {"*", "management-keys"}, {"*", "management-keys/*"},

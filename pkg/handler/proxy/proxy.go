@@ -22,7 +22,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/access"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
-	"github.com/aistats/edge/pkg/domain/usage"
+	metering "github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
 	"github.com/aistats/edge/pkg/handler/recording"
 )
@@ -82,7 +82,7 @@ type Config struct {
 	// BaseURLs overrides providers' base URLs by id; the local provider
 	// has none of its own.
 	BaseURLs map[string]string
-	Usage    usage.Recorder
+	Usage    metering.Recorder
 	Now      func() time.Time
 	Logger   *slog.Logger
 	// Metrics receives one EMF line per request; nil emits none.
@@ -160,11 +160,14 @@ type call struct {
 	ctx       authcontext.Context
 	start     time.Time
 	route     string
-	model     string
-	provider  string
-	status    int
-	attempts  int
-	usage     tokenUsage
+	// x is how the route speaks to providers; nil outside the forwarding
+	// routes.
+	x        *exchange
+	model    string
+	provider string
+	status   int
+	attempts int
+	usage    usage
 	// estimated marks token counts the proxy estimated because the provider's
 	// own never came (a stream cut off before its usage chunk).
 	estimated bool
@@ -173,6 +176,9 @@ type call struct {
 	failed bool
 	// streamed marks a request answered as a server-sent event stream.
 	streamed bool
+	// readOnly marks a request that bills no tokens even though its answer
+	// holds a usage object (reading a stored response).
+	readOnly bool
 }
 
 // Handle serves one request. It returns an events.APIGatewayProxyResponse,
@@ -180,24 +186,25 @@ type call struct {
 // *events.APIGatewayProxyStreamingResponse.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (any, error) {
 	c := &call{requestID: req.RequestContext.RequestID, start: h.now(), route: req.HTTPMethod + " " + req.Resource}
-	streamRoute := req.Resource == "/chat/completions"
+	c.x = exchanges[c.route]
+	streamRoute := c.x != nil && c.x.streamRoute
 	authCtx, refused := authcontext.Check(req)
 	c.ctx = authCtx
 	if refused != nil {
 		c.status = refused.StatusCode
 		h.logCall(c, nil)
 		h.record(c, nil) // a refusal is usage too: anomalies show up in the rollups
-		return h.respond(streamRoute, *refused), nil
+		return h.respond(streamRoute, c.x.errorShape(*refused)), nil
 	}
 	var resp any
 	var err error
-	switch c.route {
-	case "POST /chat/completions":
-		resp, err = h.forward(ctx, c, req, "/chat/completions", true)
-	case "POST /embeddings":
-		resp, err = h.forward(ctx, c, req, "/embeddings", false)
-	case "GET /models":
+	switch {
+	case c.x != nil:
+		resp, err = h.forward(ctx, c, req, *c.x)
+	case c.route == "GET /models":
 		resp, err = h.models(ctx, c)
+	case c.route == "GET /responses/{id}":
+		resp, err = h.getResponse(ctx, c, req)
 	default:
 		err = gateway.Errorf(gateway.CodeNotFound, "No route %s.", clip(c.route))
 	}
@@ -206,7 +213,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		c.status = r.StatusCode
 		h.logCall(c, err)
 		h.record(c, nil)
-		return h.respond(streamRoute, r), nil
+		return h.respond(streamRoute, c.x.errorShape(r)), nil
 	}
 	return resp, nil
 }
@@ -283,10 +290,10 @@ func (h *Handler) record(c *call, streamErr error) {
 	case c.failed && status < 400:
 		status = 499
 	}
-	h.recorder.Record(c.requestID, usage.Event{
+	h.recorder.Record(c.requestID, metering.Event{
 		Time: c.start, KID: c.ctx.KID, WorkspaceID: c.ctx.WorkspaceID,
 		Route: c.route, Provider: c.provider, Model: c.model,
-		Status: status, Class: usage.ClassOf(status, c.attempts > 0),
+		Status: status, Class: metering.ClassOf(status, c.attempts > 0),
 		PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens,
 		CachedTokens: c.usage.PromptTokensDetails.CachedTokens,
 		Latency:      h.now().Sub(c.start), Streamed: c.streamed,
@@ -300,13 +307,15 @@ func (h *Handler) models(ctx context.Context, c *call) (any, error) {
 		Object  string `json:"object"`
 		Created int64  `json:"created"`
 		OwnedBy string `json:"owned_by"`
+		// Routes lists the routes the model serves (/v1 left out).
+		Routes []string `json:"routes"`
 	}
 	list := []model{}
 	for _, m := range h.registry.All() {
 		if !access.Allowed(c.ctx.Grant(), m) || !h.configured(ctx, m.Provider) {
 			continue
 		}
-		list = append(list, model{ID: m.Name, Object: "model", OwnedBy: m.Provider.ID})
+		list = append(list, model{ID: m.Name, Object: "model", OwnedBy: m.Provider.ID, Routes: routesServed(m.Provider)})
 	}
 	body, _ := json.Marshal(map[string]any{"object": "list", "data": list})
 	c.status = 200
@@ -345,18 +354,30 @@ type requestBody struct {
 	fields map[string]json.RawMessage
 	model  string
 	stream bool
+	// form is a multipart body's parts, for the routes that take one
+	// (fields is then nil).
+	form *multipartForm
 }
 
-func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
+// rawBody is the request body as the client sent it, within MaxBodyBytes.
+func rawBody(req events.APIGatewayProxyRequest) ([]byte, error) {
 	raw := []byte(req.Body)
 	if req.IsBase64Encoded {
 		var err error
 		if raw, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return requestBody{}, gateway.Errorf(gateway.CodeInvalidJSON, "The request body is not valid base64.")
+			return nil, gateway.Errorf(gateway.CodeInvalidJSON, "The request body is not valid base64.")
 		}
 	}
 	if len(raw) > MaxBodyBytes {
-		return requestBody{}, gateway.Errorf(gateway.CodeBodyTooLarge, "The request body is larger than %d MiB.", MaxBodyBytes>>20)
+		return nil, gateway.Errorf(gateway.CodeBodyTooLarge, "The request body is larger than %d MiB.", MaxBodyBytes>>20)
+	}
+	return raw, nil
+}
+
+func parseBody(req events.APIGatewayProxyRequest) (requestBody, error) {
+	raw, err := rawBody(req)
+	if err != nil {
+		return requestBody{}, err
 	}
 	var b requestBody
 	if err := json.Unmarshal(raw, &b.fields); err != nil || b.fields == nil {
@@ -396,8 +417,9 @@ func (b requestBody) upstreamBody(model string) []byte {
 	return out
 }
 
-func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayProxyRequest, path string, streamRoute bool) (any, error) {
-	body, err := parseBody(req)
+func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayProxyRequest, x exchange) (any, error) {
+	streamRoute := x.streamRoute
+	body, err := x.parse(req)
 	if err != nil {
 		return nil, err
 	}
@@ -409,11 +431,14 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	if err := access.Check(c.ctx.Grant(), resolved); err != nil {
 		return nil, err
 	}
+	if err := x.check(resolved, body); err != nil {
+		return nil, err
+	}
 	if body.stream && !streamRoute {
 		return nil, &gateway.Error{Code: gateway.CodeValidationError, Param: "stream", Message: "This route does not stream."}
 	}
 	header := http.Header{"Content-Type": {"application/json"}}
-	for _, name := range forwardedHeaders {
+	for _, name := range x.forwarded() {
 		if v := headerValue(req, name); v != "" {
 			header.Set(name, v)
 		}
@@ -422,13 +447,16 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	// The model first, then its fallback if the registry names one and the
 	// key may use it.
 	candidates := []providers.Resolved{resolved}
-	if fb, ok := h.registry.Resolve(resolved.Fallback); ok && resolved.Fallback != "" && access.Allowed(c.ctx.Grant(), fb) {
+	if fb, ok := h.registry.Resolve(resolved.Fallback); ok && resolved.Fallback != "" && access.Allowed(c.ctx.Grant(), fb) && x.serves(fb.Provider) {
 		candidates = append(candidates, fb)
 	}
 	ctx, cancel := h.withDeadline(ctx, streamRoute)
-	do := func() upstreamAnswer { return h.call(ctx, candidates, header, body, path, resolved) }
+	do := func() upstreamAnswer { return h.adapt(c, body, h.call(ctx, x, candidates, header, body, resolved)) }
 	if body.stream {
 		return h.stream(c, body, do, cancel)
+	}
+	if x.binary {
+		return h.binary(c, do, cancel)
 	}
 	defer cancel()
 	a := do()
@@ -455,7 +483,7 @@ func (h *Handler) withDeadline(ctx context.Context, streamRoute bool) (context.C
 // call asks each candidate in turn, with the upstream client's retries,
 // until one answers with something other than a retryable failure. It starts
 // nothing once ctx is done: no attempt outlives the route's deadline.
-func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, header http.Header, body requestBody, path string, resolved providers.Resolved) upstreamAnswer {
+func (h *Handler) call(ctx context.Context, x exchange, candidates []providers.Resolved, header http.Header, body requestBody, resolved providers.Resolved) upstreamAnswer {
 	var result upstream.Result
 	var answer upstreamAnswer
 	tried := false
@@ -472,11 +500,10 @@ func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, hea
 		tried = true
 		answer.provider = m.Provider.ID
 		hdr := header.Clone()
-		if m.Provider.Auth == providers.AuthBearer {
-			cred, _ := h.creds.Credential(ctx, m.Provider)
-			hdr.Set("Authorization", "Bearer "+cred)
-		}
-		r := h.upstream.Do(ctx, upstream.Request{Method: "POST", URL: h.baseURL(m.Provider) + path, Header: hdr, Body: body.upstreamBody(m.Model)})
+		path, payload, translated := x.upstreamRequest(m, body, hdr)
+		answer.translated = translated
+		h.authorizeUpstream(ctx, m.Provider, hdr)
+		r := h.upstream.Do(ctx, upstream.Request{Method: "POST", URL: h.baseURL(m.Provider) + path, Header: hdr, Body: payload})
 		answer.attempts += r.Attempts
 		result = r
 		if r.Response != nil && !upstream.Retryable(r.Response.StatusCode) {
@@ -510,7 +537,7 @@ func (h *Handler) call(ctx context.Context, candidates []providers.Resolved, hea
 // timeout between client and proxy fires while a slow model thinks. Past
 // that point a failure can only be told as an SSE error event.
 func (h *Handler) stream(c *call, body requestBody, do func() upstreamAnswer, cancel context.CancelFunc) (any, error) {
-	relay := newRelay(h.keepAlive, c.requestID, cancel, h.streamEnded(c, body))
+	relay := newRelay(h.keepAlive, c.requestID, cancel, h.streamEnded(c, body), c.x.sse())
 	answers := askInBackground(do, relay.closed)
 	timer := time.NewTimer(h.preludeAfter)
 	defer timer.Stop()
@@ -550,7 +577,7 @@ func (h *Handler) streamEnded(c *call, body requestBody) func(streamOutcome) {
 		if o.answered && !o.sawUsage {
 			// The provider bills the whole prompt and what it sent, even
 			// when the stream is cut off before its usage chunk.
-			c.usage = tokenUsage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
+			c.usage = usage{PromptTokens: estimatePromptTokens(body.fields), CompletionTokens: o.relayedTokens}
 			c.estimated = true
 		}
 		c.failed = o.failed
@@ -592,9 +619,9 @@ func (h *Handler) whole(c *call, resp *http.Response, streamRoute bool) (any, er
 		return nil, gateway.Errorf(gateway.CodeUpstreamError, "The provider's answer is larger than the %d MiB the gateway relays whole; ask for less in one request.", maxUpstreamBody>>20)
 	}
 	var parsed struct {
-		Usage *tokenUsage `json:"usage"`
+		Usage *usage `json:"usage"`
 	}
-	if json.Unmarshal(raw, &parsed) == nil && parsed.Usage != nil {
+	if !c.readOnly && json.Unmarshal(raw, &parsed) == nil && parsed.Usage != nil {
 		c.usage = *parsed.Usage
 	}
 	c.status = resp.StatusCode

@@ -142,10 +142,14 @@ func (f *fixture) call(method, resource, body string, headers map[string]string)
 	f.t.Helper()
 	authz := f.ctx.Encode()
 	authz["principalId"] = f.ctx.KID
-	req := events.APIGatewayProxyRequest{
+	return f.invoke(events.APIGatewayProxyRequest{
 		HTTPMethod: method, Resource: resource, Path: resource, Body: body, Headers: headers,
 		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-1", Authorizer: authz},
-	}
+	})
+}
+
+func (f *fixture) invoke(req events.APIGatewayProxyRequest) answer {
+	f.t.Helper()
 	out, err := f.h.Handle(context.Background(), req)
 	if err != nil {
 		f.t.Fatalf("Handle: %v", err)
@@ -154,11 +158,20 @@ func (f *fixture) call(method, resource, body string, headers map[string]string)
 	case events.APIGatewayProxyResponse:
 		return answer{status: r.StatusCode, headers: r.Headers, body: r.Body}
 	case *events.APIGatewayProxyStreamingResponse:
-		a := answer{status: r.StatusCode, headers: r.Headers, stream: r}
-		return a
+		return answer{status: r.StatusCode, headers: r.Headers, stream: r}
 	}
 	f.t.Fatalf("Handle returned %T", out)
 	return answer{}
+}
+
+// callBase64 sends body base64-encoded, as API Gateway hands over a body of
+// a binary media type.
+func (f *fixture) callBase64(method, resource, body string, headers map[string]string) answer {
+	f.t.Helper()
+	return f.invoke(events.APIGatewayProxyRequest{
+		HTTPMethod: method, Resource: resource, Path: resource, Body: body, IsBase64Encoded: true, Headers: headers,
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-1", Authorizer: f.ctx.Encode()},
+	})
 }
 
 // readAll drains a streaming answer's body.

@@ -13,8 +13,8 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
-// tokenUsage is the token counts an upstream reports.
-type tokenUsage struct {
+// usage is the token counts an upstream reports.
+type usage struct {
 	PromptTokens        int64 `json:"prompt_tokens"`
 	CompletionTokens    int64 `json:"completion_tokens"`
 	PromptTokensDetails struct {
@@ -36,13 +36,17 @@ type upstreamAnswer struct {
 	// provider and attempts say who was asked and how often, for the log.
 	provider string
 	attempts int
+	// translated marks an answer in another wire format than the client's
+	// (chat completions for an Anthropic Messages request), which adapt
+	// turns into the client's.
+	translated bool
 }
 
 // streamOutcome is what a finished stream reports, for its log line and usage.
 type streamOutcome struct {
 	provider string
 	attempts int
-	usage    tokenUsage
+	usage    usage
 	// sawUsage is set once the provider's usage chunk passed.
 	sawUsage bool
 	// answered is set when the provider answered 200 and its stream began:
@@ -66,6 +70,7 @@ type streamOutcome struct {
 // Read runs on one goroutine; Close may run on another while Read waits.
 type sseRelay struct {
 	keepAlive time.Duration
+	dialect   sseDialect
 	reqID     string
 	// cancel ends the upstream call's context: the call is over when the
 	// stream is.
@@ -99,8 +104,8 @@ type sseRelay struct {
 	out     streamOutcome
 }
 
-func newRelay(keepAlive time.Duration, reqID string, cancel context.CancelFunc, finish func(streamOutcome)) *sseRelay {
-	return &sseRelay{keepAlive: keepAlive, reqID: reqID, cancel: cancel, finish: finish,
+func newRelay(keepAlive time.Duration, reqID string, cancel context.CancelFunc, finish func(streamOutcome), dialect sseDialect) *sseRelay {
+	return &sseRelay{keepAlive: keepAlive, reqID: reqID, cancel: cancel, finish: finish, dialect: dialect,
 		closed: make(chan struct{}), betweenEvents: true}
 }
 
@@ -145,7 +150,7 @@ func (s *sseRelay) begin(a upstreamAnswer) {
 // fail ends the stream with an error event for err. Called with mu held.
 func (s *sseRelay) fail(err error) {
 	s.out.failed, s.out.err, s.done = true, err, true
-	s.pending = errorEvent(gateway.MarshalErrorBody(err, s.reqID))
+	s.pending = errorEvent(s.dialect.errorBody(err, s.reqID))
 }
 
 func errorEvent(data []byte) []byte {
@@ -246,8 +251,9 @@ func (s *sseRelay) note(b []byte) {
 	s.betweenEvents = s.tail == [2]byte{'\n', '\n'}
 }
 
-// scan looks at complete lines for the usage object, the [DONE] sentinel and
-// the content relayed. Called with mu held.
+// scan looks at complete lines for the usage object, the end of the answer
+// and the content relayed, as the route's dialect reads them. Called with mu
+// held.
 func (s *sseRelay) scan(b []byte) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
@@ -262,22 +268,8 @@ func (s *sseRelay) scan(b []byte) {
 		line := bytes.TrimSpace(s.line)
 		data, ok := bytes.CutPrefix(line, []byte("data:"))
 		data = bytes.TrimSpace(data)
-		switch {
-		case !ok:
-		case bytes.Equal(data, []byte("[DONE]")):
+		if ok && s.dialect.scan(data, &s.out) {
 			s.sawDone = true
-		default:
-			// Only a chunk that carries a usage object is decoded: OpenAI
-			// sends "usage":null in every other one when asked for usage.
-			if hasUsageObject(data) {
-				var chunk struct {
-					Usage *tokenUsage `json:"usage"`
-				}
-				if json.Unmarshal(data, &chunk) == nil && chunk.Usage != nil {
-					s.out.usage, s.out.sawUsage = *chunk.Usage, true
-				}
-			}
-			s.out.relayedTokens += estimateTokens(deltaContent(data))
 		}
 		s.line = s.line[:0]
 	}
@@ -310,6 +302,38 @@ func (s *sseRelay) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.end()
 	return nil
+}
+
+// sseDialect is how a route's event stream is read and how it tells an
+// error: chat completions, Anthropic Messages or OpenAI Responses.
+type sseDialect struct {
+	// scan reads one event's data for usage and relayed text, and reports
+	// whether it completes the answer.
+	scan func(data []byte, out *streamOutcome) (complete bool)
+	// errorBody renders err as an error event's data.
+	errorBody func(err error, requestID string) []byte
+}
+
+// chatDialect reads chat completions chunks; the answer is complete at the
+// [DONE] sentinel.
+var chatDialect = sseDialect{scan: scanChat, errorBody: gateway.MarshalErrorBody}
+
+func scanChat(data []byte, out *streamOutcome) bool {
+	if bytes.Equal(data, []byte("[DONE]")) {
+		return true
+	}
+	// Only a chunk that carries a usage object is decoded: OpenAI sends
+	// "usage":null in every other one when asked for usage.
+	if hasUsageObject(data) {
+		var chunk struct {
+			Usage *usage `json:"usage"`
+		}
+		if json.Unmarshal(data, &chunk) == nil && chunk.Usage != nil {
+			out.usage, out.sawUsage = *chunk.Usage, true
+		}
+	}
+	out.relayedTokens += estimateTokens(deltaContent(data))
+	return false
 }
 
 var usageKey = []byte(`"usage"`)
