@@ -79,8 +79,9 @@ func keyStateItem(k gateway.Key, workspaceDisabled bool) item {
 
 func decodeKeyState(it item, now time.Time) (gateway.KeyState, error) {
 	r := itemReader{item: it}
+	kid, shard, sharded := strings.Cut(strings.TrimPrefix(r.str(attrPK), "key#"), "#") // a shard's pk ends #<i>
 	a := gateway.KeyState{
-		KID:         strings.TrimPrefix(r.str(attrPK), "key#"),
+		KID:         kid,
 		WorkspaceID: r.str(attrWorkspaceID),
 		Kind:        gateway.KeyKind(r.str(attrKind)),
 		SecretHash:  r.bytes(attrSecretHash),
@@ -102,6 +103,16 @@ func decodeKeyState(it item, now time.Time) (gateway.KeyState, error) {
 		a.ExpiresAt = &t
 	}
 	a.Used, a.Stale = readCounters(it, now)
+	a.Shards = int(max(r.num(attrShards), r.num(attrShardOf)))
+	a.KeyLimits = a.Limits
+	if sharded {
+		i, err := strconv.Atoi(shard)
+		if err != nil {
+			return gateway.KeyState{}, gateway.Internal(errors.New("decode state of key " + kid + ": shard " + shard))
+		}
+		a.Shard = i + 1
+		a.KeyLimits = gateway.Limits{RequestsPerMinute: r.num(attrKeyRPM), RequestsPerDay: r.num(attrKeyRPD), RequestsPerMonth: r.num(attrKeyRPMo)}
+	}
 	if r.err != nil {
 		return gateway.KeyState{}, gateway.Internal(errors.New("decode state of key " + a.KID + ": " + r.err.Error()))
 	}
@@ -181,7 +192,7 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 	e := expression{
 		names: map[string]string{
 			"#state": attrState, "#kind": attrKind, "#hash": attrSecretHash, "#wsoff": attrWorkspaceOff,
-			"#exp": attrExpiresMS, "#last": attrLastUsed,
+			"#exp": attrExpiresMS, "#last": attrLastUsed, "#shards": attrShards,
 			"#cm":  counterAttr(limits.Minute, limits.Minute.ID(now)),
 			"#cd":  counterAttr(limits.Day, limits.Day.ID(now)),
 			"#cmo": counterAttr(limits.Month, limits.Month.ID(now)),
@@ -196,13 +207,21 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 	}
 	update := "SET #last = :minute ADD #cm :one, #cd :one, #cmo :one" +
 		e.removeClause(removals(now, a.Stale, limits.Windows[:]...))
-	condition := "#state = :active AND #kind = :kind AND #hash = :hash" +
+	// A limit of 0 is none; a shard's share of -1 admits nothing (a limit
+	// smaller than the number of shards leaves some without a share). A
+	// sharded key's own item no longer counts: a container that has not
+	// yet seen it sharded is refused here, reads it, and moves on.
+	condition := "#state = :active AND #kind = :kind AND #hash = :hash AND attribute_not_exists(#shards)" +
 		" AND (attribute_not_exists(#wsoff) OR #wsoff = :false)" +
 		" AND (attribute_not_exists(#exp) OR #exp > :now)" +
-		" AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)" +
-		" AND (attribute_not_exists(#cd) OR #ld = :zero OR #cd < #ld)" +
-		" AND (attribute_not_exists(#cmo) OR #lmo = :zero OR #cmo < #lmo)"
-	attrs, admitted, err := s.countingUpdate(ctx, KeyStatePK(a.KID), update, condition, e)
+		" AND (#lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)" +
+		" AND (#ld = :zero OR (attribute_not_exists(#cd) AND #ld > :zero) OR #cd < #ld)" +
+		" AND (#lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)"
+	pk := KeyStatePK(a.KID)
+	if a.Shard > 0 {
+		pk = KeyShardPK(a.KID, a.Shard-1)
+	}
+	attrs, admitted, err := s.countingUpdate(ctx, pk, update, condition, e)
 	if err != nil {
 		return gateway.KeyState{}, false, classify("admit request for key "+a.KID, err)
 	}

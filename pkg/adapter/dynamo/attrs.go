@@ -100,3 +100,18 @@ const (
 	attrDeliveryStatus   = "delivery_status"
 	attrDeliveryError    = "delivery_error"
 )
+
+// A hot key's sharding (shards.go): the number of shards on the key's own
+// state item, which stops counting once it is set; each shard's shard_of;
+// and the state version every change of the key's state item increments,
+// so that a shard is never overwritten by an older state.
+const (
+	attrShards  = "shards"
+	attrShardOf = "shard_of"
+	attrVersion = "v"
+	// The key's whole limits, on a shard, whose rpm, rpd and rpmo hold
+	// its share: for the rate-limit headers.
+	attrKeyRPM  = "key_rpm"
+	attrKeyRPD  = "key_rpd"
+	attrKeyRPMo = "key_rpmo"
+)

@@ -295,6 +295,14 @@ func (b *updateBuilder) setValue(name string, v ddbtypes.AttributeValue) {
 	b.values[placeholder] = v
 }
 
+// setIfAbsent sets name to v only if the item does not hold it yet.
+func (b *updateBuilder) setIfAbsent(name string, v ddbtypes.AttributeValue) {
+	placeholder := fmt.Sprintf(":v%d", len(b.values))
+	b.set = append(b.set, "#"+name+" = if_not_exists(#"+name+", "+placeholder+")")
+	b.names["#"+name] = name
+	b.values[placeholder] = v
+}
+
 func (b *updateBuilder) removeAttr(name string) {
 	b.remove = append(b.remove, "#"+name)
 	b.names["#"+name] = name
@@ -446,21 +454,25 @@ func (s *Store) updateKeyState(ctx context.Context, kid string, fields []keyFiel
 	}
 	b.names["#state_cond"] = attrState
 	b.values[":revoked_state"] = str(string(gateway.KeyRevoked))
+	b.names["#version"] = attrVersion
+	b.values[":version_step"] = num(1)
 	in := &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(KeyStatePK(kid))},
-		UpdateExpression:          aws.String(b.expression()),
+		UpdateExpression:          aws.String(b.expression() + " ADD #version :version_step"),
 		ConditionExpression:       aws.String("attribute_exists(" + attrPK + ") AND #state_cond <> :revoked_state"),
 		ExpressionAttributeNames:  b.names,
 		ExpressionAttributeValues: b.values,
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
 	}
-	if _, err := s.client.UpdateItem(ctx, in); err != nil {
+	out, err := s.client.UpdateItem(ctx, in)
+	if err != nil {
 		if isConditionFailed(err) {
 			return gateway.Internal(fmt.Errorf("update state of key %s: state item missing or revoked", kid))
 		}
 		return classify("update state of key "+kid, err)
 	}
-	return nil
+	return s.syncShards(ctx, out.Attributes, s.now())
 }
 
 // RevokeKey marks a key revoked for good. The record stays, for audit and
@@ -489,14 +501,21 @@ func (s *Store) RevokeKey(ctx context.Context, kid string) (gateway.Key, error) 
 		return gateway.Key{}, gateway.Internal(err)
 	}
 	// Unconditional: revocation must win even if the state item is missing.
-	if _, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	state, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(KeyStatePK(kid))},
-		UpdateExpression:          aws.String("SET #state = :revoked"),
-		ExpressionAttributeNames:  map[string]string{"#state": attrState},
-		ExpressionAttributeValues: item{":revoked": str(string(gateway.KeyRevoked))},
-	}); err != nil {
+		UpdateExpression:          aws.String("SET #state = :revoked ADD #v :one"),
+		ExpressionAttributeNames:  map[string]string{"#state": attrState, "#v": attrVersion},
+		ExpressionAttributeValues: item{":revoked": str(string(gateway.KeyRevoked)), ":one": num(1)},
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	if err != nil {
 		return gateway.Key{}, classify("write revoked state of key "+kid, err)
+	}
+	// A hot key's shards are revoked before this answers, so its very next
+	// request is refused whichever shard it reaches.
+	if err := s.syncShards(ctx, state.Attributes, now); err != nil {
+		return gateway.Key{}, err
 	}
 	return k, nil
 }

@@ -88,8 +88,9 @@ func classify(doing string, err error) error {
 	}
 	if apiErr, ok := errors.AsType[smithy.APIError](err); ok {
 		switch apiErr.ErrorCode() {
-		case "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException",
-			"ServiceUnavailable", "InternalServerError", "LimitExceededException":
+		case "ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException":
+			return gateway.Unavailable(fmt.Errorf("%w: %w", gateway.ErrThrottled, wrapped))
+		case "ServiceUnavailable", "InternalServerError", "LimitExceededException":
 			return gateway.Unavailable(wrapped)
 		case "ValidationException":
 			// DynamoDB refused a value the request carried (a key too long,
@@ -306,15 +307,19 @@ func (s *Store) workspaceKIDs(ctx context.Context, id string) ([]string, error) 
 }
 
 func (s *Store) setKeyWorkspaceDisabled(ctx context.Context, kid string, disabled bool) error {
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(KeyStatePK(kid))},
-		UpdateExpression:          aws.String("SET " + attrWorkspaceOff + " = :off"),
+		UpdateExpression:          aws.String("SET " + attrWorkspaceOff + " = :off ADD " + attrVersion + " :one"),
 		ConditionExpression:       aws.String("attribute_exists(" + attrPK + ")"),
-		ExpressionAttributeValues: item{":off": boolean(disabled)},
+		ExpressionAttributeValues: item{":off": boolean(disabled), ":one": num(1)},
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
 	})
-	if err != nil && !isConditionFailed(err) { // no state item: the key is refused anyway
+	if isConditionFailed(err) {
+		return nil // no state item: the key is refused anyway
+	}
+	if err != nil {
 		return classify("mark workspace status on key "+kid, err)
 	}
-	return nil
+	return s.syncShards(ctx, out.Attributes, s.now())
 }

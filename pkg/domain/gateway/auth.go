@@ -17,6 +17,25 @@ type Admission struct {
 	// Stale names counter attributes of past windows seen on the item, to
 	// remove in the same write so the item stays small.
 	Stale []string
+	// Shard, when nonzero, counts on the key's shard Shard-1 instead of its
+	// own item: a hot key's requests are spread over its shards (KeySharder).
+	Shard int
+}
+
+// KeySharder spreads a hot key over several items, so that one key can take
+// more requests a second than one DynamoDB item (docs/architecture.md §5).
+// Each shard holds the key's state and a share of each limit; together the
+// shares are the limit, so admissions stay exact.
+type KeySharder interface {
+	// ShardKey splits an active key over n shards. Its own item stops
+	// counting from that write on, and the shards take over what was left
+	// of each current window. Sharding a sharded key changes nothing.
+	ShardKey(ctx context.Context, kid string, n int, now time.Time) (KeyState, error)
+	// GetKeyShardState reads shard i of a key (0 ≤ i < Shards), creating it
+	// from the key's own item if it is missing.
+	GetKeyShardState(ctx context.Context, kid string, shard int, now time.Time) (KeyState, error)
+	// ReleaseKeyShard undoes a request counted on shard i.
+	ReleaseKeyShard(ctx context.Context, kid string, shard int, now time.Time) error
 }
 
 // KeyState is the authorizer's view of a key: the state item that its one
@@ -37,6 +56,11 @@ type KeyState struct {
 	Used [3]int64
 	// Stale lists counter attributes of past windows still on the item.
 	Stale []string
+	// Shards is how many shards a hot key is spread over (0: not sharded).
+	// Shard is i+1 on the state of shard i, 0 on the key's own item; on a
+	// shard, Limits and Used are the shard's share and KeyLimits the key's.
+	Shards, Shard int
+	KeyLimits     Limits
 }
 
 // WorkspaceAdmission asks to count one request against a workspace's own

@@ -124,6 +124,11 @@ func Internal(err error) *Error {
 
 // Unavailable wraps a failure of a dependency the request cannot do without
 // (DynamoDB unreachable, throttled or too slow).
+// ErrThrottled is in the chain of an unavailability that was the database
+// refusing a call for rate (a partition over its write rate): the sign of a
+// hot key that the authorizer spreads over shards (KeySharder).
+var ErrThrottled = errors.New("throttled")
+
 func Unavailable(err error) *Error {
 	return &Error{Code: CodeServiceUnavailable, Message: "The service is temporarily unavailable; try again shortly.", Err: err}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -67,6 +69,8 @@ type Handler struct {
 	// resources caches the Allow policy's resources per API stage and key
 	// kind: they never change in a container's life.
 	resources map[resourcesKey][]string
+	// sharding lets one request per key shard a hot key (shards.go).
+	sharding singleflight.Group
 }
 
 // New returns a Handler.

@@ -17,6 +17,9 @@ type cachedKeyState struct {
 	workspaceID string
 	secretHash  []byte
 	stale       []string
+	// shards is how many shards the key is spread over; a key is never
+	// unsharded, so this is safe to remember.
+	shards int
 }
 
 type cachedWorkspace struct {
@@ -87,7 +90,11 @@ func (h *Handler) rememberKey(auth gateway.KeyState) {
 	if len(h.keys) >= maxCachedEntries {
 		clear(h.keys)
 	}
-	h.keys[auth.KID] = cachedKeyState{workspaceID: auth.WorkspaceID, secretHash: auth.SecretHash, stale: auth.Stale}
+	c := cachedKeyState{workspaceID: auth.WorkspaceID, secretHash: auth.SecretHash, shards: auth.Shards}
+	if auth.Shard == 0 { // a shard's stale counters are its own, not the key's item's
+		c.stale = auth.Stale
+	}
+	h.keys[auth.KID] = c
 }
 
 // rememberFull records a rate-limited refusal of kid by the full window w.

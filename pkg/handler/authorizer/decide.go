@@ -3,6 +3,7 @@ package authorizer
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -135,7 +136,11 @@ func (h *Handler) release(req *request) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.storeTimeout)
 	defer cancel()
 	req.calls.Add(1)
-	if err := h.store.ReleaseKey(ctx, req.kid, req.now); err != nil {
+	release := func() error { return h.store.ReleaseKey(ctx, req.kid, req.now) }
+	if sharder, ok := h.store.(gateway.KeySharder); ok && req.shard > 0 {
+		release = func() error { return sharder.ReleaseKeyShard(ctx, req.kid, req.shard-1, req.now) }
+	}
+	if err := release(); err != nil {
 		h.log.LogAttrs(ctx, slog.LevelWarn, "release key count", slog.String("request_id", req.id),
 			slog.String("kid", req.kid), slog.String("workspace", req.workspace), slog.String("error", err.Error()))
 	}
@@ -145,11 +150,19 @@ func (h *Handler) release(req *request) {
 // why; if nothing explains the refusal (a window rolled over between the
 // write and the read), it tries once more.
 func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (decision, gateway.KeyState, error) {
+	if n := h.knownShards(req.kid); n > 0 {
+		return h.admitSharded(ctx, req, n)
+	}
 	for attempt := 0; attempt < 2; attempt++ {
 		req.calls.Add(1)
 		auth, admitted, err := h.store.AdmitKey(ctx, gateway.Admission{
 			KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Stale: stale,
 		})
+		if errors.Is(err, gateway.ErrThrottled) {
+			if n := h.shardOnThrottle(ctx, req); n > 0 {
+				return h.admitSharded(ctx, req, n)
+			}
+		}
 		if err != nil {
 			return decision{}, gateway.KeyState{}, err
 		}
@@ -170,6 +183,9 @@ func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (d
 		}
 		if d, explained := h.keyRefusal(req, auth); explained {
 			return d, auth, nil
+		}
+		if auth.Shards > 0 { // sharded since this container last saw it
+			return h.admitSharded(ctx, req, auth.Shards)
 		}
 		stale = auth.Stale
 	}
@@ -208,6 +224,10 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyState) (decision, boo
 	case auth.ExpiresAt != nil && !req.now.Before(*auth.ExpiresAt):
 		req.refused(auth.WorkspaceID, usage.RefusedExpired)
 		return denied(gateway.CodeKeyExpired, ""), true
+	case auth.Shards > 0:
+		// A hot key: its own item's counters are frozen, and a shard's
+		// are its share; the caller looks at the shards.
+		return decision{}, false
 	}
 	// The key is fine, so a limit refused it.
 	var exhausted []limits.Status
@@ -255,10 +275,20 @@ func (h *Handler) workspaceRefusal(req *request, key gateway.KeyState, ws gatewa
 
 // keyStatuses appends the standing of each of the key's limits to out (a
 // caller's buffer, so the hot path does not allocate a slice).
+//
+// On a hot key's shard the limit shown is the key's, and what is used is
+// estimated from the shard: its share's remainder times the shards, since
+// reading every shard would cost a call each. A refusal's headers are
+// exact: every shard's share is used.
 func keyStatuses(out []limits.Status, auth gateway.KeyState, now time.Time) []limits.Status {
 	limitOf := [...]int64{auth.Limits.RequestsPerMinute, auth.Limits.RequestsPerDay, auth.Limits.RequestsPerMonth}
+	keyLimit := [...]int64{auth.KeyLimits.RequestsPerMinute, auth.KeyLimits.RequestsPerDay, auth.KeyLimits.RequestsPerMonth}
 	for _, w := range limits.Windows {
-		if limitOf[w] > 0 {
+		switch {
+		case auth.Shard > 0 && keyLimit[w] > 0:
+			left := max(0, limitOf[w]-auth.Used[w]) * int64(auth.Shards)
+			out = append(out, limits.Status{Window: w, Scope: "key", Limit: keyLimit[w], Used: max(0, keyLimit[w]-left), Reset: w.End(now)})
+		case auth.Shard == 0 && limitOf[w] > 0:
 			out = append(out, limits.Status{Window: w, Scope: "key", Limit: limitOf[w], Used: auth.Used[w], Reset: w.End(now)})
 		}
 	}

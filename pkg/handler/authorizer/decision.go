@@ -87,6 +87,8 @@ type request struct {
 	// which is not told to a caller who did not prove the secret.
 	owner   string
 	refusal usage.Refusal
+	// shard is i+1 when a hot key's request was counted on its shard i.
+	shard int
 }
 
 // refused marks the request as a refusal of a real key of workspace owner.

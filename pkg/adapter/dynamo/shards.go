@@ -1,0 +1,217 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/domain/limits"
+)
+
+// Hot keys (docs/architecture.md §5). One DynamoDB item takes about 1,000
+// write units a second, so a key whose every request writes its state item
+// cannot go faster. A hot key is spread over n shard items, key#<kid>#<i>:
+// each is a copy of the key's state with share i of each limit, and an
+// admission writes one shard, so n shards take n times the rate. The shares
+// of a limit L add up to L exactly, so the shards together admit at most L.
+//
+// Sharding freezes the key's own item: one conditional write sets shards on
+// it, after which no admission counts there (AdmitKey's condition refuses
+// it). What was counted there by then is taken off the shards' shares in
+// the same windows, so the limit holds across the switch. Every later
+// change of the key's state (revocation, a new limit, a disable) is written
+// to its own item first, then to each shard, each write carrying the
+// item's new version, so an older state never overwrites a newer one.
+
+var _ gateway.KeySharder = (*Store)(nil)
+
+// KeyShardPK is the Counters-table key of shard i of a key.
+func KeyShardPK(kid string, i int) string { return KeyStatePK(kid) + "#" + strconv.Itoa(i) }
+
+// MinShareableLimit is the smallest nonzero limit, per shard, that a key
+// may be sharded with: a smaller one would leave shards with no share, and
+// a key that low never needs more than one item's rate anyway.
+const MinShareableLimit = 4
+
+// share is shard i's part of limit l over n shards: the parts differ by at
+// most one and add up to l. 0 (no limit) stays 0; a shard left with no part
+// of a nonzero limit gets -1, which admits nothing.
+func share(l int64, i, n int) int64 {
+	if l == 0 {
+		return 0
+	}
+	p := l / int64(n)
+	if int64(i) < l%int64(n) {
+		p++
+	}
+	if p == 0 {
+		return -1
+	}
+	return p
+}
+
+// ShardKey splits an active key over n shards (gateway.KeySharder).
+func (s *Store) ShardKey(ctx context.Context, kid string, n int, now time.Time) (gateway.KeyState, error) {
+	if n < 2 {
+		return gateway.KeyState{}, gateway.Internal(fmt.Errorf("shard key %s over %d shards", kid, n))
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(s.tables.Counters),
+		Key:              item{attrPK: str(KeyStatePK(kid))},
+		UpdateExpression: aws.String("SET #shards = :n ADD #v :one"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#shards) AND #state = :active" +
+			" AND (#lm = :zero OR #lm >= :min) AND (#ld = :zero OR #ld >= :min) AND (#lmo = :zero OR #lmo >= :min)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#shards": attrShards, "#v": attrVersion, "#state": attrState,
+			"#lm": attrRPM, "#ld": attrRPD, "#lmo": attrRPMo},
+		ExpressionAttributeValues: item{":n": num(int64(n)), ":one": num(1), ":active": str(string(gateway.KeyActive)),
+			":zero": num(0), ":min": num(int64(n * MinShareableLimit))},
+		ReturnValues: ddbtypes.ReturnValueAllNew,
+	})
+	switch {
+	case isConditionFailed(err):
+		// Sharded already (by another container, which writes the shards),
+		// or not shardable (not active, limits too low): as it is.
+		main, err := s.getStateItem(ctx, KeyStatePK(kid))
+		if err != nil {
+			return gateway.KeyState{}, err
+		}
+		return decodeKeyState(main, now.UTC())
+	case err != nil:
+		return gateway.KeyState{}, classify("shard key "+kid, err)
+	}
+	// A shard this misses (a crash, a timeout) is written by the first
+	// request that finds it missing (GetKeyShardState).
+	if err := s.syncShards(ctx, out.Attributes, now); err != nil {
+		return gateway.KeyState{}, err
+	}
+	return decodeKeyState(out.Attributes, now.UTC())
+}
+
+// syncShards writes the state of a key's own item to each of its shards,
+// creating a missing one (with what the frozen item counted taken off its
+// share of each current window). A shard that holds a newer version
+// already is left alone. An item that is not sharded needs nothing.
+func (s *Store) syncShards(ctx context.Context, main item, now time.Time) error {
+	for i := range shardCount(main) {
+		if err := s.syncShard(ctx, main, i, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shardCount(main item) int {
+	r := itemReader{item: main}
+	return int(r.num(attrShards))
+}
+
+func (s *Store) syncShard(ctx context.Context, main item, i int, now time.Time) error {
+	now = now.UTC()
+	state, err := decodeKeyState(main, now)
+	if err != nil {
+		return err
+	}
+	n := state.Shards
+	r := itemReader{item: main}
+	version := r.num(attrVersion)
+	b := updateBuilder{names: map[string]string{}, values: item{}}
+	for _, name := range []string{attrState, attrWorkspaceID, attrKind, attrSecretHash, attrModels, attrProviders, attrScopes, attrWorkspaceOff, attrExpiresMS} {
+		if v, ok := main[name]; ok {
+			b.setValue(name, v)
+		} else {
+			b.removeAttr(name)
+		}
+	}
+	limitOf := [...]int64{limits.Minute: state.Limits.RequestsPerMinute, limits.Day: state.Limits.RequestsPerDay, limits.Month: state.Limits.RequestsPerMonth}
+	for _, w := range limits.Windows {
+		b.setValue(limitAttr[w], num(share(limitOf[w], i, n)))
+		// What the key's own item counted in a window that is still
+		// current is taken off this shard's share, once: on the write that
+		// creates the shard's counter for that window.
+		if limitOf[w] > 0 && state.Used[w] > 0 {
+			left := max(0, limitOf[w]-state.Used[w])
+			taken := share(limitOf[w], i, n) - max(0, share(left, i, n))
+			if taken > 0 {
+				b.setIfAbsent(counterAttr(w, w.ID(now)), num(taken))
+			}
+		}
+	}
+	b.setValue(attrKeyRPM, num(state.Limits.RequestsPerMinute))
+	b.setValue(attrKeyRPD, num(state.Limits.RequestsPerDay))
+	b.setValue(attrKeyRPMo, num(state.Limits.RequestsPerMonth))
+	b.setValue(attrShardOf, num(int64(n)))
+	b.setValue(attrVersion, num(version))
+	b.names["#cond_v"] = attrVersion
+	b.values[":cond_v"] = num(version)
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(KeyShardPK(state.KID, i))},
+		UpdateExpression:          aws.String(b.expression()),
+		ConditionExpression:       aws.String("attribute_not_exists(#cond_v) OR #cond_v < :cond_v"),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+	})
+	if err != nil && !isConditionFailed(err) {
+		return classify(fmt.Sprintf("write shard %d of key %s", i, state.KID), err)
+	}
+	return nil
+}
+
+// GetKeyShardState reads shard i of a key, creating it from the key's own
+// item if it is missing: sharding writes its shards one by one, and a
+// request may reach one that is not there yet.
+func (s *Store) GetKeyShardState(ctx context.Context, kid string, shard int, now time.Time) (gateway.KeyState, error) {
+	it, err := s.getStateItem(ctx, KeyShardPK(kid, shard))
+	if gateway.ErrorCode(err) == gateway.CodeKeyNotFound {
+		it, err = s.createShard(ctx, kid, shard, now)
+	}
+	if err != nil {
+		return gateway.KeyState{}, err
+	}
+	return decodeKeyState(it, now.UTC())
+}
+
+// createShard writes a missing shard from the key's own item, and reads it.
+func (s *Store) createShard(ctx context.Context, kid string, shard int, now time.Time) (item, error) {
+	main, err := s.getStateItem(ctx, KeyStatePK(kid))
+	if err != nil {
+		return nil, err
+	}
+	if shard >= shardCount(main) {
+		return nil, keyNotFound(kid)
+	}
+	if err := s.syncShard(ctx, main, shard, now); err != nil {
+		return nil, err
+	}
+	return s.getStateItem(ctx, KeyShardPK(kid, shard))
+}
+
+// ReleaseKeyShard takes back one counted request of shard i.
+func (s *Store) ReleaseKeyShard(ctx context.Context, kid string, shard int, now time.Time) error {
+	now = now.UTC()
+	err := s.releaseCounters(ctx, KeyShardPK(kid, shard), counterAttr(limits.Minute, limits.Minute.ID(now)),
+		counterAttr(limits.Day, limits.Day.ID(now)), counterAttr(limits.Month, limits.Month.ID(now)))
+	if err != nil {
+		return classify("release request of key "+kid, err)
+	}
+	return nil
+}
+
+func (s *Store) getStateItem(ctx context.Context, pk string) (item, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.tables.Counters), Key: item{attrPK: str(pk)}, ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, classify("get state "+pk, err)
+	}
+	if out.Item == nil {
+		return nil, gateway.Errorf(gateway.CodeKeyNotFound, "No state item %s.", pk)
+	}
+	return out.Item, nil
+}

@@ -1,0 +1,118 @@
+package authorizer_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/gateway"
+	"github.com/aistats/edge/pkg/handler/authcontext"
+	"github.com/aistats/edge/pkg/handler/authorizer"
+)
+
+// hotItem is the store with the key's own state item always throttled, as
+// DynamoDB throttles an item past its partition's rate; its shards are not.
+type hotItem struct {
+	*dynamo.Store
+	throttled atomic.Int64
+}
+
+func (h *hotItem) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyState, bool, error) {
+	if a.Shard == 0 {
+		h.throttled.Add(1)
+		return gateway.KeyState{}, false, gateway.Unavailable(fmt.Errorf("%w: %w", gateway.ErrThrottled,
+			&ddbtypes.ProvisionedThroughputExceededException{Message: aws.String("throttled")}))
+	}
+	return h.Store.AdmitKey(ctx, a)
+}
+
+// TestAThrottledKeyIsShardedAndStaysExact: the first throttle shards the
+// key with no operator; then four warm containers sending more than its
+// limit at once admit exactly the limit, refuse the rest 429, and answer
+// none 503; a full key is refused from memory; revocation holds from the
+// next request on every container.
+func TestAThrottledKeyIsShardedAndStaysExact(t *testing.T) {
+	e := newEnv(t)
+	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerMinute: 200})
+	store := &hotItem{Store: e.store}
+	// A Lambda container answers one request at a time: eight of them side
+	// by side, each in a loop. Their store timeout is long: this test is
+	// about exactness, and a loaded machine (the race detector, two cores)
+	// must not turn a slow call into a 503.
+	containers := make([]lambda.Handler, 8)
+	for i := range containers {
+		h, err := authorizer.New(authorizer.Config{Store: store, Now: e.clock.Now, StoreTimeout: 20 * time.Second,
+			Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		containers[i] = lambda.NewHandler(h.Handle)
+	}
+	payload := []byte(fixture(t, "chat_completions.json", key))
+	var admitted, limited, failed atomic.Int64
+	var wg sync.WaitGroup
+	for _, container := range containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 300 / len(containers) {
+				out, err := container.Invoke(context.Background(), payload)
+				r := decodeResult(t, out, err)
+				c, _ := authcontext.Decode(r.Context)
+				switch {
+				case r.Err != nil || r.Effect != "Allow":
+					failed.Add(1)
+				case c.RateLimited:
+					limited.Add(1)
+				default:
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sent := int64(300 / len(containers) * len(containers))
+	if admitted.Load() != 200 || limited.Load() != sent-200 || failed.Load() != 0 {
+		t.Errorf("admitted %d, rate limited %d, failed %d of %d; want exactly 200, the rest 429 and none failed", admitted.Load(), limited.Load(), failed.Load(), sent)
+	}
+	if failed.Load() > 0 {
+		for _, l := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(l, "error") {
+				t.Log(l)
+			}
+		}
+	}
+	state, err := e.store.GetKeyState(context.Background(), kid, e.clock.Now())
+	if err != nil || state.Shards != authorizer.DefaultShards {
+		t.Errorf("the key's own item: %+v, %v; want it sharded over %d", state, err, authorizer.DefaultShards)
+	}
+	before := e.calls.Load()
+	out, err := containers[0].Invoke(context.Background(), payload)
+	if c, _ := authcontext.Decode(decodeResult(t, out, err).Context); !c.RateLimited || c.RateLimit.Limit != 200 || c.RateLimit.Remaining != 0 {
+		t.Errorf("a request on the full key: %+v, want 429 of the key's limit 200", c)
+	}
+	if calls := e.calls.Load() - before; calls != 0 {
+		t.Errorf("a refusal of the full hot key cost %d DynamoDB calls, want 0", calls)
+	}
+
+	if _, err := e.store.RevokeKey(context.Background(), kid); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(authorizer.RefusalRecheck) // past the memory of the full window
+	for i, c := range containers {
+		out, err := c.Invoke(context.Background(), payload)
+		if r := decodeResult(t, out, err); r.Effect != "Deny" || r.code() != string(gateway.CodeKeyRevoked) {
+			t.Errorf("container %d after revocation: %s %s", i, r.Effect, r.code())
+		}
+	}
+}
