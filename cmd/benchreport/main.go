@@ -98,7 +98,7 @@ func main() {
 		}
 		figs = append(figs, rows...)
 	}
-	hot, err := hotKeyBaseline(ctx, db.Endpoint(), *hotSeconds)
+	hot, err := hotKeys(ctx, db.Endpoint(), *hotSeconds)
 	if err != nil {
 		fail(err)
 	}
