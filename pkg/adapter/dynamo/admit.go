@@ -121,8 +121,9 @@ func decodeKeyState(it item, now time.Time) (gateway.KeyState, error) {
 
 func decodeWorkspaceState(it item, now time.Time) (gateway.WorkspaceState, error) {
 	r := itemReader{item: it}
+	id, shard, sharded := strings.Cut(strings.TrimPrefix(r.str(attrPK), "ws#"), "#") // a shard's pk ends #<i>
 	a := gateway.WorkspaceState{
-		ID:     strings.TrimPrefix(r.str(attrPK), "ws#"),
+		ID:     id,
 		Status: gateway.WorkspaceStatus(r.str(attrState)),
 		Plan: gateway.Plan{
 			Providers:         r.list(attrPlanProvs),
@@ -132,6 +133,15 @@ func decodeWorkspaceState(it item, now time.Time) (gateway.WorkspaceState, error
 	}
 	used, stale := readCounters(it, now)
 	a.UsedMinute, a.Stale = used[limits.Minute], stale
+	a.Shards = int(max(r.num(attrShards), r.num(attrShardOf)))
+	if sharded {
+		i, err := strconv.Atoi(shard)
+		if err != nil {
+			return gateway.WorkspaceState{}, gateway.Internal(errors.New("decode state of workspace " + id + ": shard " + shard))
+		}
+		a.Shard, a.Share = i+1, a.Plan.RequestsPerMinute
+		a.Plan.RequestsPerMinute = r.num(attrKeyRPM)
+	}
 	if r.err != nil {
 		return gateway.WorkspaceState{}, gateway.Internal(errors.New("decode state of workspace " + a.ID + ": " + r.err.Error()))
 	}
@@ -214,9 +224,9 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 	condition := "#state = :active AND #kind = :kind AND #hash = :hash AND attribute_not_exists(#shards)" +
 		" AND (attribute_not_exists(#wsoff) OR #wsoff = :false)" +
 		" AND (attribute_not_exists(#exp) OR #exp > :now)" +
-		" AND (#lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)" +
-		" AND (#ld = :zero OR (attribute_not_exists(#cd) AND #ld > :zero) OR #cd < #ld)" +
-		" AND (#lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)"
+		" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)" +
+		" AND (attribute_not_exists(#ld) OR #ld = :zero OR (attribute_not_exists(#cd) AND #ld > :zero) OR #cd < #ld)" +
+		" AND (attribute_not_exists(#lmo) OR #lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)"
 	pk := KeyStatePK(a.KID)
 	if a.Shard > 0 {
 		pk = KeyShardPK(a.KID, a.Shard-1)
@@ -338,13 +348,18 @@ func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission
 	now := a.Now.UTC()
 	e := expression{
 		names: map[string]string{
-			"#state": attrState, "#cm": counterAttr(limits.Minute, limits.Minute.ID(now)), "#lm": attrPlanRPM,
+			"#state": attrState, "#cm": counterAttr(limits.Minute, limits.Minute.ID(now)), "#lm": attrPlanRPM, "#shards": attrShards,
 		},
 		values: item{":active": str(string(gateway.WorkspaceActive)), ":zero": num(0), ":one": num(1)},
 	}
 	update := "ADD #cm :one" + e.removeClause(removals(now, a.Stale, limits.Minute))
-	attrs, admitted, err := s.countingUpdate(ctx, WorkspaceStatePK(a.WorkspaceID), update,
-		"#state = :active AND (attribute_not_exists(#cm) OR #lm = :zero OR #cm < #lm)", e)
+	pk := WorkspaceStatePK(a.WorkspaceID)
+	if a.Shard > 0 {
+		pk = WorkspaceShardPK(a.WorkspaceID, a.Shard-1)
+	}
+	attrs, admitted, err := s.countingUpdate(ctx, pk, update,
+		"#state = :active AND attribute_not_exists(#shards)"+
+			" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)", e)
 	if err != nil {
 		return gateway.WorkspaceState{}, false, classify("admit request for workspace "+a.WorkspaceID, err)
 	}

@@ -117,3 +117,53 @@ func TestAKeyWithLimitsTooLowToShareIsNotSharded(t *testing.T) {
 		t.Errorf("the key admitted %d, want its 10", n)
 	}
 }
+
+func TestAShardedWorkspaceAdmitsExactlyItsLimitAndIsDisabledEverywhere(t *testing.T) {
+	s, clock := newStore(t)
+	ctx := context.Background()
+	if err := s.CreateWorkspace(ctx, gateway.Workspace{ID: "busy", Name: "busy",
+		Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}, RequestsPerMinute: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	now := clock.Now()
+	admit := func(shard int) int {
+		n := 0
+		for {
+			_, ok, err := s.AdmitWorkspace(ctx, gateway.WorkspaceAdmission{WorkspaceID: "busy", Now: now, Shard: shard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return n
+			}
+			n++
+		}
+	}
+	for range 21 {
+		if _, ok, err := s.AdmitWorkspace(ctx, gateway.WorkspaceAdmission{WorkspaceID: "busy", Now: now}); !ok || err != nil {
+			t.Fatalf("before sharding: %v %v", ok, err)
+		}
+	}
+	if ws, err := s.ShardWorkspace(ctx, "busy", 8, now); err != nil || ws.Shards != 8 {
+		t.Fatalf("ShardWorkspace: %+v %v", ws, err)
+	}
+	if n := admit(0); n != 0 {
+		t.Errorf("the workspace's own item admitted %d after sharding", n)
+	}
+	total := 0
+	for i := range 8 {
+		total += admit(i + 1)
+	}
+	if total != 79 {
+		t.Errorf("the shards admitted %d, want the 79 left of 100", total)
+	}
+	if _, err := s.SetWorkspaceStatus(ctx, "busy", gateway.WorkspaceDisabled); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	for i := range 8 {
+		if n := admit(i + 1); n != 0 {
+			t.Errorf("shard %d admitted %d after the workspace was disabled", i, n)
+		}
+	}
+}

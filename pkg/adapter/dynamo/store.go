@@ -235,17 +235,20 @@ func (s *Store) putWorkspaceState(ctx context.Context, id string, status gateway
 		b.setValue(attrPlanModels, stringList(plan.Models))
 		b.setValue(attrPlanRPM, num(plan.RequestsPerMinute))
 	}
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	b.names["#version"] = attrVersion
+	b.values[":version_step"] = num(1)
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(WorkspaceStatePK(id))},
-		UpdateExpression:          aws.String(b.expression()),
+		UpdateExpression:          aws.String(b.expression() + " ADD #version :version_step"),
 		ExpressionAttributeNames:  b.names,
 		ExpressionAttributeValues: b.values,
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
 	})
 	if err != nil {
 		return classify("write state of workspace "+id, err)
 	}
-	return nil
+	return s.syncWorkspaceShards(ctx, out.Attributes, s.now())
 }
 
 // fanOutWorkspaceStatus marks every key of the workspace, so that the

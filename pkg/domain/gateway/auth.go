@@ -69,6 +69,15 @@ type WorkspaceAdmission struct {
 	WorkspaceID string
 	Now         time.Time
 	Stale       []string
+	// Shard, when nonzero, counts on the workspace's shard Shard-1.
+	Shard int
+}
+
+// WorkspaceSharder spreads a hot workspace's own limit over several items,
+// as KeySharder does a key's.
+type WorkspaceSharder interface {
+	ShardWorkspace(ctx context.Context, id string, n int, now time.Time) (WorkspaceState, error)
+	GetWorkspaceShardState(ctx context.Context, id string, shard int, now time.Time) (WorkspaceState, error)
 }
 
 // WorkspaceState is the authorizer's view of a workspace.
@@ -79,6 +88,11 @@ type WorkspaceState struct {
 	// UsedMinute counts the workspace's requests this minute.
 	UsedMinute int64
 	Stale      []string
+	// Shards is how many shards a hot workspace's limit is spread over.
+	// Shard is i+1 on the state of shard i: UsedMinute is then the
+	// shard's count, Share its part of Plan.RequestsPerMinute (the whole).
+	Shards, Shard int
+	Share         int64
 }
 
 // Admitter is the store side of the authorizer. An admit that is refused

@@ -77,6 +77,13 @@ func (h *Handler) freshWorkspaceLocked(id string, now time.Time) (gateway.Worksp
 	return ws.auth, true
 }
 
+// workspaceShards is how many shards a workspace was last seen to have.
+func (h *Handler) workspaceShards(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.workspaces[id].auth.Shards
+}
+
 // workspaceStale returns the stale counters last seen on a workspace's item.
 func (h *Handler) workspaceStale(id string) []string {
 	h.mu.Lock()

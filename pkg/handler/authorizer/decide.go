@@ -244,8 +244,16 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyState) (decision, boo
 }
 
 func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (gateway.WorkspaceState, bool, error) {
+	if n := h.workspaceShards(id); n > 0 {
+		return h.admitWorkspaceSharded(ctx, req, id, n)
+	}
 	req.calls.Add(1)
 	auth, admitted, err := h.store.AdmitWorkspace(ctx, gateway.WorkspaceAdmission{WorkspaceID: id, Now: req.now, Stale: h.workspaceStale(id)})
+	if errors.Is(err, gateway.ErrThrottled) {
+		if n := h.shardWorkspaceOnThrottle(ctx, req, id); n > 0 {
+			return h.admitWorkspaceSharded(ctx, req, id, n)
+		}
+	}
 	if err != nil {
 		return gateway.WorkspaceState{}, false, err
 	}
@@ -256,6 +264,9 @@ func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (
 		}
 	}
 	h.rememberWorkspace(auth, req.now)
+	if !admitted && auth.Shards > 0 && auth.Status == gateway.WorkspaceActive { // sharded since last seen
+		return h.admitWorkspaceSharded(ctx, req, id, auth.Shards)
+	}
 	return auth, admitted, nil
 }
 

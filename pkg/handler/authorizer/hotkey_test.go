@@ -116,3 +116,63 @@ func TestAThrottledKeyIsShardedAndStaysExact(t *testing.T) {
 		}
 	}
 }
+
+// hotWorkspace throttles the workspace's own item, as DynamoDB does when
+// all its keys' requests write it; its shards are not.
+type hotWorkspace struct{ *dynamo.Store }
+
+func (h hotWorkspace) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission) (gateway.WorkspaceState, bool, error) {
+	if a.Shard == 0 {
+		return gateway.WorkspaceState{}, false, gateway.Unavailable(fmt.Errorf("%w: %w", gateway.ErrThrottled,
+			&ddbtypes.ProvisionedThroughputExceededException{Message: aws.String("throttled")}))
+	}
+	return h.Store.AdmitWorkspace(ctx, a)
+}
+
+// TestAThrottledWorkspaceIsShardedAndStaysExact: ten keys with no limit of
+// their own share a workspace limit of 160 a minute; its item throttled, it
+// is sharded, and eight containers admit exactly 160 between them.
+func TestAThrottledWorkspaceIsShardedAndStaysExact(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("busy", 160)
+	var keys []string
+	for range 10 {
+		key, _ := e.key("busy", gateway.KindInference, gateway.Limits{})
+		keys = append(keys, key)
+	}
+	store := hotWorkspace{e.store}
+	var admitted, limited, failed atomic.Int64
+	var wg sync.WaitGroup
+	for c := range 8 {
+		h, err := authorizer.New(authorizer.Config{Store: store, Now: e.clock.Now, StoreTimeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		invoke := lambda.NewHandler(h.Handle)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 30 {
+				out, err := invoke.Invoke(context.Background(), []byte(fixture(t, "chat_completions.json", keys[(c+i)%len(keys)])))
+				r := decodeResult(t, out, err)
+				ctx, _ := authcontext.Decode(r.Context)
+				switch {
+				case r.Err != nil || r.Effect != "Allow":
+					failed.Add(1)
+				case ctx.RateLimited:
+					limited.Add(1)
+				default:
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted.Load() != 160 || limited.Load() != 80 || failed.Load() != 0 {
+		t.Errorf("admitted %d, rate limited %d, failed %d of 240; want exactly 160 and 80", admitted.Load(), limited.Load(), failed.Load())
+	}
+	ws, err := e.store.GetWorkspaceState(context.Background(), "busy", e.clock.Now())
+	if err != nil || ws.Shards != authorizer.DefaultShards {
+		t.Errorf("the workspace's own item: %+v %v; want it sharded", ws, err)
+	}
+}
