@@ -35,21 +35,28 @@ type unshardedStore struct{ gateway.Admitter }
 func hotKeys(ctx context.Context, endpoint string, seconds int) ([]figure, error) {
 	var figs []figure
 	for _, c := range []struct {
-		name  string
-		limit int64 // requests per minute; 0 = above the load
-	}{{"limit above the load", 0}, {"limit of 600 a minute", 600}} {
-		for _, design := range []string{"one item per key", "sharded"} {
-			o, throttled, p99, err := runHotKey(ctx, endpoint, seconds, c.limit, design == "sharded")
+		name       string
+		limit      int64 // the key's requests per minute; 0 = above the load
+		workspace  int64 // the workspace's own limit
+		keys       int
+		designName string
+	}{
+		{"limit above the load", 0, 0, 1, "key"},
+		{"limit of 600 a minute", 600, 0, 1, "key"},
+		{"20 keys, workspace limit of 600 a minute", 0, 600, 20, "workspace"},
+	} {
+		for _, design := range []string{"one item per " + c.designName, "sharded"} {
+			o, throttled, p99, err := runHotKey(ctx, endpoint, seconds, c.limit, c.workspace, c.keys, design == "sharded")
 			if err != nil {
 				return nil, err
 			}
 			sent := o.sent()
 			want := sent
-			if c.limit > 0 {
-				want = min(sent, c.limit)
+			if limit := max(c.limit, c.workspace); limit > 0 {
+				want = min(sent, limit)
 			}
 			f := figure{
-				Name:  "hot key, " + design + ", " + c.name + ": admitted",
+				Name:  "hot " + c.designName + ", " + design + ", " + c.name + ": admitted",
 				Value: float64(o.admitted.Load()), Unit: "requests", Target: "-",
 				Note: fmt.Sprintf("of %d wanted (%d offered at %d/s for %d s): %d × 503, %d × 429, %d throttled DynamoDB calls, p99 %.1f ms",
 					want, sent, hotKeyOffered, seconds, o.unavailable.Load(), o.limited.Load(), throttled, p99),
@@ -68,7 +75,7 @@ func hotKeys(ctx context.Context, endpoint string, seconds int) ([]figure, error
 // runHotKey offers one key hotKeyOffered requests a second through sixteen
 // authorizers on a store behind the partition shim, and reports what they
 // answered, the throttled calls and the p99 latency in ms.
-func runHotKey(ctx context.Context, endpoint string, seconds int, perMinute int64, sharding bool) (*outcomes, int64, float64, error) {
+func runHotKey(ctx context.Context, endpoint string, seconds int, perMinute, workspacePerMinute int64, keys int, sharding bool) (*outcomes, int64, float64, error) {
 	tables := dynamo.TablesWithPrefix(fmt.Sprintf("hot-%d-", time.Now().UnixNano()))
 	if err := dynamo.CreateTables(ctx, dynalite.NewClient(endpoint), tables); err != nil {
 		return nil, 0, 0, err
@@ -82,16 +89,21 @@ func runHotKey(ctx context.Context, endpoint string, seconds int, perMinute int6
 	// Two attempts per call, as the deployed authorizer makes.
 	client := dynalite.NewClient(srv.URL, func(o *dynamodb.Options) { o.RetryMaxAttempts = 2 })
 	store := dynamo.New(dynamo.Config{Client: client, Tables: tables})
-	if err := store.CreateWorkspace(ctx, gateway.Workspace{ID: "hot", Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"}}}); err != nil {
+	if err := store.CreateWorkspace(ctx, gateway.Workspace{ID: "hot", Plan: gateway.Plan{Providers: []string{"*"}, Models: []string{"*"},
+		RequestsPerMinute: workspacePerMinute}}); err != nil {
 		return nil, 0, 0, err
 	}
-	g, err := keyformat.Generate(rand.Reader, gateway.KindInference)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	if err := store.CreateKey(ctx, gateway.Key{KID: g.Token.KID, WorkspaceID: "hot", Kind: gateway.KindInference, Name: "hot",
-		Prefix: g.Token.Prefix(), SecretHash: g.Hash, Limits: gateway.Limits{RequestsPerMinute: perMinute}}); err != nil {
-		return nil, 0, 0, err
+	var texts []string
+	for range keys {
+		g, err := keyformat.Generate(rand.Reader, gateway.KindInference)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if err := store.CreateKey(ctx, gateway.Key{KID: g.Token.KID, WorkspaceID: "hot", Kind: gateway.KindInference, Name: "hot",
+			Prefix: g.Token.Prefix(), SecretHash: g.Hash, Limits: gateway.Limits{RequestsPerMinute: perMinute}}); err != nil {
+			return nil, 0, 0, err
+		}
+		texts = append(texts, "Bearer "+g.Text)
 	}
 	var admitter gateway.Admitter = store
 	if !sharding {
@@ -104,7 +116,7 @@ func runHotKey(ctx context.Context, endpoint string, seconds int, perMinute int6
 			return nil, 0, 0, err
 		}
 	}
-	time.Sleep(time.Second) // the key's creation used its partition's units
+	time.Sleep(time.Second) // the keys' creation used their partitions' units
 	o := &outcomes{}
 	var mu sync.Mutex
 	var latencies []float64
@@ -124,9 +136,9 @@ func runHotKey(ctx context.Context, endpoint string, seconds int, perMinute int6
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range next {
+			for i := range next {
 				began := time.Now()
-				o.add(c.Handle(ctx, event("Bearer "+g.Text)))
+				o.add(c.Handle(ctx, event(texts[i%len(texts)])))
 				mu.Lock()
 				latencies = append(latencies, float64(time.Since(began).Microseconds())/1000)
 				mu.Unlock()
