@@ -27,6 +27,7 @@ commands:
   key                    create, list or revoke inference keys
   usage                  a workspace's or a key's analytics: requests by status, tokens, cost, latency
   detect --local         run the anomaly detector once against the local stack
+  anomalies              list or resolve a workspace's findings
   smoke                  check a running gateway from the outside (after a deploy)
 
 Operator commands reach DynamoDB with your AWS credentials and the TABLE_*
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runUsage(ctx, args[1:], stdout)
 	case "detect":
 		err = runDetect(ctx, args[1:], stdout, stderr)
+	case "anomalies":
+		err = runAnomalies(ctx, args[1:], stdout)
 	case "smoke":
 		err = runSmoke(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
