@@ -9,6 +9,10 @@ FUNCTIONS := authorizer proxy management detector
 # Flags of the deployed Lambda binaries (see template.yaml).
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 INFRA_STAMP := infra/node_modules/.installed-from-lock
+# The Anthropic and OpenAI Node SDKs the tests run against the local stack
+# (internal/testing/nodesdk); only make test needs them, so make dev does not.
+NODESDK_DIR := internal/testing/nodesdk
+NODESDK_STAMP := $(NODESDK_DIR)/node_modules/.installed-from-lock
 
 # The AWS SAM translator and cfn-lint check template.yaml as sam deploy
 # would (make test, make lint). Our machine image has them; elsewhere they
@@ -30,6 +34,10 @@ $(INFRA_STAMP): infra/package.json infra/package-lock.json
 	cd infra && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(NODESDK_STAMP): $(NODESDK_DIR)/package.json $(NODESDK_DIR)/package-lock.json
+	cd $(NODESDK_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 infra/.venv/.installed-from-requirements: infra/requirements.txt
 	$(PYTHON) -m venv infra/.venv
 	infra/.venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt || \
@@ -40,7 +48,7 @@ infra/.venv/.installed-from-requirements: infra/requirements.txt
 # and cfn-lint check the template (make test, make lint) and are installed
 # only for those, so make dev works on a machine without PyPI.
 .PHONY: deps
-deps: $(INFRA_STAMP) $(PYTHON_STAMP) ## install every dependency: Go modules, dynalite (npm ci), SAM translator and cfn-lint where missing
+deps: $(INFRA_STAMP) $(NODESDK_STAMP) $(PYTHON_STAMP) ## install every dependency: Go modules, dynalite and the Node SDKs under test (npm ci), SAM translator and cfn-lint where missing
 	$(GO) mod download
 
 .PHONY: dev-deps

@@ -120,6 +120,7 @@ func main() {
 	figs = append(figs, wsLatency...)
 	figs = append(figs, authorizerCPU(*runs)...)
 	figs = append(figs, proxyOverhead(*runs)...)
+	figs = append(figs, routeOverhead(*runs)...)
 	figs = append(figs, logBytes()...)
 	figs = append(figs, anomalyQuality()...)
 	sizes, err := binarySizes()
