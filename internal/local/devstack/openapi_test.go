@@ -234,6 +234,12 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 		t.Errorf("GET /anomalies: %d %v; want the leaked_key finding", status, found)
 	}
 
+	// The dashboard's page and an asset it names, with no key.
+	if status, _, h := c.do("GET", "/dashboard", "", ""); status != 200 && status != 503 || h.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET /dashboard: %d, CSP %q", status, h.Get("Content-Security-Policy"))
+	}
+	c.do("GET", "/dashboard/no-such-asset.js", "", "") // 404
+
 	// Errors are described too.
 	c.do("GET", "/keys/AAAAAAAAAAAA", mk, "")                   // 404
 	c.do("POST", "/keys", mk, `{"name":""}`)                    // 400
