@@ -3,7 +3,10 @@
 // any stacking), so the browser tests read back what was drawn.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { h } from './dom.js';
+import { h, int } from './dom.js';
+
+const compactFormat = new Intl.NumberFormat('en', { notation: 'compact' });
+const compact = (n) => compactFormat.format(n);
 
 // Status classes are told apart by a pattern and a label, not by hue alone;
 // the colours are Okabe–Ito's, which survive the common colour blindnesses.
@@ -111,7 +114,7 @@ export function timeChart({ id, title, x, series, stacked, format, marks, summar
     width: 600, height: 200, tzDate: utc, legend: { show: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
-    axes: [{}, { size: 60, values: (u, ticks) => ticks.map(format) }],
+    axes: [{}, { size: 64, values: (u, ticks) => ticks.map(format === int ? compact : format) }],
     series: [{}, ...drawn.map((s) => ({
       label: s.label, stroke: s.color, width: s.pattern ? 0 : 2, dash: s.dash,
       fill: s.pattern ? (u) => u.ctx.createPattern(patternCanvas(s.color, s.pattern), 'repeat') : undefined,

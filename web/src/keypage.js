@@ -81,7 +81,7 @@ export async function keyPage(main, kid, params, go) {
     chartBox.setAttribute('aria-busy', 'true');
     try {
       const view = await get(`keys/${kid}/analytics`, { granularity: ranges[r].granularity, from: ranges[r].from() });
-      chartBox.replaceChildren(h('p', { class: 'muted' }, `${int(view.totals.requests)} requests, ${int(view.totals.errors)} errors, ${usd(view.totals.cost_usd)} from ${when(view.from)} to ${when(view.to)} (${view.granularity}ly).`),
+      chartBox.replaceChildren(h('p', { class: 'muted' }, `${int(view.totals.requests)} requests, ${int(view.totals.errors)} errors, ${usd(view.totals.cost_usd)} from ${when(view.from)} to ${when(view.to)}, per ${view.granularity}.`),
         ...charts(view, marks));
       chartBox.dataset.range = r;
       chartBox.dataset.from = view.from;
