@@ -22,12 +22,16 @@ import (
 	"github.com/aistats/edge/internal/testing/syncbuf"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
+	"github.com/aistats/edge/pkg/handler/dashboard"
 )
 
 // startBrowser starts headless Chromium, or skips the test where none is
 // installed, but only outside CI: under CI=true a missing browser fails.
 func startBrowser(t *testing.T) *browser.Browser {
 	t.Helper()
+	if !dashboard.Built() {
+		t.Fatal("this test binary has no dashboard: `make dashboard` (make test runs it) bundles web/ first")
+	}
 	b, err := browser.Start(context.Background())
 	if errors.Is(err, browser.ErrNoChromium) && os.Getenv("CI") != "true" {
 		t.Skip(err)
