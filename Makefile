@@ -14,6 +14,15 @@ INFRA_STAMP := infra/node_modules/.installed-from-lock
 NODESDK_DIR := internal/testing/nodesdk
 NODESDK_STAMP := $(NODESDK_DIR)/node_modules/.installed-from-lock
 
+# The dashboard (web/): uPlot from npm, pinned by web/package-lock.json,
+# bundled by esbuild's Go API (cmd/dashbuild) into the folder
+# pkg/handler/dashboard embeds. Every target that builds or tests the
+# management function makes it first; go build and go vet on a fresh clone
+# still compile (the page then answers 503, "not built").
+WEB_STAMP := web/node_modules/.installed-from-lock
+DASHBOARD := pkg/handler/dashboard/dist/index.html
+DASHBOARD_SOURCES := $(wildcard web/src/*) cmd/dashbuild/main.go
+
 # The AWS SAM translator and cfn-lint check template.yaml as sam deploy
 # would (make test, make lint). Our machine image has them; elsewhere they
 # are installed, pinned by infra/requirements.txt, into infra/.venv.
@@ -38,6 +47,28 @@ $(NODESDK_STAMP): $(NODESDK_DIR)/package.json $(NODESDK_DIR)/package-lock.json
 	cd $(NODESDK_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(DASHBOARD): $(WEB_STAMP) $(DASHBOARD_SOURCES)
+	$(GO) run ./cmd/dashbuild
+
+.PHONY: dashboard
+dashboard: $(DASHBOARD) ## bundle the dashboard (web/) into pkg/handler/dashboard/dist, which the management function embeds
+
+# The dashboard's browser tests drive Debian's chromium. Installed where
+# missing (CI has only what the project installs); where there is no
+# apt-get, the tests skip outside CI and fail in it (CI=true).
+.PHONY: chromium
+chromium: ## install Debian's chromium for the dashboard's browser tests, where missing
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+		{ $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
+	else echo "no chromium and no apt-get: the dashboard's browser tests will skip (and fail under CI=true)" >&2; fi
+
 infra/.venv/.installed-from-requirements: infra/requirements.txt
 	$(PYTHON) -m venv infra/.venv
 	infra/.venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt || \
@@ -56,12 +87,12 @@ dev-deps: $(INFRA_STAMP) ## install what make dev needs: Go modules and dynalite
 	$(GO) mod download
 
 .PHONY: dev
-dev: dev-deps ## run the whole gateway locally on 127.0.0.1:PORT (Ctrl-C stops everything)
+dev: dev-deps $(DASHBOARD) ## run the whole gateway locally on 127.0.0.1:PORT (Ctrl-C stops everything)
 	$(GO) build -o bin/aistats ./cmd/aistats
 	exec bin/aistats dev --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
 
 .PHONY: test
-test: deps ## run unit and dynalite-backed integration tests, fuzz seed corpora included
+test: deps $(DASHBOARD) chromium ## run unit and dynalite-backed integration tests, fuzz seed corpora included
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
@@ -77,7 +108,7 @@ cross: ## check that every package and test compiles for darwin/arm64 and window
 	done
 
 .PHONY: build
-build: ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
+build: $(DASHBOARD) ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
 	@for f in $(FUNCTIONS); do \
 		echo "build $$f"; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
@@ -85,13 +116,13 @@ build: ## build the Lambda bootstrap binaries for arm64 under bin/<function>/
 
 # sam build calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 .PHONY: build-AuthorizerFunction build-ProxyFunction build-ManagementFunction build-DetectorFunction
-build-AuthorizerFunction build-ProxyFunction build-ManagementFunction build-DetectorFunction: ## sam build: one function's arm64 bootstrap into ARTIFACTS_DIR
+build-AuthorizerFunction build-ProxyFunction build-ManagementFunction build-DetectorFunction: $(DASHBOARD) ## sam build: one function's arm64 bootstrap into ARTIFACTS_DIR
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap \
 		./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)
 
 .PHONY: bench
-bench: deps ## measure docs/architecture.md §11 figures (table + bench.json) after every Go benchmark (bench.out)
+bench: deps $(DASHBOARD) chromium ## measure docs/architecture.md §11 figures (table + bench.json) after every Go benchmark (bench.out)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./... | tee bench.out
 	$(GO) run ./cmd/benchreport -json bench.json
 
@@ -113,3 +144,4 @@ lint: $(PYTHON_STAMP) ## gofmt, go vet, and cfn-lint on template.yaml
 .PHONY: clean
 clean: ## remove build output, the local stack's data (.dev/) and infra/.venv
 	rm -rf bin .dev bench.out bench.json infra/.venv
+	find pkg/handler/dashboard/dist -type f ! -name .keep -delete

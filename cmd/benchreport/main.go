@@ -138,6 +138,7 @@ func main() {
 		fail(err)
 	}
 	figs = append(figs, load...)
+	figs = append(figs, dashboardFigures(ctx, *runs)...)
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tmeasured\ttarget\tmet\tnote")

@@ -133,6 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- server.Serve(listener) }()
 
 	fmt.Fprintf(cfg.Out, "\nThe gateway is running. Credentials (also in %s):\n\n%s\n", credsPath, creds.Lines())
+	fmt.Fprintf(cfg.Out, "Dashboard: %s/dashboard (sign in with AISTATS_MANAGEMENT_KEY)\n", creds.BaseURL)
 	fmt.Fprintf(cfg.Out, "Try: source %s && curl -s $AISTATS_BASE_URL/chat/completions -H \"Authorization: Bearer $AISTATS_API_KEY\" -d '{\"model\":\"local/echo\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}'\nCtrl-C stops everything.\n", credsPath)
 	if cfg.Ready != nil {
 		cfg.Ready(Running{Credentials: creds, DynamoDBEndpoint: db.Endpoint(), dynamoDB: db})

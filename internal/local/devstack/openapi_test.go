@@ -58,6 +58,14 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 }
 
+// The dashboard's page and assets are text the document describes as
+// strings; the validator decodes only JSON and plain text by itself.
+func init() {
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "image/svg+xml"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+	}
+}
+
 // validatingTransport checks every request and response that passes through
 // it against the OpenAPI document, so the document cannot drift from what
 // the gateway really does.
@@ -265,6 +273,12 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 	if r.Status != 200 || r.Body["text"] != "hello" {
 		t.Fatalf("transcription: %d %s", r.Status, r.Raw)
 	}
+
+	// The dashboard's page and an asset it names, with no key.
+	if status, _, h := c.do("GET", "/dashboard", "", ""); status != 200 && status != 503 || h.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET /dashboard: %d, CSP %q", status, h.Get("Content-Security-Policy"))
+	}
+	c.do("GET", "/dashboard/no-such-asset.js", "", "") // 404
 
 	// Errors are described too.
 	c.do("GET", "/keys/AAAAAAAAAAAA", mk, "")                   // 404

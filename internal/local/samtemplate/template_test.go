@@ -82,9 +82,10 @@ func TestRepoTemplateAPI(t *testing.T) {
 		t.Errorf("ACCESS_DENIED status = %d, want 401", got)
 	}
 	routes := map[string]string{}
-	// Only the leaked-key report is open: whoever finds a key reports it
-	// with no key of their own.
-	unauthorized := map[string]bool{"POST /security/report-leaked-key": true}
+	// Only the leaked-key report and the dashboard's static page are open:
+	// whoever finds a key reports it with no key of their own, and the page
+	// holds no data (it calls the API with the key pasted into it).
+	unauthorized := map[string]bool{"POST /security/report-leaked-key": true, "GET /dashboard": true, "GET /dashboard/{asset}": true}
 	for _, r := range api.Routes {
 		if r.Authorized == unauthorized[r.Method+" "+r.Path] {
 			t.Errorf("route %s %s: authorized %v", r.Method, r.Path, r.Authorized)

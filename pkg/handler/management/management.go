@@ -21,6 +21,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/usage"
 	"github.com/aistats/edge/pkg/handler/authcontext"
+	"github.com/aistats/edge/pkg/handler/dashboard"
 	"github.com/aistats/edge/pkg/handler/recording"
 )
 
@@ -156,6 +157,11 @@ type result struct {
 
 // Handle serves one request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if resp, ok := dashboard.Serve(req); ok {
+		// The dashboard's page and assets: no authorizer, no key, no usage.
+		// The page holds no data; it reads the API with the key pasted in it.
+		return resp, nil
+	}
 	if req.HTTPMethod == "POST" && req.Resource == LeakReportResource {
 		// The one route with no authorizer: no key, no context, no usage.
 		return h.handleLeakReport(ctx, req), nil
