@@ -15,6 +15,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/anomaly"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/usage"
+	"github.com/aistats/edge/pkg/handler/detector"
 	"github.com/aistats/edge/pkg/handler/management"
 )
 
@@ -42,6 +43,7 @@ func seedDemoHistory(ctx context.Context, store *dynamo.Store, now time.Time) er
 		}
 	}
 	series := synthetic.Demo(demoHistorySeed, now, demoHistoryKeys)
+	var keys []string // the demo key of each series
 	// dynalite answers one call at a time but overlaps their round trips:
 	// a few writers at once load the history several times faster.
 	g, gctx := errgroup.WithContext(ctx)
@@ -55,6 +57,7 @@ func seedDemoHistory(ctx context.Context, store *dynamo.Store, now time.Time) er
 		if err != nil {
 			return fmt.Errorf("create demo history key: %w", err)
 		}
+		keys = append(keys, k.KID)
 		for _, h := range s.Hours {
 			for model, t := range demoTotals(h) {
 				if t.Requests == 0 {
@@ -79,6 +82,26 @@ func seedDemoHistory(ctx context.Context, store *dynamo.Store, now time.Time) er
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("roll up demo history: %w", err)
+	}
+	return openDemoFindings(ctx, store, series, keys)
+}
+
+// openDemoFindings replays the detector over the history's last 16 days,
+// once an hour as its schedule would have run, and stores what it found
+// (an open finding of a type is found once), so that the dashboard opens
+// with anomalies to show. No alert is sent: this is history.
+func openDemoFindings(ctx context.Context, store *dynamo.Store, series []synthetic.KeySeries, keys []string) error {
+	for i, s := range series {
+		for h := max(0, len(s.Hours)-16*24); h < len(s.Hours); h++ {
+			at := s.Hours[h].Start.Add(59 * time.Minute)
+			hist := anomaly.History{KID: keys[i], WorkspaceID: DemoWorkspace, Hours: s.Hours[max(0, h-28*24+1) : h+1],
+				Now: at, LastUsedBefore: s.LastUsedBefore, KnownModels: s.KnownModels}
+			for _, a := range anomaly.Detect(hist) {
+				if _, _, err := store.Open(ctx, detector.Finding(a, DemoWorkspace, keys[i], at)); err != nil {
+					return fmt.Errorf("store a demo finding: %w", err)
+				}
+			}
+		}
 	}
 	return nil
 }

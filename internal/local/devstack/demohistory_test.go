@@ -8,6 +8,7 @@ import (
 
 	"github.com/aistats/edge/internal/local/dynalite"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
+	"github.com/aistats/edge/pkg/domain/findings"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/usage"
 )
@@ -64,6 +65,13 @@ func TestDemoHistoryIsLoadedOnceWithAnalyticsToShow(t *testing.T) {
 	}
 	if keys != demoHistoryKeys || first == 0 || keyRequests != first {
 		t.Fatalf("%d demo keys with %d requests, workspace rollup %d; want %d keys whose traffic the workspace sums", keys, keyRequests, first, demoHistoryKeys)
+	}
+	open, err := store.List(ctx, DemoWorkspace, findings.ListOptions{Status: findings.Open, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open.Findings) < 3 {
+		t.Errorf("%d open findings in the demo history, want its injected anomalies found", len(open.Findings))
 	}
 	if err := seedDemoHistory(ctx, store, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)

@@ -261,7 +261,11 @@ func prepare(ctx context.Context, cfg Config, client *dynamodb.Client, listener 
 			now = cfg.Now
 		}
 		fmt.Fprintln(cfg.Out, "loading the demo workspace's history (once; AISTATS_DEMO_HISTORY=0 skips it)")
-		if err := seedDemoHistory(setupCtx, store, now().UTC()); err != nil {
+		// Its own deadline: some ten thousand writes take far longer than
+		// the tables' setup on a busy machine.
+		historyCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		if err := seedDemoHistory(historyCtx, store, now().UTC()); err != nil {
 			return Credentials{}, "", err
 		}
 	}

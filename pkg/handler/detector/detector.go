@@ -166,14 +166,19 @@ func (h *Handler) examine(ctx context.Context, k dynamo.ActiveKey, now time.Time
 	}
 	var out []findings.Finding
 	for _, a := range anomaly.Detect(hist) {
-		out = append(out, findings.Finding{
-			WorkspaceID: k.WorkspaceID, KID: k.KID, Type: findings.Type(a.Type), Severity: a.Severity,
-			Status: findings.Open, WindowStart: a.WindowStart, WindowEnd: a.WindowEnd,
-			Observed: a.Observed, ExpectedLow: a.ExpectedLow, ExpectedHigh: a.ExpectedHigh,
-			Sentence: a.Sentence, CreatedAt: now,
-		})
+		out = append(out, Finding(a, k.WorkspaceID, k.KID, now))
 	}
 	return out, nil
+}
+
+// Finding is an anomaly as a finding of key kid, found at now.
+func Finding(a anomaly.Finding, workspaceID, kid string, now time.Time) findings.Finding {
+	return findings.Finding{
+		WorkspaceID: workspaceID, KID: kid, Type: findings.Type(a.Type), Severity: a.Severity,
+		Status: findings.Open, WindowStart: a.WindowStart, WindowEnd: a.WindowEnd,
+		Observed: a.Observed, ExpectedLow: a.ExpectedLow, ExpectedHigh: a.ExpectedHigh,
+		Sentence: a.Sentence, CreatedAt: now,
+	}
 }
 
 // history builds what the detector reads: the last 28 days hour by hour,
