@@ -28,6 +28,8 @@ commands:
   usage                  a workspace's or a key's analytics: requests by status, tokens, cost, latency
   detect --local         run the anomaly detector once against the local stack
   anomalies              list or resolve a workspace's findings
+  webhook                set, show or delete the workspace's alert webhook (through the API)
+  workspace-settings     show the workspace, turn auto_disable on or off (through the API)
   smoke                  check a running gateway from the outside (after a deploy)
 
 Operator commands reach DynamoDB with your AWS credentials and the TABLE_*
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDetect(ctx, args[1:], stdout, stderr)
 	case "anomalies":
 		err = runAnomalies(ctx, args[1:], stdout)
+	case "webhook", "workspace-settings":
+		err = runAPI(ctx, args[0], args[1:], stdout)
 	case "smoke":
 		err = runSmoke(ctx, args[1:], stdout)
 	case "-h", "--help", "help":
