@@ -66,17 +66,17 @@ func usageUnderThrottling(ctx context.Context, endpoint string, seconds int) ([]
 	}
 	wg.Wait()
 	throttled := shim.Throttled()
-	// The rollup job folds the spills in; through the shim too, so it is
-	// throttled like any writer and simply runs again.
+	// The rollup job folds the spills in, through the shim too, so it is
+	// throttled like any writer; it sums a hot item's spills into one write,
+	// so a few runs catch up. What is still spilled at the end is pending,
+	// not lost.
 	folded := 0
 	direct := dynamo.New(dynamo.Config{Client: dynalite.NewClient(endpoint), Tables: tables})
-	for attempt := 0; attempt < 20; attempt++ {
+	for attempt := 0; attempt < 30; attempt++ {
 		n, err := store.FoldSpills(ctx)
 		folded += n
-		if err == nil {
-			if more, _ := direct.FoldSpills(ctx); more == 0 {
-				break
-			}
+		if err == nil && n == 0 {
+			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -84,11 +84,15 @@ func usageUnderThrottling(ctx context.Context, endpoint string, seconds int) ([]
 	if err != nil {
 		return nil, err
 	}
-	missing, doubled := max(0, int64(total)-got.Requests), max(0, got.Requests-int64(total))
+	pending, err := direct.SpilledEvents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	missing, doubled := max(0, int64(total)-got.Requests-pending), max(0, got.Requests+pending-int64(total))
 	return []figure{{
 		Name: "usage events lost with throttling injected", Value: float64(missing), Unit: "events", Target: "0", Met: met(missing == 0),
-		Note: fmt.Sprintf("%d events of one key at %d/s for %d s behind the partition shim: %d throttled calls, %d spilled and folded in, %d reported lost (logged whole), %d counted twice (a write timed out after it was applied), %d other errors",
-			total, rate, seconds, throttled, folded, lost.Load(), doubled, failed.Load()),
+		Note: fmt.Sprintf("%d events of one key at %d/s for %d s behind the partition shim: %d throttled calls, %d spilled and folded in, %d still spilled (pending the next run), %d reported lost (logged whole), %d counted twice (a write timed out after it was applied), %d other errors",
+			total, rate, seconds, throttled, folded, pending, lost.Load(), doubled, failed.Load()),
 	}}, nil
 }
 

@@ -3,6 +3,8 @@ package dynamo
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -229,10 +231,14 @@ func (s *Store) getUsageItems(ctx context.Context, keys []item) ([]keyRollup, er
 }
 
 // FoldSpills adds every spilled event to its hour item and deletes it. The
-// delete comes first and returns the item, so two runs never both add one
-// event; if the add then fails, the item is put back for the next run.
+// events of one hour item are summed first and added in one write: an item
+// whose writes were throttled is the one a spill comes from, so folding
+// must not write it once per event. Each spill is claimed by a delete that
+// returns it, so two runs never both add one event; if the add then fails,
+// the claimed items are put back for the next run. It returns how many
+// events it folded.
 func (s *Store) FoldSpills(ctx context.Context) (int, error) {
-	folded := 0
+	groups := map[spillTarget]*spillGroup{}
 	for shard := range spillShards {
 		var start item
 		for {
@@ -243,16 +249,29 @@ func (s *Store) FoldSpills(ctx context.Context) (int, error) {
 				ExclusiveStartKey:         start,
 			})
 			if err != nil {
-				return folded, classify("list spilled usage", err)
+				return 0, classify("list spilled usage", err)
 			}
 			for _, it := range out.Items {
-				ok, err := s.foldSpill(ctx, it)
+				del, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+					TableName:    aws.String(s.tables.Usage),
+					Key:          item{attrPK: it[attrPK], attrSK: it[attrSK]},
+					ReturnValues: ddbtypes.ReturnValueAllOld,
+				})
 				if err != nil {
-					return folded, err
+					return 0, errors.Join(classify("claim spilled usage", err), s.putBack(ctx, groups))
 				}
-				if ok {
-					folded++
+				if len(del.Attributes) == 0 {
+					continue // another run claimed it
 				}
+				r := &itemReader{item: del.Attributes}
+				t := spillTarget{kid: r.str(attrSpillKID), ws: r.str(attrWorkspaceID), hour: r.str(attrSpillHour), model: r.str(attrSpillModel)}
+				g := groups[t]
+				if g == nil {
+					g = &spillGroup{}
+					groups[t] = g
+				}
+				g.sum.Merge(readTotals(r))
+				g.items = append(g.items, del.Attributes)
 			}
 			if len(out.LastEvaluatedKey) == 0 {
 				break
@@ -260,42 +279,76 @@ func (s *Store) FoldSpills(ctx context.Context) (int, error) {
 			start = out.LastEvaluatedKey
 		}
 	}
-	return folded, nil
+	folded := 0
+	var failed []error
+	for t, g := range groups {
+		hour, err := time.Parse(hourLayout, t.hour)
+		if err == nil {
+			err = s.addUsage(ctx, t.kid, t.ws, hour, t.model, g.sum)
+		}
+		if err != nil {
+			failed = append(failed, err, s.putBackItems(ctx, g.items))
+			continue
+		}
+		folded += len(g.items)
+	}
+	return folded, errors.Join(failed...)
 }
 
-func (s *Store) foldSpill(ctx context.Context, it item) (bool, error) {
-	del, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:    aws.String(s.tables.Usage),
-		Key:          item{attrPK: it[attrPK], attrSK: it[attrSK]},
-		ReturnValues: ddbtypes.ReturnValueAllOld,
-	})
-	if err != nil {
-		return false, classify("claim spilled usage", err)
+// spillTarget is the hour item spilled events belong to.
+type spillTarget struct{ kid, ws, hour, model string }
+
+// spillGroup is the claimed spills of one hour item and their sum.
+type spillGroup struct {
+	sum   usage.Totals
+	items []item
+}
+
+// putBack puts claimed spill items back, for a fold that stopped early.
+func (s *Store) putBack(ctx context.Context, groups map[spillTarget]*spillGroup) error {
+	var errs []error
+	for _, g := range groups {
+		errs = append(errs, s.putBackItems(ctx, g.items))
 	}
-	if len(del.Attributes) == 0 {
-		return false, nil // another run folded it
-	}
-	r := &itemReader{item: del.Attributes}
-	hour, err := time.Parse(hourLayout, r.str(attrSpillHour))
-	if err != nil {
-		return false, err
-	}
-	t := readTotals(r)
-	kid, ws, model := r.str(attrSpillKID), r.str(attrWorkspaceID), r.str(attrSpillModel)
-	if r.err != nil {
-		return false, r.err
-	}
-	if err := s.addUsage(ctx, kid, ws, hour, model, t); err != nil {
-		if _, putErr := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Usage), Item: del.Attributes}); putErr != nil {
-			return false, classify("put back spilled usage of key "+kid+" (lost: "+err.Error()+")", putErr)
+	return errors.Join(errs...)
+}
+
+// putBackItems writes claimed spill items back as they were. One that
+// cannot be written back is an event lost: the error says so.
+func (s *Store) putBackItems(ctx context.Context, items []item) error {
+	var errs []error
+	for _, it := range items {
+		if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.tables.Usage), Item: it}); err != nil {
+			errs = append(errs, fmt.Errorf("%w: put back a spilled event: %w", ErrUsageLost, classify("put back spilled usage", err)))
 		}
-		return false, err
 	}
-	return true, nil
+	return errors.Join(errs...)
 }
 
 func sortRollups(rs []usage.Rollup) {
 	slices.SortStableFunc(rs, func(a, b usage.Rollup) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.KID, b.KID), cmp.Compare(a.Model, b.Model))
 	})
+}
+
+// SpilledEvents counts the spill items not folded in yet (for make bench
+// and tests).
+func (s *Store) SpilledEvents(ctx context.Context) (int64, error) {
+	var n int64
+	for shard := range spillShards {
+		p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.tables.Usage),
+			KeyConditionExpression:    aws.String(attrPK + " = :pk"),
+			ExpressionAttributeValues: item{":pk": str("spill#" + strconv.Itoa(shard))},
+			Select:                    ddbtypes.SelectCount,
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return n, classify("count spilled usage", err)
+			}
+			n += int64(page.Count)
+		}
+	}
+	return n, nil
 }
