@@ -37,6 +37,10 @@ type KeyState struct {
 	Used [3]int64
 	// Stale lists counter attributes of past windows still on the item.
 	Stale []string
+	// BudgetSpentUntil is until when the budget named BudgetSpent is used
+	// up (zero if none is); AdmitKey refuses the key until then.
+	BudgetSpentUntil time.Time
+	BudgetSpent      string
 }
 
 // WorkspaceAdmission asks to count one request against a workspace's own
