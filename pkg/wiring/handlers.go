@@ -158,6 +158,7 @@ func Proxy(s Settings, d Deps) (*proxy.Handler, error) {
 		LogSuccessEvery: s.ProxyLogSuccessEvery,
 		Credentials:     creds,
 		Usage:           store,
+		Budgets:         store,
 		Now:             d.Now,
 		Logger:          d.Logger,
 		Metrics:         d.metrics(s),
