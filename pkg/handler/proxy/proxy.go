@@ -89,7 +89,7 @@ type Config struct {
 	// them unlimited.
 	Budgets budget.Ledger
 	Now     func() time.Time
-	Logger   *slog.Logger
+	Logger  *slog.Logger
 	// Metrics receives one EMF line per request; nil emits none.
 	Metrics *emf.Emitter
 	// BufferedDeadline bounds a request on a buffered route (/embeddings,
