@@ -91,7 +91,7 @@ func Management(s Settings, d Deps) (*management.Handler, error) {
 		return nil, err
 	}
 	return management.New(management.Config{Store: store, Usage: store, Logger: d.Logger, Now: d.Now, Metrics: d.metrics(s),
-		Findings: store, Alerts: store, WebhookRule: webhookRule(s), Raiser: raiser, Sources: store,
+		Findings: store, Alerts: store, Budgets: store, WebhookRule: webhookRule(s), Raiser: raiser, Sources: store,
 		GitHubKeys: s.GitHubSecretScanningKeys})
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	// counts nothing.
 	Metrics *emf.Emitter
 
+	// Budgets reads a key's standing against its budgets, for its record;
+	// nil leaves budgets out of key records.
+	Budgets BudgetReader
 	// Findings lists and resolves findings (/v1/anomalies…).
 	Findings findings.Store
 	// Alerts keeps the workspace's webhook and auto_disable setting.
@@ -69,6 +72,7 @@ type Handler struct {
 
 	findings       findings.Store
 	alerts         AlertStore
+	budgets        BudgetReader
 	webhookRule    webhook.Rule
 	raiser         Raiser
 	sources        SourceLimiter
@@ -83,7 +87,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{usage: cfg.Usage, now: cfg.Now, log: cfg.Logger, findings: cfg.Findings, alerts: cfg.Alerts,
 		webhookRule: cfg.WebhookRule, raiser: cfg.Raiser, sources: cfg.Sources, githubKeys: cfg.GitHubKeys,
-		leakAnswerTime: cfg.LeakAnswerTime}
+		leakAnswerTime: cfg.LeakAnswerTime, budgets: cfg.Budgets}
 	if h.leakAnswerTime <= 0 {
 		h.leakAnswerTime = DefaultLeakAnswerTime
 	}
@@ -113,6 +117,9 @@ type KeyView struct {
 	Providers  []string       `json:"providers"`
 	Scopes     []string       `json:"scopes,omitempty"`
 	Limits     gateway.Limits `json:"limits"`
+	// Budgets is the key's spend and tokens against each budget window;
+	// only for a key with a token or money limit.
+	Budgets    []BudgetView   `json:"budgets,omitempty"`
 	CreatedAt  time.Time      `json:"created_at"`
 	ExpiresAt  *time.Time     `json:"expires_at"`
 	LastUsedAt *time.Time     `json:"last_used_at"`
@@ -307,7 +314,11 @@ func (h *Handler) render(ctx context.Context, k gateway.Key, status int) (result
 	if t, ok := used[k.KID]; ok {
 		last = &t
 	}
-	return result{status: status, body: map[string]any{"data": NewKeyView(k, last, h.now())}}, nil
+	v := NewKeyView(k, last, h.now())
+	if v.Budgets, err = h.budgetViews(ctx, k); err != nil {
+		return result{}, err
+	}
+	return result{status: status, body: map[string]any{"data": v}}, nil
 }
 
 // decodeStrict reads a JSON object into v, refusing unknown fields and
@@ -373,7 +384,7 @@ func refuseNulls(body string) error {
 	}
 	var limits map[string]json.RawMessage
 	if raw, ok := fields["limits"]; ok && json.Unmarshal(raw, &limits) == nil {
-		for _, name := range []string{"requests_per_minute", "requests_per_day", "requests_per_month"} {
+		for _, name := range limitNames {
 			if raw, ok := limits[name]; ok && string(raw) == "null" {
 				return invalid("limits."+name, "limits.%s cannot be null; 0 means unlimited, and leaving it out keeps it unchanged.", name)
 			}
