@@ -108,22 +108,22 @@ func (h *Handler) Service() *Service { return h.svc }
 
 // KeyView is a key as the API shows it: never its secret or digest.
 type KeyView struct {
-	KID        string         `json:"kid"`
-	Kind       string         `json:"kind"`
-	Name       string         `json:"name"`
-	Prefix     string         `json:"prefix"`
-	Status     string         `json:"status"`
-	Models     []string       `json:"models"`
-	Providers  []string       `json:"providers"`
-	Scopes     []string       `json:"scopes,omitempty"`
-	Limits     gateway.Limits `json:"limits"`
+	KID       string         `json:"kid"`
+	Kind      string         `json:"kind"`
+	Name      string         `json:"name"`
+	Prefix    string         `json:"prefix"`
+	Status    string         `json:"status"`
+	Models    []string       `json:"models"`
+	Providers []string       `json:"providers"`
+	Scopes    []string       `json:"scopes,omitempty"`
+	Limits    gateway.Limits `json:"limits"`
 	// Budgets is the key's spend and tokens against each budget window;
 	// only for a key with a token or money limit.
-	Budgets    []BudgetView   `json:"budgets,omitempty"`
-	CreatedAt  time.Time      `json:"created_at"`
-	ExpiresAt  *time.Time     `json:"expires_at"`
-	LastUsedAt *time.Time     `json:"last_used_at"`
-	RotatedTo  string         `json:"rotated_to,omitempty"`
+	Budgets    []BudgetView `json:"budgets,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	ExpiresAt  *time.Time   `json:"expires_at"`
+	LastUsedAt *time.Time   `json:"last_used_at"`
+	RotatedTo  string       `json:"rotated_to,omitempty"`
 	// Key is the full key text: only in the answer that creates it.
 	Key string `json:"key,omitempty"`
 }

@@ -127,7 +127,7 @@ func validateLimits(l gateway.Limits) error {
 	for param, v := range map[string]int64{
 		"limits.requests_per_minute": l.RequestsPerMinute, "limits.requests_per_day": l.RequestsPerDay,
 		"limits.requests_per_month": l.RequestsPerMonth,
-		"limits.tokens_per_minute":   l.TokensPerMinute, "limits.tokens_per_day": l.TokensPerDay,
+		"limits.tokens_per_minute":  l.TokensPerMinute, "limits.tokens_per_day": l.TokensPerDay,
 		"limits.cost_per_day_usd": int64(l.CostPerDay), "limits.cost_per_month_usd": int64(l.CostPerMonth),
 		"limits.cost_usd": int64(l.CostLifetime),
 	} {
