@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aistats/edge/pkg/domain/budget"
-	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
 var _ budget.Ledger = (*Store)(nil)
@@ -19,7 +17,9 @@ var _ budget.Ledger = (*Store)(nil)
 // reserveAttempts bounds how often one reservation is tried: a refusal is
 // read, to name the budget, and tried again only when the read shows room
 // (a settle gave some back meanwhile) or an expired bucket was reclaimed.
-const reserveAttempts = 3
+// A budget whose room is taken by holds in flight at every try is answered
+// as exceeded: for now it is.
+const reserveAttempts = 6
 
 // Reserve holds a against acct's budgets in one conditional write
 // (docs/architecture.md §5, "Budgets and token limits"). Every window's used
@@ -66,11 +66,29 @@ func (s *Store) Reserve(ctx context.Context, acct budget.Account, a budget.Amoun
 			}
 			continue
 		}
-		if w, fits := acct.Limits.Fits(view.used, a); !fits {
+		w, fits := acct.Limits.Fits(view.used, a)
+		if !fits || attempt == reserveAttempts-1 {
+			if fits {
+				w = tightestFor(acct.Limits, view.used, a)
+			}
 			return budget.Hold{}, view.standings(acct.Limits, now), exceeded(acct, w, now)
 		}
 	}
-	return budget.Hold{}, nil, gateway.Unavailable(fmt.Errorf("reserve budget of %s %s: refused %d times with room", acct.Scope, acct.ID, reserveAttempts))
+	panic("unreachable")
+}
+
+// tightestFor is the budget with the least room for a, to name when holds
+// in flight kept taking the room a read showed.
+func tightestFor(l budget.Limits, used [len(budget.Windows)]int64, a budget.Amount) budget.Window {
+	best, room := budget.Window(0), int64(-1)
+	for _, w := range budget.Windows {
+		if lim := l.Limit(w); lim > 0 {
+			if r := lim - used[w] - a.Of(w); room < 0 || r < room {
+				best, room = w, r
+			}
+		}
+	}
+	return best
 }
 
 func exceeded(acct budget.Account, w budget.Window, now time.Time) *budget.Exceeded {
