@@ -194,5 +194,5 @@ func Detector(s Settings, d Deps) (*detector.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return detector.New(detector.Config{Store: store, Raiser: raiser, Now: d.Now, Logger: d.Logger, Metrics: d.metrics(s)})
+	return detector.New(detector.Config{Store: store, Budgets: store, Raiser: raiser, Now: d.Now, Logger: d.Logger, Metrics: d.metrics(s)})
 }
