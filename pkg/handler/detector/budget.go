@@ -82,7 +82,7 @@ func budgetFinding(k dynamo.ActiveKey, s budget.Standing, now time.Time) (findin
 	return findings.Finding{
 		WorkspaceID: k.WorkspaceID, KID: k.KID, Type: typ, Severity: severity, Status: findings.Open,
 		WindowStart: start, WindowEnd: now, Observed: float64(s.Settled), ExpectedHigh: float64(s.Limit),
-		Sentence: fmt.Sprintf("Key %s %s of its %s budget: %s of %s.", k.KID, what, s.Window.Name(), amount(s.Settled), amount(s.Limit)),
+		Sentence:  fmt.Sprintf("Key %s %s of its %s budget: %s of %s.", k.KID, what, s.Window.Name(), amount(s.Settled), amount(s.Limit)),
 		CreatedAt: now,
 	}, true
 }
