@@ -19,7 +19,7 @@ var _ budget.Ledger = (*Store)(nil)
 // (a settle gave some back meanwhile) or an expired bucket was reclaimed.
 // A budget whose room is taken by holds in flight at every try is answered
 // as exceeded: for now it is.
-const reserveAttempts = 6
+const reserveAttempts = 3
 
 // Reserve holds a against acct's budgets in one conditional write
 // (docs/architecture.md §5, "Budgets and token limits"). Every window's used
@@ -46,10 +46,12 @@ func (s *Store) Reserve(ctx context.Context, acct budget.Account, a budget.Amoun
 			}
 		}
 		u.removes = append(u.removes, s.staleBudgetAttrs(pk, now)...)
-		out, err := s.updateLedger(ctx, pk, u, ddbtypes.ReturnValueAllNew)
+		// Only the attributes written come back: the used amounts, for the
+		// headers. The whole item (stale spans, expired buckets) is
+		// remembered from the settle, which runs after the answer.
+		out, err := s.updateLedger(ctx, pk, u, ddbtypes.ReturnValueUpdatedNew)
 		if err == nil {
 			view := readLedger(out.Attributes, now)
-			s.rememberBudget(pk, view)
 			return budget.Hold{Account: acct, At: now, Amount: a}, view.standings(acct.Limits, now), nil
 		}
 		if !isConditionFailed(err) {

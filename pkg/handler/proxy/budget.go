@@ -14,9 +14,12 @@ import (
 	"github.com/aistats/edge/pkg/handler/authcontext"
 )
 
-// budgetTimeout bounds one reservation or settle: a DynamoDB write, like the
-// authorizer's, which a request without it cannot go on safely.
-const budgetTimeout = 2 * time.Second
+// DefaultBudgetTimeout bounds one reservation or settle: a DynamoDB write,
+// like the authorizer's, which a request without it cannot go on safely.
+// A reservation that times out may still have been applied; its hold is
+// then reclaimed once expired (dynamo.ReservationLife), so a timeout can
+// only ever refuse spend, never allow it.
+const DefaultBudgetTimeout = 2 * time.Second
 
 // accounts lists the budgets a request is held against: its key's and its
 // workspace's, each only if it has a limit. A key without budgets pays no
@@ -71,7 +74,7 @@ func (h *Handler) reserve(ctx context.Context, c *call, x exchange, body request
 		out = budget.OutputBound(body.fields, maxOut)
 	}
 	worst := budget.Worst(budget.PromptBound(raw), out, price)
-	ctx, cancel := context.WithTimeout(ctx, budgetTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.budgetTimeout)
 	defer cancel()
 	now := h.now()
 	var tightest *authcontext.RateLimit
@@ -120,7 +123,7 @@ func (h *Handler) settle(c *call) {
 	if len(c.holds) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), budgetTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.budgetTimeout)
 	defer cancel()
 	actual := budget.Actual(c.usage.PromptTokens, c.usage.CompletionTokens, c.usage.PromptTokensDetails.CachedTokens, c.answerPrice())
 	now := h.now()

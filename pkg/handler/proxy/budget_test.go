@@ -63,6 +63,9 @@ func withBudgets() func(*proxy.Config) {
 		}
 		cfg.Registry = reg
 		cfg.Budgets = cfg.Usage.(*dynamo.Store)
+		// 200 requests at once queue on single-threaded dynalite for
+		// longer than a deployed write may take.
+		cfg.BudgetTimeout = 20 * time.Second
 	}
 }
 

@@ -88,8 +88,11 @@ type Config struct {
 	// token or money limits; nil refuses such requests (503), never serves
 	// them unlimited.
 	Budgets budget.Ledger
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// BudgetTimeout bounds each budget write; zero means
+	// DefaultBudgetTimeout.
+	BudgetTimeout time.Duration
+	Now           func() time.Time
+	Logger        *slog.Logger
 	// Metrics receives one EMF line per request; nil emits none.
 	Metrics *emf.Emitter
 	// BufferedDeadline bounds a request on a buffered route (/embeddings,
@@ -112,15 +115,16 @@ type Config struct {
 
 // Handler serves the proxy routes.
 type Handler struct {
-	registry *providers.Registry
-	upstream *upstream.Client
-	creds    Credentials
-	baseURLs map[string]string
-	recorder recording.Recorder
-	budgets  budget.Ledger
-	now      func() time.Time
-	log      *slog.Logger
-	metrics  *emf.Emitter
+	registry      *providers.Registry
+	upstream      *upstream.Client
+	creds         Credentials
+	baseURLs      map[string]string
+	recorder      recording.Recorder
+	budgets       budget.Ledger
+	budgetTimeout time.Duration
+	now           func() time.Time
+	log           *slog.Logger
+	metrics       *emf.Emitter
 
 	bufferedDeadline, streamDeadline time.Duration
 	preludeAfter, keepAlive          time.Duration
@@ -139,7 +143,8 @@ func New(cfg Config) (*Handler, error) {
 		streamDeadline:   orDefault(cfg.StreamDeadline, DefaultStreamDeadline),
 		preludeAfter:     orDefault(cfg.PreludeAfter, DefaultPreludeAfter),
 		keepAlive:        orDefault(cfg.KeepAliveInterval, DefaultKeepAliveInterval),
-		logSuccessEvery:  uint64(max(cfg.LogSuccessEvery, 1))}
+		logSuccessEvery:  uint64(max(cfg.LogSuccessEvery, 1)),
+		budgetTimeout:    orDefault(cfg.BudgetTimeout, DefaultBudgetTimeout)}
 	if h.now == nil {
 		h.now = time.Now
 	}
