@@ -59,7 +59,7 @@ func newBudgetBench(ctx context.Context, endpoint, upstreamURL string) (*budgetB
 		// than a deployed write may take; the load case measures exactness,
 		// not dynalite's queue.
 		BudgetTimeout: 20 * time.Second,
-		Logger: slog.New(slog.DiscardHandler),
+		Logger:        slog.New(slog.DiscardHandler),
 	})
 	return b, err
 }
