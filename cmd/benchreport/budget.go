@@ -58,8 +58,8 @@ func newBudgetBench(ctx context.Context, endpoint, upstreamURL string) (*budgetB
 		// 200 requests at once queue on single-threaded dynalite for longer
 		// than a deployed write may take; the load case measures exactness,
 		// not dynalite's queue.
-		BudgetTimeout: 20 * time.Second,
-		Logger:        slog.New(slog.DiscardHandler),
+		BudgetTimeout: 20 * time.Second, BudgetWait: 5 * time.Second,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	return b, err
 }

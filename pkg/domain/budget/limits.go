@@ -132,3 +132,17 @@ func (s Standing) Fraction() float64 {
 	}
 	return float64(s.Settled) / float64(s.Limit)
 }
+
+// HeldBack reports whether a request of worst case a was refused only
+// because of reservations in flight: what settled leaves room for it in
+// every limited budget. Such a request may fit in a moment, when those
+// requests settle below their worst case; one that settled spend leaves no
+// room for never will in this span.
+func HeldBack(standings []Standing, a Amount) bool {
+	for _, s := range standings {
+		if s.Limit > 0 && s.Settled+a.Of(s.Window) > s.Limit {
+			return false
+		}
+	}
+	return len(standings) > 0
+}

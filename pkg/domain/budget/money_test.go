@@ -94,3 +94,13 @@ func TestOutputBound(t *testing.T) {
 		})
 	}
 }
+
+func TestHeldBack(t *testing.T) {
+	st := []budget.Standing{{Window: budget.CostDay, Limit: 1000, Settled: 600, Reserved: 350}}
+	if !budget.HeldBack(st, budget.Amount{Cost: 300}) {
+		t.Error("300 fits beside what settled (600 of 1000): held back by holds in flight, want true")
+	}
+	if budget.HeldBack(st, budget.Amount{Cost: 500}) {
+		t.Error("500 does not fit beside what settled: a refusal waiting cannot change, want false")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -79,7 +80,7 @@ func (h *Handler) reserve(ctx context.Context, c *call, x exchange, body request
 	now := h.now()
 	var tightest *authcontext.RateLimit
 	for _, acct := range accts {
-		hold, standings, err := h.budgets.Reserve(ctx, acct, worst, now)
+		hold, standings, err := h.reserveOne(ctx, acct, worst)
 		if ex, refused := errors.AsType[*budget.Exceeded](err); refused {
 			h.settle(c) // give back what the key's budget held
 			c.retryAfter = strconv.FormatInt(ex.RetryAfter(now), 10)
@@ -94,6 +95,38 @@ func (h *Handler) reserve(ctx context.Context, c *call, x exchange, body request
 	}
 	c.ctx.TokenLimit = tightest
 	return nil
+}
+
+// DefaultBudgetWait bounds how long a request waits for reservations in
+// flight to settle when they alone stand between it and a budget with room
+// for it; the waits between tries grow from holdBackoff.
+const (
+	DefaultBudgetWait = 2 * time.Second
+	holdBackoff       = 5 * time.Millisecond
+)
+
+// reserveOne reserves against one budget. A refusal that only requests in
+// flight explain (what settled leaves room, what they reserve does not) is
+// tried again after a short, jittered wait, since those requests usually
+// settle well below their worst case: under a burst, a budget then refuses
+// a request because its spend is used, not because others are running.
+func (h *Handler) reserveOne(ctx context.Context, acct budget.Account, worst budget.Amount) (budget.Hold, []budget.Standing, error) {
+	deadline := time.Now().Add(h.budgetWait)
+	wait := holdBackoff
+	for {
+		hold, standings, err := h.budgets.Reserve(ctx, acct, worst, h.now())
+		if _, refused := errors.AsType[*budget.Exceeded](err); !refused || !budget.HeldBack(standings, worst) || time.Now().Add(wait).After(deadline) {
+			return hold, standings, err
+		}
+		t := time.NewTimer(wait/2 + time.Duration(rand.Int64N(int64(wait))))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return hold, standings, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 // tighterTokens keeps the token budget with the least remaining, for the

@@ -66,6 +66,7 @@ func withBudgets() func(*proxy.Config) {
 		// 200 requests at once queue on single-threaded dynalite for
 		// longer than a deployed write may take.
 		cfg.BudgetTimeout = 20 * time.Second
+		cfg.BudgetWait = 5 * time.Second
 	}
 }
 

@@ -91,8 +91,12 @@ type Config struct {
 	// BudgetTimeout bounds each budget write; zero means
 	// DefaultBudgetTimeout.
 	BudgetTimeout time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// BudgetWait bounds how long a request refused only because of other
+	// requests' reservations in flight waits for them to settle; zero
+	// means DefaultBudgetWait.
+	BudgetWait time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
 	// Metrics receives one EMF line per request; nil emits none.
 	Metrics *emf.Emitter
 	// BufferedDeadline bounds a request on a buffered route (/embeddings,
@@ -122,6 +126,7 @@ type Handler struct {
 	recorder      recording.Recorder
 	budgets       budget.Ledger
 	budgetTimeout time.Duration
+	budgetWait    time.Duration
 	now           func() time.Time
 	log           *slog.Logger
 	metrics       *emf.Emitter
@@ -144,7 +149,8 @@ func New(cfg Config) (*Handler, error) {
 		preludeAfter:     orDefault(cfg.PreludeAfter, DefaultPreludeAfter),
 		keepAlive:        orDefault(cfg.KeepAliveInterval, DefaultKeepAliveInterval),
 		logSuccessEvery:  uint64(max(cfg.LogSuccessEvery, 1)),
-		budgetTimeout:    orDefault(cfg.BudgetTimeout, DefaultBudgetTimeout)}
+		budgetTimeout:    orDefault(cfg.BudgetTimeout, DefaultBudgetTimeout),
+		budgetWait:       orDefault(cfg.BudgetWait, DefaultBudgetWait)}
 	if h.now == nil {
 		h.now = time.Now
 	}
