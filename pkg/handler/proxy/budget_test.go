@@ -198,3 +198,26 @@ func TestOnlyKeysWithBudgetsPayForThem(t *testing.T) {
 		})
 	}
 }
+
+// TestAWorkspaceBudgetRefusesAndGivesTheKeysHoldBack: a request its key's
+// budget holds but its workspace's cannot is refused naming the
+// workspace's budget, and what the key's budget held for it is given back.
+func TestAWorkspaceBudgetRefusesAndGivesTheKeysHoldBack(t *testing.T) {
+	f := newFixture(t, meteredUpstream, chatOK, withBudgets())
+	f.ctx.Budget = budget.Limits{CostPerDay: 1_000_000}
+	f.ctx.WorkspaceBudget = budget.Limits{CostPerMonth: 50}
+	a := f.call("POST", "/chat/completions", pricedChat(10, 16), nil)
+	if text := a.text(t); a.status != 429 || !strings.Contains(text, `"budget_exceeded"`) || !strings.Contains(text, "workspace's cost_per_month_usd") {
+		t.Fatalf("status %d %s, want 429 budget_exceeded naming the workspace's cost_per_month_usd", a.status, text)
+	}
+	st, err := f.store.Standings(context.Background(), budget.Account{Scope: budget.ScopeKey, ID: f.ctx.KID, Limits: f.ctx.Budget}, f.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if day := st[budget.CostDay]; day.Settled != 0 || day.Reserved != 0 {
+		t.Errorf("key's budget after the workspace refused: %+v, want nothing held", day)
+	}
+	if f.alpha.calls.Load() != 0 {
+		t.Errorf("the provider was called %d times for a refused request", f.alpha.calls.Load())
+	}
+}
