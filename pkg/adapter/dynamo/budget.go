@@ -36,6 +36,7 @@ func (s *Store) Reserve(ctx context.Context, acct budget.Account, a budget.Amoun
 			return budget.Hold{}, nil, exceeded(acct, w, now) // never fits: no write
 		}
 	}
+	var view ledgerView
 	for attempt := 0; attempt < reserveAttempts; attempt++ {
 		u := newLedgerUpdate()
 		u.holdAmount(a, now, true)
@@ -57,7 +58,7 @@ func (s *Store) Reserve(ctx context.Context, acct budget.Account, a budget.Amoun
 		if !isConditionFailed(err) {
 			return budget.Hold{}, nil, classify("reserve budget of "+acct.Scope+" "+acct.ID, err)
 		}
-		view, err := s.readLedger(ctx, pk, now)
+		view, err = s.readLedger(ctx, pk, now)
 		if err != nil {
 			return budget.Hold{}, nil, err
 		}
@@ -76,7 +77,8 @@ func (s *Store) Reserve(ctx context.Context, acct budget.Account, a budget.Amoun
 			return budget.Hold{}, view.standings(acct.Limits, now), exceeded(acct, w, now)
 		}
 	}
-	panic("unreachable")
+	// The last try reclaimed expired holds and was not tried again.
+	return budget.Hold{}, view.standings(acct.Limits, now), exceeded(acct, tightestFor(acct.Limits, view.used, a), now)
 }
 
 // tightestFor is the budget with the least room for a, to name when holds
