@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -219,5 +220,35 @@ func TestAWorkspaceBudgetRefusesAndGivesTheKeysHoldBack(t *testing.T) {
 	}
 	if f.alpha.calls.Load() != 0 {
 		t.Errorf("the provider was called %d times for a refused request", f.alpha.calls.Load())
+	}
+}
+
+// TestACutStreamIsCostedFromWhatWasRelayed: a stream the client cuts off
+// before the provider's usage chunk is costed from the prompt estimate and
+// the tokens relayed, in the usage event and in the budget alike, and the
+// rest of its reservation is given back.
+func TestACutStreamIsCostedFromWhatWasRelayed(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		io.WriteString(w, chunks[0]+chunks[1])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}, chatOK, withBudgets())
+	f.ctx.Budget = budget.Limits{CostPerDay: 1_000_000}
+	body := `{"model":"alpha/priced","stream":true,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say one two, please."}]}`
+	a := f.call("POST", "/chat/completions", body, nil)
+	readUntil(t, bufio.NewReader(a.stream.Body), `" two"`)
+	a.stream.Close()
+	want := int64(pricedModel.Cost(19, 2, 0)) // the estimate of TestAbortedStreamRecordsEstimatedTokens
+	if u := f.usage(); u.CostMicroUSD != want {
+		t.Errorf("usage cost %d micro-dollars, want %d (19 estimated prompt and 2 relayed tokens)", u.CostMicroUSD, want)
+	}
+	st, err := f.store.Standings(context.Background(), budget.Account{Scope: budget.ScopeKey, ID: f.ctx.KID, Limits: f.ctx.Budget}, f.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if day := st[budget.CostDay]; day.Settled != want || day.Reserved != 0 {
+		t.Errorf("budget %+v, want %d settled and nothing held", day, want)
 	}
 }
