@@ -9,6 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aistats/edge/internal/testing/dynamotest"
+	"github.com/aistats/edge/internal/testing/testclock"
+	"github.com/aistats/edge/pkg/adapter/dynamo"
 	"github.com/aistats/edge/pkg/domain/budget"
 )
 
@@ -88,5 +95,45 @@ func TestAReservationLeftByADeadRequestIsReclaimed(t *testing.T) {
 	}
 	if got := st[budget.CostLifetime]; got.Settled != 120 || got.Reserved != 0 {
 		t.Errorf("standing after settle %+v, want 120 settled", got)
+	}
+}
+
+// TestABudgetItemStaysUnderOneKB: an hour of a busy key, every limit set,
+// each minute with requests settled and one request dying with its hold,
+// leaves a budget item under 1 KB (one write unit per reserve and settle):
+// past spans are removed and expired minutes reclaimed by the writes the
+// requests make anyway.
+func TestABudgetItemStaysUnderOneKB(t *testing.T) {
+	clock := testclock.At(time.Date(2026, 11, 28, 23, 30, 10, 0, time.UTC)) // across midnight
+	client := dynamotest.NewClient(t)
+	tables := dynamotest.NewTables(t, client)
+	store := dynamo.New(dynamo.Config{Client: client, Tables: tables, Now: clock.Now})
+	ctx := context.Background()
+	acct := budget.Account{Scope: budget.ScopeKey, ID: "busykey00001", Limits: budget.Limits{TokensPerMinute: 1e9, TokensPerDay: 1e12,
+		CostPerDay: 1e12, CostPerMonth: 1e13, CostLifetime: 1e14}}
+	for minute := 0; minute < 60; minute++ {
+		if _, _, err := store.Reserve(ctx, acct, budget.Amount{Tokens: 5000, Cost: 9000}, clock.Now()); err != nil {
+			t.Fatal(err) // this one dies
+		}
+		for range 3 {
+			h, _, err := store.Reserve(ctx, acct, budget.Amount{Tokens: 123456, Cost: 654321}, clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.Settle(ctx, h, budget.Amount{Tokens: 23456, Cost: 54321}, clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.Advance(time.Minute)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tables.Counters),
+		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: dynamo.BudgetPK(budget.ScopeKey, acct.ID)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := dynamo.ItemSize(out.Item)
+	t.Logf("budget item after an hour: %d bytes, %d attributes", size, len(out.Item))
+	if size >= 1024 {
+		t.Errorf("budget item is %d bytes with %d attributes, want under 1 KB", size, len(out.Item))
 	}
 }
