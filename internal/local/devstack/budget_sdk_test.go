@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -64,6 +65,10 @@ func TestADailyBudgetThroughTheOpenAISDK(t *testing.T) {
 		t.Error("the refusal has no Retry-After")
 	}
 
+	own := httpcall.Do(t, nil, "GET", creds.BaseURL+"/key", "Bearer "+key.Data.Key, "")
+	if own.Status != 200 || !strings.Contains(own.Raw, `"budgets"`) || !strings.Contains(own.Raw, `"cost_per_day_usd"`) {
+		t.Errorf("GET /v1/key with the key itself: %d %s, want its budgets", own.Status, own.Raw)
+	}
 	rec := httpcall.Do(t, nil, "GET", creds.BaseURL+"/keys/"+key.Data.KID, mgmt, "")
 	var view struct {
 		Data struct {
