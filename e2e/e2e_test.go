@@ -317,6 +317,24 @@ func TestBuiltBinariesBehindTheGateway(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a key with a budget is served until the budget cannot hold a request, then refused 429 budget_exceeded", func(t *testing.T) {
+		_, budgeted := createKey(`{"name":"e2e budget","limits":{"cost_usd":0.00015,"tokens_per_minute":100000}}`)
+		b := sdk(budgeted)
+		small := chat
+		small.MaxTokens = openai.Int(4)
+		served := 0
+		var err error
+		for range 20 {
+			if _, err = b.Chat.Completions.New(ctx, small); err != nil {
+				break
+			}
+			served++
+		}
+		if served == 0 {
+			t.Errorf("no request served before the refusal: %v", err)
+		}
+		wantAPIError(t, err, 429, "budget_exceeded")
+	})
 	t.Run("the post-deploy smoke check passes against the built binaries", func(t *testing.T) {
 		awayFromDayEnd() // its throwaway key has a daily limit
 		var out strings.Builder

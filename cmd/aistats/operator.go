@@ -85,6 +85,7 @@ func (e usageError) Error() string { return e.msg }
 const workspaceUsage = `usage: aistats workspace <create|get|disable|enable> [flags] <id>
 
   create   --name N --providers p1,p2 --models m1,m2 --rpm N   (plan; "*" allows all)
+           ` + budgetFlagsUsage + `   (the workspace's budgets across its keys)
   get      prints the workspace
   disable  refuses every key of the workspace from its next request
   enable   lets them through again
@@ -132,6 +133,7 @@ func runWorkspace(ctx context.Context, args []string, stdout io.Writer) error {
 	providers := fs.String("providers", "*", "allowed providers, comma-separated")
 	models := fs.String("models", "*", "allowed models, comma-separated")
 	rpm := fs.Int64("rpm", 0, "the workspace's own requests per minute across its keys (0: none)")
+	budgets := budgetFlags(fs)
 	if err := cmd.parse(); err != nil {
 		return err
 	}
@@ -149,7 +151,11 @@ func runWorkspace(ctx context.Context, args []string, stdout io.Writer) error {
 		if *rpm < 0 {
 			return usageError{"--rpm must not be negative"}
 		}
-		ws = gateway.Workspace{ID: id, Name: *name, Plan: gateway.Plan{Providers: splitList(*providers), Models: splitList(*models), RequestsPerMinute: *rpm}}
+		limits, err := budgets()
+		if err != nil {
+			return err
+		}
+		ws = gateway.Workspace{ID: id, Name: *name, Plan: gateway.Plan{Providers: splitList(*providers), Models: splitList(*models), RequestsPerMinute: *rpm, Limits: limits}}
 		if err := store.CreateWorkspace(ctx, ws); err != nil {
 			return err
 		}
@@ -211,6 +217,7 @@ const keyUsage = `usage: aistats key <create|list|revoke> --workspace W [flags]
        aistats management-key create --workspace W --name N [--scopes s1,s2]
 
   key create            --name N [--models m1,m2] [--providers p1,p2] [--rpm N] [--rpd N] [--rpmo N] [--expires-at RFC3339]
+                        ` + budgetFlagsUsage + `
   key list              [--unused-for-days N]
   key revoke <kid>
   management-key create  the first management key of a new workspace; scopes default to all
@@ -232,6 +239,7 @@ func runKey(ctx context.Context, kind gateway.KeyKind, args []string, stdout io.
 	rpm := fs.Int64("rpm", 0, "requests per minute (0: unlimited)")
 	rpd := fs.Int64("rpd", 0, "requests per day (0: unlimited)")
 	rpmo := fs.Int64("rpmo", 0, "requests per month (0: unlimited)")
+	budgets := budgetFlags(fs)
 	expires := fs.String("expires-at", "", "expiry, RFC 3339")
 	unused := fs.Int("unused-for-days", 0, "list only keys unused for this many days")
 	if err := cmd.parse(); err != nil {
@@ -251,7 +259,11 @@ func runKey(ctx context.Context, kind gateway.KeyKind, args []string, stdout io.
 	actor := management.Actor{KID: management.OperatorActor, WorkspaceID: *workspace}
 	switch {
 	case verb == "create":
-		spec := management.KeySpec{Name: *name, Limits: gateway.Limits{RequestsPerMinute: *rpm, RequestsPerDay: *rpd, RequestsPerMonth: *rpmo}}
+		limits, err := budgets()
+		if err != nil {
+			return err
+		}
+		spec := management.KeySpec{Name: *name, Limits: gateway.Limits{RequestsPerMinute: *rpm, RequestsPerDay: *rpd, RequestsPerMonth: *rpmo, Limits: limits}}
 		if kind == gateway.KindManagement {
 			spec.Scopes = splitList(*scopes)
 		} else {

@@ -113,6 +113,11 @@ func main() {
 		fail(err)
 	}
 	figs = append(figs, analyticsRows...)
+	budgetRows, err := budgetFigures(ctx, db.Endpoint(), *runs, *trials)
+	if err != nil {
+		fail(err)
+	}
+	figs = append(figs, budgetRows...)
 	wsLatency, err := workspaceLimitLatency(ctx, db.Endpoint(), *runs)
 	if err != nil {
 		fail(err)

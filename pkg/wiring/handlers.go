@@ -91,7 +91,7 @@ func Management(s Settings, d Deps) (*management.Handler, error) {
 		return nil, err
 	}
 	return management.New(management.Config{Store: store, Usage: store, Logger: d.Logger, Now: d.Now, Metrics: d.metrics(s),
-		Findings: store, Alerts: store, WebhookRule: webhookRule(s), Raiser: raiser, Sources: store,
+		Findings: store, Alerts: store, Budgets: store, WebhookRule: webhookRule(s), Raiser: raiser, Sources: store,
 		GitHubKeys: s.GitHubSecretScanningKeys})
 }
 
@@ -158,6 +158,7 @@ func Proxy(s Settings, d Deps) (*proxy.Handler, error) {
 		LogSuccessEvery: s.ProxyLogSuccessEvery,
 		Credentials:     creds,
 		Usage:           store,
+		Budgets:         store,
 		Now:             d.Now,
 		Logger:          d.Logger,
 		Metrics:         d.metrics(s),
@@ -193,5 +194,5 @@ func Detector(s Settings, d Deps) (*detector.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return detector.New(detector.Config{Store: store, Raiser: raiser, Now: d.Now, Logger: d.Logger, Metrics: d.metrics(s)})
+	return detector.New(detector.Config{Store: store, Budgets: store, Raiser: raiser, Now: d.Now, Logger: d.Logger, Metrics: d.metrics(s)})
 }

@@ -62,6 +62,29 @@ type chatRequest struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	MaxTokens           int `json:"max_tokens"`
+	MaxCompletionTokens int `json:"max_completion_tokens"`
+}
+
+// maxEchoWords is echo's largest answer, in words (its tokens): the
+// registry's max_output_tokens for local/echo, so that the gateway's worst
+// case for a request without max_tokens is a true bound here too.
+const maxEchoWords = 256
+
+// capWords cuts an answer at the request's max_tokens (each word is one
+// token here), and at maxEchoWords, as a model stops at its limit.
+func capWords(s string, req chatRequest) string {
+	limit := maxEchoWords
+	for _, m := range []int{req.MaxTokens, req.MaxCompletionTokens} {
+		if m > 0 && m < limit {
+			limit = m
+		}
+	}
+	words := strings.Fields(s)
+	if len(words) <= limit {
+		return s
+	}
+	return strings.Join(words[:limit], " ")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -115,6 +138,7 @@ func chat(w http.ResponseWriter, r *http.Request, cfg Config) {
 		}
 		lastRole = m.Role
 	}
+	last = capWords(last, req)
 	// With tools, a user's turn is answered with a call to the first tool,
 	// and the tool's result is echoed back: a deterministic tool-use round
 	// trip.

@@ -74,6 +74,7 @@ func keyStateItem(k gateway.Key, workspaceDisabled bool) item {
 	if k.ExpiresAt != nil {
 		it[attrExpiresMS] = num(k.ExpiresAt.UnixMilli())
 	}
+	putBudgetLimits(it, "", k.Limits.Limits)
 	return it
 }
 
@@ -93,8 +94,10 @@ func decodeKeyState(it item, now time.Time) (gateway.KeyState, error) {
 			RequestsPerMinute: r.num(attrRPM),
 			RequestsPerDay:    r.num(attrRPD),
 			RequestsPerMonth:  r.num(attrRPMo),
+			Limits:            readBudgetLimits(&r, ""),
 		},
 	}
+	a.BudgetSpentUntil, a.BudgetSpent = readExhausted(&r)
 	if v, ok := it[attrWorkspaceOff].(*ddbtypes.AttributeValueMemberBOOL); ok {
 		a.WorkspaceDisabled = v.Value
 	}
@@ -129,6 +132,7 @@ func decodeWorkspaceState(it item, now time.Time) (gateway.WorkspaceState, error
 			Providers:         r.list(attrPlanProvs),
 			Models:            r.list(attrPlanModels),
 			RequestsPerMinute: r.num(attrPlanRPM),
+			Limits:            readBudgetLimits(&r, "plan_"),
 		},
 	}
 	used, stale := readCounters(it, now)
@@ -207,6 +211,7 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 			"#cd":  counterAttr(limits.Day, limits.Day.ID(now)),
 			"#cmo": counterAttr(limits.Month, limits.Month.ID(now)),
 			"#lm":  attrRPM, "#ld": attrRPD, "#lmo": attrRPMo,
+			"#bx": attrBudgetExhausted,
 		},
 		values: item{
 			":active": str(string(gateway.KeyActive)), ":kind": str(string(a.Kind)),
@@ -226,7 +231,7 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 		" AND (attribute_not_exists(#exp) OR #exp > :now)" +
 		" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)" +
 		" AND (attribute_not_exists(#ld) OR #ld = :zero OR (attribute_not_exists(#cd) AND #ld > :zero) OR #cd < #ld)" +
-		" AND (attribute_not_exists(#lmo) OR #lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)"
+		" AND (attribute_not_exists(#lmo) OR #lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)" + exhaustedClause
 	pk := KeyStatePK(a.KID)
 	if a.Shard > 0 {
 		pk = KeyShardPK(a.KID, a.Shard-1)

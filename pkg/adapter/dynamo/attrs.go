@@ -62,6 +62,21 @@ const (
 	attrState        = "state"
 	attrWorkspaceOff = "workspace_disabled"
 	attrExpiresMS    = "expires_ms"
+	// attrBudgetExhausted is until when (epoch ms) a budget of the key is
+	// spent, and attrBudgetExhaustedName which one: set by the proxy's
+	// settle (MarkExhausted), checked by AdmitKey's condition.
+	attrBudgetExhausted     = "bx"
+	attrBudgetExhaustedName = "bxn"
+)
+
+// The token and money limits (budget.Limits) on a key record and its state
+// item, and on a workspace's record and state item (plan_ prefixed there).
+const (
+	attrTPM = "tpm"
+	attrTPD = "tpd"
+	attrCPD = "cpd"
+	attrCPM = "cpmo"
+	attrCL  = "cl"
 )
 
 // An audit event (Audit table).

@@ -38,6 +38,7 @@ func keyItem(k gateway.Key) item {
 	if k.ExpiresAt != nil {
 		it[attrExpiresAt] = timeValue(*k.ExpiresAt)
 	}
+	putBudgetLimits(it, "", k.Limits.Limits)
 	return it
 }
 
@@ -58,6 +59,7 @@ func decodeKey(it item) (gateway.Key, error) {
 			RequestsPerMinute: r.num(attrRPM),
 			RequestsPerDay:    r.num(attrRPD),
 			RequestsPerMonth:  r.num(attrRPMo),
+			Limits:            readBudgetLimits(&r, ""),
 		},
 		CreatedAt: r.time(attrCreatedAt),
 		UpdatedAt: r.time(attrUpdatedAt),
@@ -357,6 +359,7 @@ func keyUpdateFields(update gateway.KeyUpdate) []keyField {
 		add(attrRPM, attrRPM, num(l.RequestsPerMinute))
 		add(attrRPD, attrRPD, num(l.RequestsPerDay))
 		add(attrRPMo, attrRPMo, num(l.RequestsPerMonth))
+		fields = append(fields, budgetLimitFields(l.Limits)...)
 	}
 	if update.Disabled != nil {
 		status := gateway.KeyActive
@@ -399,6 +402,9 @@ func (s *Store) updateKeyRecord(ctx context.Context, kid string, fields []keyFie
 	rec := updateBuilder{names: map[string]string{}, values: item{}}
 	rec.setValue(attrUpdatedAt, timeValue(s.now()))
 	for _, f := range fields {
+		if f.record == "" {
+			continue // the state item's alone
+		}
 		if f.value == nil {
 			rec.removeAttr(f.record)
 		} else {

@@ -12,6 +12,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/aistats/edge/pkg/domain/budget"
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
@@ -47,6 +48,9 @@ type Store struct {
 	client Client
 	tables Tables
 	now    func() time.Time
+	// budgets remembers the last view of each budget item this container
+	// wrote, to tidy it in later writes at no extra call (budget_memory.go).
+	budgets budgetMemory
 }
 
 var (
@@ -110,7 +114,7 @@ func isConditionFailed(err error) bool {
 // ---- workspaces ----
 
 func workspaceItem(ws gateway.Workspace) item {
-	return item{
+	it := item{
 		attrWorkspaceID: str(ws.ID),
 		attrName:        str(ws.Name),
 		attrStatus:      str(string(ws.Status)),
@@ -120,6 +124,8 @@ func workspaceItem(ws gateway.Workspace) item {
 		attrCreatedAt:   timeValue(ws.CreatedAt),
 		attrUpdatedAt:   timeValue(ws.UpdatedAt),
 	}
+	putBudgetLimits(it, "plan_", ws.Plan.Limits)
+	return it
 }
 
 func decodeWorkspace(it item) (gateway.Workspace, error) {
@@ -132,6 +138,7 @@ func decodeWorkspace(it item) (gateway.Workspace, error) {
 			Providers:         r.list(attrPlanProvs),
 			Models:            r.list(attrPlanModels),
 			RequestsPerMinute: r.num(attrPlanRPM),
+			Limits:            readBudgetLimits(&r, "plan_"),
 		},
 		CreatedAt: r.time(attrCreatedAt),
 		UpdatedAt: r.time(attrUpdatedAt),
@@ -234,6 +241,9 @@ func (s *Store) putWorkspaceState(ctx context.Context, id string, status gateway
 		b.setValue(attrPlanProvs, stringList(plan.Providers))
 		b.setValue(attrPlanModels, stringList(plan.Models))
 		b.setValue(attrPlanRPM, num(plan.RequestsPerMinute))
+		for _, w := range budget.Windows {
+			b.setValue("plan_"+budgetLimitAttrs[w], num(plan.Limit(w)))
+		}
 	}
 	b.names["#version"] = attrVersion
 	b.values[":version_step"] = num(1)

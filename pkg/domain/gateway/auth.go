@@ -61,6 +61,10 @@ type KeyState struct {
 	// shard, Limits and Used are the shard's share and KeyLimits the key's.
 	Shards, Shard int
 	KeyLimits     Limits
+	// BudgetSpentUntil is until when the budget named BudgetSpent is used
+	// up (zero if none is); AdmitKey refuses the key until then.
+	BudgetSpentUntil time.Time
+	BudgetSpent      string
 }
 
 // WorkspaceAdmission asks to count one request against a workspace's own

@@ -41,10 +41,13 @@ const (
 	CodeWorkspaceNotFound    Code = "workspace_not_found"
 	CodeNotFound             Code = "not_found"
 	CodeRateLimitExceeded    Code = "rate_limit_exceeded"
-	CodeUpstreamError        Code = "upstream_error"
-	CodeUpstreamTimeout      Code = "upstream_timeout"
-	CodeServiceUnavailable   Code = "service_unavailable"
-	CodeInternalError        Code = "internal_error"
+	// CodeBudgetExceeded: a token or money budget cannot hold the request's
+	// worst case (docs/architecture.md §5, "Budgets and token limits").
+	CodeBudgetExceeded     Code = "budget_exceeded"
+	CodeUpstreamError      Code = "upstream_error"
+	CodeUpstreamTimeout    Code = "upstream_timeout"
+	CodeServiceUnavailable Code = "service_unavailable"
+	CodeInternalError      Code = "internal_error"
 )
 
 // Error types sent as error.type, chosen so OpenAI SDKs raise the matching
@@ -56,8 +59,11 @@ const (
 	TypeNotFound       = "not_found_error"
 	TypeConflict       = "conflict_error"
 	TypeRateLimit      = "rate_limit_error"
-	TypeUpstream       = "upstream_error"
-	TypeAPI            = "api_error"
+	// TypeInsufficientQuota is OpenAI's type for a spent quota, also a 429:
+	// SDKs raise their RateLimitError, and the type tells it from a rate.
+	TypeInsufficientQuota = "insufficient_quota"
+	TypeUpstream          = "upstream_error"
+	TypeAPI               = "api_error"
 )
 
 type codeInfo struct {
@@ -93,6 +99,7 @@ var codeTable = map[Code]codeInfo{
 	CodeWorkspaceNotFound:    {http.StatusNotFound, TypeNotFound},
 	CodeNotFound:             {http.StatusNotFound, TypeNotFound},
 	CodeRateLimitExceeded:    {http.StatusTooManyRequests, TypeRateLimit},
+	CodeBudgetExceeded:       {http.StatusTooManyRequests, TypeInsufficientQuota},
 	CodeUpstreamError:        {http.StatusBadGateway, TypeUpstream},
 	CodeUpstreamTimeout:      {http.StatusGatewayTimeout, TypeUpstream},
 	CodeServiceUnavailable:   {http.StatusServiceUnavailable, TypeAPI},

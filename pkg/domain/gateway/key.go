@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"time"
+
+	"github.com/aistats/edge/pkg/domain/budget"
 )
 
 // KeyKind tells an inference key from a management key. Its value is the
@@ -26,12 +28,14 @@ const (
 	KeyRevoked  KeyStatus = "revoked"
 )
 
-// Limits are a key's request limits per UTC calendar window. Zero means
-// unlimited (docs/architecture.md §5).
+// Limits are a key's request limits per UTC calendar window and its token
+// and money budgets. Zero means unlimited (docs/architecture.md §5).
 type Limits struct {
 	RequestsPerMinute int64 `json:"requests_per_minute"`
 	RequestsPerDay    int64 `json:"requests_per_day"`
 	RequestsPerMonth  int64 `json:"requests_per_month"`
+	// Budgets sits beside the request limits in the same JSON object.
+	budget.Limits
 }
 
 // Key is the stored record of an API key. It never holds the plaintext

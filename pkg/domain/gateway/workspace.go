@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/aistats/edge/pkg/domain/budget"
 )
 
 // WorkspaceStatus says whether a workspace's keys may be used.
@@ -23,6 +25,9 @@ type Plan struct {
 	Providers         []string `json:"providers"`
 	Models            []string `json:"models"`
 	RequestsPerMinute int64    `json:"requests_per_minute"`
+	// Budgets are the workspace's token and money limits across all of its
+	// keys, in the same JSON object.
+	budget.Limits
 }
 
 // Workspace is a tenant: it owns keys and has a plan.

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/aistats/edge/pkg/domain/budget"
 )
 
 //go:embed providers.json
@@ -62,6 +65,13 @@ type Model struct {
 	// Fallback names the model ("provider/model") to try when every
 	// attempt at this one failed.
 	Fallback string `json:"fallback,omitempty"`
+	// Price is what the model costs per million tokens (README, "Prices");
+	// nil for a model priced by something else (images, audio seconds),
+	// which costs 0 in usage and is not reserved against budgets.
+	Price *budget.Price `json:"price,omitempty"`
+	// MaxOutput is the most output tokens one answer can hold: the worst
+	// case reserved for a request that sets no max_tokens.
+	MaxOutput int64 `json:"max_output_tokens,omitempty"`
 }
 
 // Provider is one registry entry.
@@ -111,6 +121,10 @@ type Resolved struct {
 	// Name is the canonical "provider/model".
 	Name     string
 	Fallback string
+	// Price is the model's price; nil when it has none.
+	Price *budget.Price
+	// MaxOutput is the model's most output tokens per answer; 0 if unknown.
+	MaxOutput int64
 }
 
 // Default parses the embedded registry.
@@ -153,6 +167,9 @@ func Parse(data []byte) (*Registry, error) {
 			if m.ID == "" || strings.Contains(m.ID, ",") {
 				return nil, fmt.Errorf("provider registry: provider %s: bad model id %q", p.ID, m.ID)
 			}
+			if err := checkPrice(m.Price); err != nil {
+				return nil, fmt.Errorf("provider registry: %s/%s: %w", p.ID, m.ID, err)
+			}
 			if _, taken := r.bare[m.ID]; !taken {
 				r.bare[m.ID] = p.ID
 			}
@@ -183,7 +200,7 @@ func (r *Registry) Resolve(name string) (Resolved, bool) {
 		if p, known := r.byID[providerID]; known {
 			for _, m := range p.Models {
 				if m.ID == model {
-					return Resolved{Provider: p, Model: m.ID, Name: p.ID + "/" + m.ID, Fallback: m.Fallback}, true
+					return resolved(p, m), true
 				}
 			}
 			return Resolved{}, false
@@ -202,8 +219,24 @@ func (r *Registry) All() []Resolved {
 	for i := range r.Providers {
 		p := &r.Providers[i]
 		for _, m := range p.Models {
-			out = append(out, Resolved{Provider: p, Model: m.ID, Name: p.ID + "/" + m.ID, Fallback: m.Fallback})
+			out = append(out, resolved(p, m))
 		}
 	}
 	return out
+}
+
+func resolved(p *Provider, m Model) Resolved {
+	return Resolved{Provider: p, Model: m.ID, Name: p.ID + "/" + m.ID, Fallback: m.Fallback, Price: m.Price, MaxOutput: m.MaxOutput}
+}
+
+// checkPrice refuses a price without the date it was checked: a price
+// nobody can date cannot be trusted to bill a budget.
+func checkPrice(p *budget.Price) error {
+	if p == nil {
+		return nil
+	}
+	if _, err := time.Parse(time.DateOnly, p.Checked); err != nil {
+		return fmt.Errorf("price checked %q is not a date (YYYY-MM-DD)", p.Checked)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aistats/edge/pkg/domain/access"
+	"github.com/aistats/edge/pkg/domain/budget"
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
@@ -63,6 +64,16 @@ type Context struct {
 	// RateLimited is set when a limit refused the request: the integration
 	// must answer 429 at once.
 	RateLimited bool
+	// Budget and WorkspaceBudget are the key's and its workspace's token
+	// and money limits, which the proxy reserves against; zero when none.
+	Budget, WorkspaceBudget budget.Limits
+	// BudgetSpent is set when the key's budget is used up: the integration
+	// answers 429 budget_exceeded at once.
+	BudgetSpent *BudgetSpent
+	// TokenLimit is the tightest token budget after the proxy's reservation,
+	// for the x-ratelimit-*-tokens headers; the proxy sets it, not the
+	// authorizer, and it never travels in the context.
+	TokenLimit *RateLimit
 }
 
 // Wire is the context as the authorizer returns it to API Gateway, which
@@ -84,6 +95,11 @@ type Wire struct {
 	// (seconds): one value, not four, to build and to pass.
 	RateLimit   string `json:"ratelimit,omitempty"`
 	RateLimited string `json:"rate_limited,omitempty"`
+	// Budget and WorkspaceBudget are limits as "tpm:tpd:cpd:cpmo:cl";
+	// BudgetSpent is "name:reset".
+	Budget          string `json:"budget,omitempty"`
+	WorkspaceBudget string `json:"ws_budget,omitempty"`
+	BudgetSpent     string `json:"budget_spent,omitempty"`
 	// Code and Message carry a refusal's reason in a Deny; the ACCESS_DENIED
 	// Gateway Response in template.yaml renders them.
 	Code    string `json:"code,omitempty"`
@@ -109,6 +125,7 @@ func (c Context) Wire() Wire {
 	if c.RateLimited {
 		w.RateLimited = "true"
 	}
+	w.Budget, w.WorkspaceBudget, w.BudgetSpent = encodeBudget(c.Budget), encodeBudget(c.WorkspaceBudget), encodeSpent(c.BudgetSpent)
 	return w
 }
 
@@ -128,6 +145,7 @@ func (w Wire) Map() map[string]any {
 		keyKID: w.KID, keyWorkspace: w.WorkspaceID, keyKind: w.Kind,
 		keyModels: w.Models, keyProviders: w.Providers, keyPlanModels: w.PlanModels, keyPlanProviders: w.PlanProviders,
 		keyScopes: w.Scopes, keyRateLimit: w.RateLimit, keyRateLimited: w.RateLimited, KeyCode: w.Code, KeyMessage: w.Message,
+		keyBudget: w.Budget, keyWorkspaceBudget: w.WorkspaceBudget, keyBudgetSpent: w.BudgetSpent,
 	} {
 		if v != "" {
 			m[k] = v
@@ -194,6 +212,13 @@ func Decode(m map[string]any) (Context, error) {
 	if c.RateLimited && c.RateLimit == nil {
 		return Context{}, errors.New("authorizer context is rate limited without a limit")
 	}
+	var err1, err2, err3 error
+	c.Budget, err1 = decodeBudget(get(keyBudget))
+	c.WorkspaceBudget, err2 = decodeBudget(get(keyWorkspaceBudget))
+	c.BudgetSpent, err3 = decodeSpent(get(keyBudgetSpent))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Context{}, fmt.Errorf("authorizer context has a malformed budget: %w", err)
+	}
 	return c, nil
 }
 
@@ -227,6 +252,11 @@ func (c Context) Headers(requestID string) map[string]string {
 			h["Retry-After"] = reset
 		}
 	}
+	if tl := c.TokenLimit; tl != nil {
+		h["x-ratelimit-limit-tokens"] = strconv.FormatInt(tl.Limit, 10)
+		h["x-ratelimit-remaining-tokens"] = strconv.FormatInt(tl.Remaining, 10)
+		h["x-ratelimit-reset-tokens"] = (time.Duration(tl.ResetSeconds) * time.Second).String()
+	}
 	return h
 }
 
@@ -254,6 +284,12 @@ func Check(req events.APIGatewayProxyRequest) (Context, *events.APIGatewayProxyR
 	if err != nil {
 		resp := ErrorResponse(gateway.Internal(err), nil, requestID)
 		return Context{}, &resp
+	}
+	if c.BudgetSpent != nil {
+		headers := c.Headers(requestID)
+		headers["Retry-After"] = c.BudgetSpent.retryAfter()
+		resp := ErrorResponse(c.spentError(), headers, requestID)
+		return c, &resp
 	}
 	if c.RateLimited {
 		rl := c.RateLimit

@@ -224,6 +224,8 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyState) (decision, boo
 	case auth.ExpiresAt != nil && !req.now.Before(*auth.ExpiresAt):
 		req.refused(auth.WorkspaceID, usage.RefusedExpired)
 		return denied(gateway.CodeKeyExpired, ""), true
+	case spentAt(auth, req.now):
+		return h.budgetSpent(req, auth), true
 	case auth.Shards > 0:
 		// A hot key: its own item's counters are frozen, and a shard's
 		// are its share; the caller looks at the shards.
@@ -326,7 +328,7 @@ func (h *Handler) rateLimited(req *request, auth gateway.KeyState, exhausted []l
 func baseContext(auth gateway.KeyState) authcontext.Context {
 	c := authcontext.Context{
 		KID: auth.KID, WorkspaceID: auth.WorkspaceID, Kind: auth.Kind,
-		Models: auth.Models, Providers: auth.Providers,
+		Models: auth.Models, Providers: auth.Providers, Budget: auth.Limits.Limits,
 	}
 	if auth.Kind == gateway.KindManagement {
 		c.Scopes = auth.Scopes
@@ -336,7 +338,7 @@ func baseContext(auth gateway.KeyState) authcontext.Context {
 
 func (h *Handler) allow(req *request, key gateway.KeyState, ws gateway.WorkspaceState) decision {
 	c := baseContext(key)
-	c.PlanModels, c.PlanProviders = ws.Plan.Models, ws.Plan.Providers
+	c.PlanModels, c.PlanProviders, c.WorkspaceBudget = ws.Plan.Models, ws.Plan.Providers, ws.Plan.Limits
 	var buf [len(limits.Windows) + 1]limits.Status // the key's windows and the workspace's
 	statuses := keyStatuses(buf[:0], key, req.now)
 	if ws.Plan.RequestsPerMinute > 0 {

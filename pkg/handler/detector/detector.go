@@ -55,7 +55,10 @@ type Raiser interface {
 
 // Config configures a Handler.
 type Config struct {
-	Store   Store
+	Store Store
+	// Budgets, when set, has each run raise the 80 % and 100 % budget
+	// findings of active keys and reclaim their dead holds (budget.go).
+	Budgets BudgetStore
 	Raiser  Raiser
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -65,6 +68,7 @@ type Config struct {
 // Handler runs the detector.
 type Handler struct {
 	store   Store
+	budgets BudgetStore
 	raiser  Raiser
 	now     func() time.Time
 	log     *slog.Logger
@@ -76,7 +80,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Raiser == nil {
 		return nil, errors.New("detector: store and raiser are required")
 	}
-	h := &Handler{store: cfg.Store, raiser: cfg.Raiser, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics}
+	h := &Handler{store: cfg.Store, budgets: cfg.Budgets, raiser: cfg.Raiser, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -118,6 +122,11 @@ func (h *Handler) Run(ctx context.Context) (Report, error) {
 	var failed []error
 	for _, k := range active {
 		found, err := h.examine(ctx, k, now)
+		if err == nil {
+			var spent []findings.Finding
+			spent, err = h.budgetFindings(ctx, k, now)
+			found = append(found, spent...)
+		}
 		if err != nil {
 			h.log.Error("detect", "kid", k.KID, "workspace", k.WorkspaceID, "error", err.Error())
 			failed = append(failed, err)

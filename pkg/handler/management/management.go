@@ -43,6 +43,9 @@ type Config struct {
 	// counts nothing.
 	Metrics *emf.Emitter
 
+	// Budgets reads a key's standing against its budgets, for its record;
+	// nil leaves budgets out of key records.
+	Budgets BudgetReader
 	// Findings lists and resolves findings (/v1/anomalies…).
 	Findings findings.Store
 	// Alerts keeps the workspace's webhook and auto_disable setting.
@@ -70,6 +73,7 @@ type Handler struct {
 
 	findings       findings.Store
 	alerts         AlertStore
+	budgets        BudgetReader
 	webhookRule    webhook.Rule
 	raiser         Raiser
 	sources        SourceLimiter
@@ -84,7 +88,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{usage: cfg.Usage, now: cfg.Now, log: cfg.Logger, findings: cfg.Findings, alerts: cfg.Alerts,
 		webhookRule: cfg.WebhookRule, raiser: cfg.Raiser, sources: cfg.Sources, githubKeys: cfg.GitHubKeys,
-		leakAnswerTime: cfg.LeakAnswerTime}
+		leakAnswerTime: cfg.LeakAnswerTime, budgets: cfg.Budgets}
 	if h.leakAnswerTime <= 0 {
 		h.leakAnswerTime = DefaultLeakAnswerTime
 	}
@@ -105,19 +109,22 @@ func (h *Handler) Service() *Service { return h.svc }
 
 // KeyView is a key as the API shows it: never its secret or digest.
 type KeyView struct {
-	KID        string         `json:"kid"`
-	Kind       string         `json:"kind"`
-	Name       string         `json:"name"`
-	Prefix     string         `json:"prefix"`
-	Status     string         `json:"status"`
-	Models     []string       `json:"models"`
-	Providers  []string       `json:"providers"`
-	Scopes     []string       `json:"scopes,omitempty"`
-	Limits     gateway.Limits `json:"limits"`
-	CreatedAt  time.Time      `json:"created_at"`
-	ExpiresAt  *time.Time     `json:"expires_at"`
-	LastUsedAt *time.Time     `json:"last_used_at"`
-	RotatedTo  string         `json:"rotated_to,omitempty"`
+	KID       string         `json:"kid"`
+	Kind      string         `json:"kind"`
+	Name      string         `json:"name"`
+	Prefix    string         `json:"prefix"`
+	Status    string         `json:"status"`
+	Models    []string       `json:"models"`
+	Providers []string       `json:"providers"`
+	Scopes    []string       `json:"scopes,omitempty"`
+	Limits    gateway.Limits `json:"limits"`
+	// Budgets is the key's spend and tokens against each budget window;
+	// only for a key with a token or money limit.
+	Budgets    []BudgetView `json:"budgets,omitempty"`
+	CreatedAt  time.Time    `json:"created_at"`
+	ExpiresAt  *time.Time   `json:"expires_at"`
+	LastUsedAt *time.Time   `json:"last_used_at"`
+	RotatedTo  string       `json:"rotated_to,omitempty"`
 	// Key is the full key text: only in the answer that creates it.
 	Key string `json:"key,omitempty"`
 }
@@ -313,7 +320,11 @@ func (h *Handler) render(ctx context.Context, k gateway.Key, status int) (result
 	if t, ok := used[k.KID]; ok {
 		last = &t
 	}
-	return result{status: status, body: map[string]any{"data": NewKeyView(k, last, h.now())}}, nil
+	v := NewKeyView(k, last, h.now())
+	if v.Budgets, err = h.budgetViews(ctx, k); err != nil {
+		return result{}, err
+	}
+	return result{status: status, body: map[string]any{"data": v}}, nil
 }
 
 // decodeStrict reads a JSON object into v, refusing unknown fields and
@@ -379,7 +390,7 @@ func refuseNulls(body string) error {
 	}
 	var limits map[string]json.RawMessage
 	if raw, ok := fields["limits"]; ok && json.Unmarshal(raw, &limits) == nil {
-		for _, name := range []string{"requests_per_minute", "requests_per_day", "requests_per_month"} {
+		for _, name := range limitNames {
 			if raw, ok := limits[name]; ok && string(raw) == "null" {
 				return invalid("limits."+name, "limits.%s cannot be null; 0 means unlimited, and leaving it out keeps it unchanged.", name)
 			}

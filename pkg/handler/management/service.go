@@ -127,6 +127,9 @@ func validateLimits(l gateway.Limits) error {
 	for param, v := range map[string]int64{
 		"limits.requests_per_minute": l.RequestsPerMinute, "limits.requests_per_day": l.RequestsPerDay,
 		"limits.requests_per_month": l.RequestsPerMonth,
+		"limits.tokens_per_minute":  l.TokensPerMinute, "limits.tokens_per_day": l.TokensPerDay,
+		"limits.cost_per_day_usd": int64(l.CostPerDay), "limits.cost_per_month_usd": int64(l.CostPerMonth),
+		"limits.cost_usd": int64(l.CostLifetime),
 	} {
 		if v < 0 {
 			return invalid(param, "%s must be a non-negative integer (0 means unlimited).", param)
@@ -402,27 +405,6 @@ func (s *Service) ListKeys(ctx context.Context, actor Actor, kind gateway.KeyKin
 			return views, cursor, nil
 		}
 	}
-}
-
-// LimitsPatch changes some of a key's limits; nil fields stay as they are.
-type LimitsPatch struct {
-	RequestsPerMinute *int64 `json:"requests_per_minute"`
-	RequestsPerDay    *int64 `json:"requests_per_day"`
-	RequestsPerMonth  *int64 `json:"requests_per_month"`
-}
-
-// Apply returns base with the patch's limits in place.
-func (p LimitsPatch) Apply(base gateway.Limits) gateway.Limits {
-	if p.RequestsPerMinute != nil {
-		base.RequestsPerMinute = *p.RequestsPerMinute
-	}
-	if p.RequestsPerDay != nil {
-		base.RequestsPerDay = *p.RequestsPerDay
-	}
-	if p.RequestsPerMonth != nil {
-		base.RequestsPerMonth = *p.RequestsPerMonth
-	}
-	return base
 }
 
 // KeyChange is a PATCH: nil fields stay as they are.

@@ -20,6 +20,7 @@ import (
 	"github.com/aistats/edge/pkg/adapter/emf"
 	"github.com/aistats/edge/pkg/adapter/upstream"
 	"github.com/aistats/edge/pkg/domain/access"
+	"github.com/aistats/edge/pkg/domain/budget"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
 	metering "github.com/aistats/edge/pkg/domain/usage"
@@ -83,8 +84,19 @@ type Config struct {
 	// has none of its own.
 	BaseURLs map[string]string
 	Usage    metering.Recorder
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Budgets reserves and settles requests of keys and workspaces with
+	// token or money limits; nil refuses such requests (503), never serves
+	// them unlimited.
+	Budgets budget.Ledger
+	// BudgetTimeout bounds each budget write; zero means
+	// DefaultBudgetTimeout.
+	BudgetTimeout time.Duration
+	// BudgetWait bounds how long a request refused only because of other
+	// requests' reservations in flight waits for them to settle; zero
+	// means DefaultBudgetWait.
+	BudgetWait time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
 	// Metrics receives one EMF line per request; nil emits none.
 	Metrics *emf.Emitter
 	// BufferedDeadline bounds a request on a buffered route (/embeddings,
@@ -107,14 +119,17 @@ type Config struct {
 
 // Handler serves the proxy routes.
 type Handler struct {
-	registry *providers.Registry
-	upstream *upstream.Client
-	creds    Credentials
-	baseURLs map[string]string
-	recorder recording.Recorder
-	now      func() time.Time
-	log      *slog.Logger
-	metrics  *emf.Emitter
+	registry      *providers.Registry
+	upstream      *upstream.Client
+	creds         Credentials
+	baseURLs      map[string]string
+	recorder      recording.Recorder
+	budgets       budget.Ledger
+	budgetTimeout time.Duration
+	budgetWait    time.Duration
+	now           func() time.Time
+	log           *slog.Logger
+	metrics       *emf.Emitter
 
 	bufferedDeadline, streamDeadline time.Duration
 	preludeAfter, keepAlive          time.Duration
@@ -128,12 +143,14 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("proxy: registry, upstream, credentials and usage are required")
 	}
 	h := &Handler{registry: cfg.Registry, upstream: cfg.Upstream, creds: cfg.Credentials, baseURLs: cfg.BaseURLs,
-		recorder: recording.Recorder{Store: cfg.Usage, Log: cfg.Logger, Metrics: cfg.Metrics}, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics,
+		recorder: recording.Recorder{Store: cfg.Usage, Log: cfg.Logger, Metrics: cfg.Metrics}, budgets: cfg.Budgets, now: cfg.Now, log: cfg.Logger, metrics: cfg.Metrics,
 		bufferedDeadline: orDefault(cfg.BufferedDeadline, DefaultBufferedDeadline),
 		streamDeadline:   orDefault(cfg.StreamDeadline, DefaultStreamDeadline),
 		preludeAfter:     orDefault(cfg.PreludeAfter, DefaultPreludeAfter),
 		keepAlive:        orDefault(cfg.KeepAliveInterval, DefaultKeepAliveInterval),
-		logSuccessEvery:  uint64(max(cfg.LogSuccessEvery, 1))}
+		logSuccessEvery:  uint64(max(cfg.LogSuccessEvery, 1)),
+		budgetTimeout:    orDefault(cfg.BudgetTimeout, DefaultBudgetTimeout),
+		budgetWait:       orDefault(cfg.BudgetWait, DefaultBudgetWait)}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -179,6 +196,13 @@ type call struct {
 	// readOnly marks a request that bills no tokens even though its answer
 	// holds a usage object (reading a stored response).
 	readOnly bool
+	// candidates are the models that may answer (the model, its
+	// fallback), for the price of the one that did.
+	candidates []providers.Resolved
+	// holds are the request's budget reservations, settled by record.
+	holds []budget.Hold
+	// retryAfter is the Retry-After of a budget refusal.
+	retryAfter string
 }
 
 // Handle serves one request. It returns an events.APIGatewayProxyResponse,
@@ -210,6 +234,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	}
 	if err != nil {
 		r := authcontext.ErrorResponse(err, c.ctx.Headers(c.requestID), c.requestID)
+		if c.retryAfter != "" {
+			r.Headers["Retry-After"] = c.retryAfter
+		}
 		c.status = r.StatusCode
 		h.logCall(c, err)
 		h.record(c, nil)
@@ -290,14 +317,16 @@ func (h *Handler) record(c *call, streamErr error) {
 	case c.failed && status < 400:
 		status = 499
 	}
-	h.recorder.Record(c.requestID, metering.Event{
+	cached := c.usage.PromptTokensDetails.CachedTokens
+	event := metering.Event{
 		Time: c.start, KID: c.ctx.KID, WorkspaceID: c.ctx.WorkspaceID,
 		Route: c.route, Provider: c.provider, Model: c.model,
 		Status: status, Class: metering.ClassOf(status, c.attempts > 0),
 		PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens,
-		CachedTokens: c.usage.PromptTokensDetails.CachedTokens,
-		Latency:      h.now().Sub(c.start), Streamed: c.streamed,
-	})
+		CachedTokens: cached, CostMicroUSD: int64(c.answerPrice().Cost(c.usage.PromptTokens, c.usage.CompletionTokens, cached)),
+		Latency: h.now().Sub(c.start), Streamed: c.streamed,
+	}
+	h.settleAndRecord(c, func() { h.recorder.Record(c.requestID, event) })
 }
 
 // models lists the models this key may use, in the OpenAI list shape.
@@ -449,6 +478,12 @@ func (h *Handler) forward(ctx context.Context, c *call, req events.APIGatewayPro
 	candidates := []providers.Resolved{resolved}
 	if fb, ok := h.registry.Resolve(resolved.Fallback); ok && resolved.Fallback != "" && access.Allowed(c.ctx.Grant(), fb) && x.serves(fb.Provider) {
 		candidates = append(candidates, fb)
+	}
+	c.candidates = candidates
+	if raw, err := rawBody(req); err != nil {
+		return nil, err
+	} else if err := h.reserve(ctx, c, x, body, raw, candidates); err != nil {
+		return nil, err
 	}
 	ctx, cancel := h.withDeadline(ctx, streamRoute)
 	do := func() upstreamAnswer { return h.adapt(c, body, h.call(ctx, x, candidates, header, body, resolved)) }

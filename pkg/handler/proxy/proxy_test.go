@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -58,6 +59,7 @@ func newUpstream(t *testing.T, handle func(w http.ResponseWriter, r *http.Reques
 		u.mu.Lock()
 		u.last, u.lastRaw = r, raw
 		u.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(raw)) // for a handler that reads it too
 		u.handle(w, r, n)
 	}))
 	t.Cleanup(u.srv.Close)
