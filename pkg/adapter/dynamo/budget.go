@@ -226,16 +226,25 @@ func (s *Store) MarkExhausted(ctx context.Context, acct budget.Account, w budget
 	if !until.IsZero() {
 		ms = until.UnixMilli()
 	}
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.tables.Counters),
 		Key:                       item{attrPK: str(pk)},
-		UpdateExpression:          aws.String("SET #bx = :until, #bxn = :name"),
+		UpdateExpression:          aws.String("SET #bx = :until, #bxn = :name ADD #v :one"),
 		ConditionExpression:       aws.String("attribute_exists(#pk) AND (attribute_not_exists(#bx) OR #bx < :until)"),
-		ExpressionAttributeNames:  map[string]string{"#bx": attrBudgetExhausted, "#bxn": attrBudgetExhaustedName, "#pk": attrPK},
-		ExpressionAttributeValues: item{":until": num(ms), ":name": str(w.Name())},
+		ExpressionAttributeNames:  map[string]string{"#bx": attrBudgetExhausted, "#bxn": attrBudgetExhaustedName, "#pk": attrPK, "#v": attrVersion},
+		ExpressionAttributeValues: item{":until": num(ms), ":name": str(w.Name()), ":one": num(1)},
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
 	})
-	if err != nil && !isConditionFailed(err) {
+	if isConditionFailed(err) {
+		return nil
+	}
+	if err != nil {
 		return classify("mark budget of "+acct.Scope+" "+acct.ID+" spent", err)
 	}
-	return nil
+	// A hot key's shards carry the mark too, so that whichever shard a
+	// request reaches refuses it.
+	if acct.Scope == budget.ScopeWorkspace {
+		return nil
+	}
+	return s.syncShards(ctx, out.Attributes, s.now())
 }

@@ -56,6 +56,13 @@ func share(l int64, i, n int) int64 {
 	return p
 }
 
+// shardedStateAttrs are the attributes of a key's state item that its
+// shards copy: everything AdmitKey's condition or the authorizer reads,
+// but the limits (shared out) and the counters (each shard's own).
+var shardedStateAttrs = []string{attrState, attrWorkspaceID, attrKind, attrSecretHash, attrModels, attrProviders, attrScopes,
+	attrWorkspaceOff, attrExpiresMS, attrBudgetExhausted, attrBudgetExhaustedName,
+	attrTPM, attrTPD, attrCPD, attrCPM, attrCL}
+
 // ShardKey splits an active key over n shards (gateway.KeySharder).
 func (s *Store) ShardKey(ctx context.Context, kid string, n int, now time.Time) (gateway.KeyState, error) {
 	if n < 2 {
@@ -121,7 +128,7 @@ func (s *Store) syncShard(ctx context.Context, main item, i int, now time.Time) 
 	r := itemReader{item: main}
 	version := r.num(attrVersion)
 	b := updateBuilder{names: map[string]string{}, values: item{}}
-	for _, name := range []string{attrState, attrWorkspaceID, attrKind, attrSecretHash, attrModels, attrProviders, attrScopes, attrWorkspaceOff, attrExpiresMS} {
+	for _, name := range shardedStateAttrs {
 		if v, ok := main[name]; ok {
 			b.setValue(name, v)
 		} else {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aistats/edge/pkg/domain/budget"
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
 
@@ -164,6 +165,36 @@ func TestAShardedWorkspaceAdmitsExactlyItsLimitAndIsDisabledEverywhere(t *testin
 	for i := range 8 {
 		if n := admit(i + 1); n != 0 {
 			t.Errorf("shard %d admitted %d after the workspace was disabled", i, n)
+		}
+	}
+}
+
+// TestASpentBudgetReachesAHotKeysShards: the proxy's mark that a key's
+// budget is spent is copied to its shards, so whichever shard a request
+// reaches refuses it in the authorizer's one write.
+func TestASpentBudgetReachesAHotKeysShards(t *testing.T) {
+	s, clock := newStore(t)
+	ctx := context.Background()
+	createWorkspace(t, s, "acme")
+	k := newKey(t, "acme", gateway.KindInference)
+	k.Limits = gateway.Limits{RequestsPerMinute: 100}
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	now := clock.Now()
+	if _, err := s.ShardKey(ctx, k.KID, 4, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := admitAll(t, s, k, 1, now); n != 25 {
+		t.Fatalf("shard 0 admitted %d, want its 25", n)
+	}
+	err := s.MarkExhausted(ctx, budget.Account{Scope: budget.ScopeKey, ID: k.KID}, budget.CostDay, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if n := admitAll(t, s, k, i+1, now.Add(time.Minute)); n != 0 {
+			t.Errorf("shard %d admitted %d with the budget spent", i, n)
 		}
 	}
 }
