@@ -59,10 +59,6 @@ func hourSK(hour time.Time, model string) string {
 	return "h#" + hour.UTC().Format(hourLayout) + "#" + model
 }
 
-func daySK(day time.Time, model string) string {
-	return "d#" + day.UTC().Format(dayLayout) + "#" + model
-}
-
 // usageAttr is one numeric attribute of usage.Totals.
 type usageAttr struct {
 	name string

@@ -103,10 +103,6 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Service returns the handler's service, whose AutoDisable the alerts
-// raiser of the same function calls.
-func (h *Handler) Service() *Service { return h.svc }
-
 // KeyView is a key as the API shows it: never its secret or digest.
 type KeyView struct {
 	KID       string         `json:"kid"`
