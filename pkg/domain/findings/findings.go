@@ -43,27 +43,27 @@ const (
 // Finding is one thing found about one key. It holds metadata only: never a
 // request's body, and never a secret.
 type Finding struct {
-	ID          string `json:"id"`
-	WorkspaceID string `json:"workspace"`
-	KID         string `json:"kid"`
-	Type        Type   `json:"type"`
+	ID          string
+	WorkspaceID string
+	KID         string
+	Type        Type
 	// Severity is "low", "medium" or "high".
-	Severity string `json:"severity"`
-	Status   Status `json:"status"`
+	Severity string
+	Status   Status
 	// WindowStart and WindowEnd bound the traffic that triggered it.
-	WindowStart time.Time `json:"window_start"`
-	WindowEnd   time.Time `json:"window_end"`
+	WindowStart time.Time
+	WindowEnd   time.Time
 	// Observed is the value seen; ExpectedLow and ExpectedHigh the range
 	// the key's own baseline expected (both zero where none applies).
-	Observed     float64 `json:"observed"`
-	ExpectedLow  float64 `json:"expected_low"`
-	ExpectedHigh float64 `json:"expected_high"`
+	Observed     float64
+	ExpectedLow  float64
+	ExpectedHigh float64
 	// Sentence says it for a person, in one sentence.
-	Sentence   string    `json:"sentence"`
-	CreatedAt  time.Time `json:"created_at"`
-	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	Sentence   string
+	CreatedAt  time.Time
+	ResolvedAt time.Time
 	// ResolvedBy is the management key that resolved it.
-	ResolvedBy string `json:"resolved_by,omitempty"`
+	ResolvedBy string
 }
 
 // ListOptions narrows a listing to one key, to findings created at or after

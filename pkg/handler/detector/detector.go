@@ -96,7 +96,7 @@ type Report struct {
 	ActiveKeys int `json:"active_keys"`
 	Items      int `json:"rollup_items_written"`
 	// Findings are those raised in this run, new or still open.
-	Findings []findings.Finding `json:"findings"`
+	Findings []findings.View `json:"findings"`
 	New      int                `json:"new_findings"`
 }
 
@@ -139,7 +139,7 @@ func (h *Handler) Run(ctx context.Context) (Report, error) {
 				failed = append(failed, err)
 				continue
 			}
-			rep.Findings = append(rep.Findings, stored)
+			rep.Findings = append(rep.Findings, findings.NewView(stored))
 			if isNew {
 				rep.New++
 				h.log.Info("finding", "id", stored.ID, "kid", f.KID, "workspace", f.WorkspaceID, "type", string(f.Type),
