@@ -202,7 +202,25 @@ function limitsSection(k, month) {
       h('tbody', {}, row('Requests per minute', l.requests_per_minute, 'not reported by the API'),
         row('Requests per day (UTC)', l.requests_per_day, usedDay), row('Requests per month (UTC)', l.requests_per_month, usedMonth))),
     month.status === 'rejected' ? errorBox(month.reason) : h('p', { class: 'muted' }, `Used counts every request recorded for the key, refused ones included. ${limitsText(l)}.`),
-    h('div', { class: 'placeholder', id: 'budgets' }, h('h3', {}, 'Budgets'), h('p', {}, 'Spend and token budgets are not available yet (issue 14). They will be shown here with how much of each is used.')));
+    budgetsTable(k.budgets || []));
+}
+
+// budgetsTable shows the key's token and money budgets as its record gives
+// them: limit, used (settled and in flight apart) and when each resets.
+function budgetsTable(budgets) {
+  const head = h('h3', { id: 'budgets-h' }, 'Budgets');
+  if (!budgets.length) {
+    return h('div', { id: 'budgets', 'aria-labelledby': 'budgets-h' }, head, h('p', { class: 'muted' }, 'No token or money budget is set on this key.'));
+  }
+  const fmt = (b, v) => (b.unit === 'usd' ? `$${v}` : int(v));
+  return h('div', { id: 'budgets', 'aria-labelledby': 'budgets-h' }, head,
+    h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Budget'), h('th', { scope: 'col' }, 'Limit'),
+      h('th', { scope: 'col' }, 'Used'), h('th', { scope: 'col' }, 'In flight'), h('th', { scope: 'col' }, 'Resets'))),
+      h('tbody', {}, ...budgets.map((b) => h('tr', { 'data-budget': b.name },
+        h('th', { scope: 'row' }, b.name), h('td', { class: 'num' }, fmt(b, b.limit)),
+        h('td', { class: 'num' }, `${fmt(b, b.used)} (${Math.round(b.percent)} %)`),
+        h('td', { class: 'num' }, fmt(b, b.reserved)),
+        h('td', {}, b.resets_at ? new Date(b.resets_at).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : 'never'))))));
 }
 
 function sampleSection() {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -285,6 +286,33 @@ func TestDashboardInABrowser(t *testing.T) {
 		}
 		eval[bool](t, b, `window.scrollTo(0, 0) || true`)
 		screenshot(t, b, "dashboard-key.png")
+	})
+
+	t.Run("shows a key's budgets with what is used", func(t *testing.T) {
+		status, out := send(t, "POST", base+"/keys", mk, `{"name":"budgeted","models":["local/echo"],"limits":{"cost_per_day_usd":"5","tokens_per_minute":100000}}`)
+		if status != 201 {
+			t.Fatalf("create a budgeted key: %d %v", status, out)
+		}
+		d := out["data"].(map[string]any)
+		if status, out := send(t, "POST", base+"/chat/completions", d["key"].(string), `{"model":"local/echo","max_tokens":8,"messages":[{"role":"user","content":"spend a little"}]}`); status != 200 {
+			t.Fatalf("chat with the budgeted key: %d %v", status, out)
+		}
+		do(t, b, "the budgeted key's page", chromedp.Navigate(fmt.Sprintf("%s#/keys/%s", page, d["kid"])))
+		waitView(t, b, "the key's page")
+		do(t, b, "its budgets", chromedp.WaitVisible(`tr[data-budget="cost_per_day_usd"]`))
+		_, rec := send(t, "GET", base+"/keys/"+d["kid"].(string), mk, "")
+		var used string
+		for _, bv := range rec["data"].(map[string]any)["budgets"].([]any) {
+			if bv := bv.(map[string]any); bv["name"] == "cost_per_day_usd" {
+				if f, ok := bv["used"].(float64); ok {
+					used = strconv.FormatFloat(f, 'f', -1, 64) // as JavaScript prints it: 0.000009, not 9e-06
+				}
+			}
+		}
+		row := eval[string](t, b, `document.querySelector('tr[data-budget="cost_per_day_usd"]').textContent`)
+		if used == "" || used == "0" || !strings.Contains(row, "$"+used) {
+			t.Errorf("the page's cost_per_day_usd row %q, want the record's used $%s", row, used)
+		}
 	})
 
 	var newKey, newKID string
