@@ -56,10 +56,11 @@ export async function keyPage(main, kid, params, go) {
     main.replaceChildren(h('h1', {}, kid), errorBox(e));
     return;
   }
-  const [anomalies, month, audit] = await Promise.allSettled([
+  const [anomalies, month, audit, failures] = await Promise.allSettled([
     get('anomalies', { kid, limit: 100 }),
     get(`keys/${kid}/analytics`, { granularity: 'day', from: dayISO(0).slice(0, 8) + '01' }),
     auditOf(kid),
+    get(`keys/${kid}/requests`),
   ]);
   const found = anomalies.status === 'fulfilled' ? anomalies.value.data : [];
   let range = params.get('range');
@@ -98,7 +99,7 @@ export async function keyPage(main, kid, params, go) {
     h('div', { class: 'columns' },
       anomalySection(anomalies, marks, selected, chartBox, () => keyPage(main, kid, new URLSearchParams({ range }), go)),
       limitsSection(key, month)),
-    sampleSection(),
+    sampleSection(failures),
     auditSection(audit));
   await showRange(range);
   const open = main.querySelector(`details[data-anomaly="${CSS.escape(selected)}"]`);
@@ -223,9 +224,18 @@ function budgetsTable(budgets) {
         h('td', {}, b.resets_at ? new Date(b.resets_at).toISOString().slice(0, 16).replace('T', ' ') + ' UTC' : 'never'))))));
 }
 
-function sampleSection() {
-  return h('section', { 'aria-labelledby': 'sample-h', id: 'sample' }, h('h2', { id: 'sample-h' }, 'Recent non-2xx requests'),
-    h('p', { class: 'placeholder warning', role: 'note' }, 'Not available yet: the gateway does not keep a sample of recent non-2xx requests. The charts above count them by status class.'));
+// sampleSection lists the key's recent failures (every non-2xx answer of
+// the last 7 days, newest 100), metadata only, as GET /keys/{kid}/requests
+// gives them.
+function sampleSection(result) {
+  const s = h('section', { 'aria-labelledby': 'sample-h', id: 'sample' }, h('h2', { id: 'sample-h' }, 'Recent non-2xx requests'));
+  if (result.status === 'rejected') s.append(errorBox(result.reason));
+  else if (result.value.data.length === 0) s.append(h('p', { class: 'muted' }, 'None in the last 7 days.'));
+  else s.append(h('table', {}, h('thead', {}, h('tr', {}, ['Time', 'Route', 'Model', 'Status', 'Code', 'Latency', 'Client'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, result.value.data.map((f) => h('tr', { 'data-status': String(f.status) },
+      h('td', {}, when(f.time)), h('td', {}, f.route), h('td', {}, f.model || '—'), h('td', { class: 'num' }, `${f.status} (${f.class})`),
+      h('td', {}, f.code ? h('code', {}, f.code) : '—'), h('td', { class: 'num' }, ms(f.latency_ms)), h('td', {}, f.client || '—'))))));
+  return s;
 }
 
 // auditOf reads the workspace's latest audit events (up to 300) and keeps

@@ -288,6 +288,19 @@ func TestDashboardInABrowser(t *testing.T) {
 		screenshot(t, b, "dashboard-key.png")
 	})
 
+	t.Run("lists the key's recent failures", func(t *testing.T) {
+		do(t, b, "the test key's page", chromedp.Navigate(fmt.Sprintf("%s#/keys/%s", page, kid)))
+		waitView(t, b, "the key's page")
+		do(t, b, "its failures", chromedp.WaitVisible(`#sample tr[data-status="403"]`))
+		// The two 403s the test sent, and the 50 wrong secrets as 401s.
+		if n := eval[int](t, b, `document.querySelectorAll('#sample tr[data-status="403"]').length`); n != 2 {
+			t.Errorf("%d rows of 403, want the 2 sent", n)
+		}
+		if n := eval[int](t, b, `document.querySelectorAll('#sample tr[data-status="401"]').length`); n != 50 {
+			t.Errorf("%d rows of 401, want the 50 wrong secrets", n)
+		}
+	})
+
 	t.Run("shows a key's budgets with what is used", func(t *testing.T) {
 		status, out := send(t, "POST", base+"/keys", mk, `{"name":"budgeted","models":["local/echo"],"limits":{"cost_per_day_usd":"5","tokens_per_minute":100000}}`)
 		if status != 201 {

@@ -193,6 +193,10 @@ func TestManagementFlowThroughTheLocalStack(t *testing.T) {
 		t.Errorf("analytics: %d, by status %v; want exactly 4×2xx and 1×403", status, toJSON(byStatus))
 	}
 	c.do("GET", "/analytics?group_by=model&granularity=day", mk, "")
+	status, sample, _ := c.do("GET", "/keys/"+kid+"/requests", mk, "")
+	if failures, _ := sample["data"].([]any); status != 200 || len(failures) != 1 || failures[0].(map[string]any)["status"] != 403.0 {
+		t.Errorf("recent failures: %d %v; want the one 403", status, sample)
+	}
 
 	status, rotated, _ := c.do("POST", "/keys/"+kid+"/rotate", mk, `{"previous_key_expires_in":3600}`)
 	if status != 201 {

@@ -40,12 +40,25 @@ var ErrUsageLost = errors.New("usage event lost")
 // other partitions, which the rollup job folds in (FoldSpills); a throttled
 // spill moves to another shard, and any other failure retries the same
 // item, so a spill is never written twice. Only when ctx ends first is the
-// event lost; the error then wraps ErrUsageLost.
+// event lost; the error then wraps ErrUsageLost. A failure (any class but
+// 2xx) is also kept in the key's sample (usage_sample.go): a second write,
+// whose own failure wraps usage.ErrSampleNotKept.
 //
 // A write whose outcome is unknown (a timeout, a broken connection) may
 // have been applied; it is spilled all the same. That may count the event
 // twice, which is the rarer and the lesser error: losing it is invisible.
 func (s *Store) RecordUsage(ctx context.Context, e usage.Event) error {
+	if err := s.recordTotals(ctx, e); err != nil {
+		return err
+	}
+	if e.Class.IsError() {
+		return s.recordSample(ctx, e)
+	}
+	return nil
+}
+
+// recordTotals adds the event to its hour item, or spills it.
+func (s *Store) recordTotals(ctx context.Context, e usage.Event) error {
 	var delta usage.Totals
 	delta.Add(e)
 	hour := e.Time.UTC().Truncate(time.Hour)

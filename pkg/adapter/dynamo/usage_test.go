@@ -208,3 +208,44 @@ func TestTheRollupJobSumsWorkspacesByModelAndKey(t *testing.T) {
 		t.Errorf("acme by key for the day %v", got)
 	}
 }
+
+func TestOnlyFailuresAreKeptInTheKeysSampleNewestFirst(t *testing.T) {
+	client := dynamotest.NewClient(t)
+	var calls atomic.Int64
+	s := dynamo.New(dynamo.Config{Client: dynamotest.NewClient(t, dynamo.CountCalls(&calls)), Tables: dynamotest.NewTables(t, client)})
+	ctx := context.Background()
+	at := usageDay.Add(9 * time.Hour)
+	if err := s.RecordUsage(ctx, event("k", "acme", "local/echo", at, 200)); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("a 2xx made %d calls, want its one usage write", calls.Load())
+	}
+	for i := range dynamo.MaxSample + 5 {
+		e := event("k", "acme", "local/echo", at.Add(time.Duration(i)*time.Second), 429)
+		e.Code, e.Client = "rate_limit_exceeded", usage.ClientNetwork("203.0.113.77")
+		if err := s.RecordUsage(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.KeySample(ctx, "k", at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != dynamo.MaxSample || got[0].Status != 429 || got[0].Code != "rate_limit_exceeded" || got[0].Client != "203.0.113.0/24" ||
+		!got[0].Time.After(got[1].Time) || !got[0].Time.Equal(at.Add(time.Duration(dynamo.MaxSample+4)*time.Second)) {
+		t.Errorf("sample of %d, first %+v", len(got), got[0])
+	}
+	if old, _ := s.KeySample(ctx, "k", at.Add(dynamo.SampleRetention+time.Hour)); len(old) != 0 {
+		t.Errorf("%d failures older than the retention still shown", len(old))
+	}
+}
+
+func TestClientNetworks(t *testing.T) {
+	for in, want := range map[string]string{"203.0.113.77": "203.0.113.0/24", "2001:db8:1234:5678::1": "2001:db8:1234::/48",
+		"::ffff:198.51.100.9": "198.51.100.0/24", "": "", "not an address": ""} {
+		if got := usage.ClientNetwork(in); got != want {
+			t.Errorf("ClientNetwork(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -6,9 +6,16 @@ package usage
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/netip"
 	"time"
 )
+
+// ErrSampleNotKept marks a failure that was counted in the usage but not
+// kept in its key's sample of recent failures: the sample is a
+// convenience, so the caller logs it and goes on; nothing was lost.
+var ErrSampleNotKept = errors.New("failure not kept in the key's sample")
 
 // Recorder records answered requests. An error means the event could not
 // be recorded even after retries and the fallback; the caller logs it with
@@ -138,4 +145,45 @@ type Event struct {
 	CostMicroUSD int64
 	Latency      time.Duration
 	Streamed     bool
+	// Code is the error code answered (rate_limit_exceeded, …), for the
+	// sample of recent failures; empty on success.
+	Code string
+	// Client is the caller's address cut to its network (ClientNetwork):
+	// enough to tell sources apart, not to find a person.
+	Client string
+}
+
+// ClientNetwork cuts an address to its /24 (IPv4) or /48 (IPv6) network,
+// as the sample of recent failures keeps it; anything else is dropped.
+func ClientNetwork(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return ""
+	}
+	bits := 48
+	if ip.Is4() || ip.Is4In6() {
+		ip, bits = ip.Unmap(), 24
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
+}
+
+// Sample is one failure kept in its key's sample of recent failures:
+// metadata only, never a request's body.
+type Sample struct {
+	Time             time.Time `json:"time"`
+	Route            string    `json:"route"`
+	Model            string    `json:"model,omitempty"`
+	Provider         string    `json:"provider,omitempty"`
+	Status           int       `json:"status"`
+	Class            string    `json:"class"`
+	Code             string    `json:"code,omitempty"`
+	LatencyMS        int64     `json:"latency_ms"`
+	PromptTokens     int64     `json:"prompt_tokens"`
+	CompletionTokens int64     `json:"completion_tokens"`
+	// Client is the caller's network (/24 or /48), not its address.
+	Client string `json:"client,omitempty"`
 }

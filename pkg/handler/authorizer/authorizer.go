@@ -133,7 +133,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	if req.refusal != usage.NoRefusal && h.recorder != nil {
 		h.recorder.Record(req.id, usage.Event{Time: start, KID: req.kid, WorkspaceID: req.owner,
 			Route: ev.HTTPMethod + " " + ev.Resource, Status: 401, Class: usage.Class401, Refusal: req.refusal,
-			Latency: h.now().Sub(start)})
+			Latency: h.now().Sub(start), Code: string(d.code), Client: usage.ClientNetwork(ev.RequestContext.Identity.SourceIP)})
 	}
 	return h.response(d, req, ev.MethodArn), nil
 }

@@ -260,6 +260,8 @@ func (h *Handler) route(ctx context.Context, c authcontext.Context, actor Actor,
 		return h.rotateKey(ctx, actor, kid, req)
 	case "GET /keys/{kid}/usage":
 		return h.keyUsage(ctx, actor, kid, q)
+	case "GET /keys/{kid}/requests":
+		return h.keyRequests(ctx, actor, kid)
 	case "GET /keys/{kid}/analytics":
 		return h.analytics(ctx, actor, kid, q)
 	case "GET /analytics":

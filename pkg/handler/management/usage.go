@@ -18,6 +18,8 @@ type UsageStore interface {
 	// WorkspaceUsage reads a workspace's rollups by model or by key, in
 	// hours or days, as fresh as the rollup job's last run.
 	WorkspaceUsage(ctx context.Context, ws string, byKey, day bool, from, to time.Time) ([]usage.Rollup, error)
+	// KeySample reads a key's newest kept failures (non-2xx answers).
+	KeySample(ctx context.Context, kid string, now time.Time) ([]usage.Sample, error)
 }
 
 // Bucket is one hour or day of a key's usage, in the shape GET
@@ -72,4 +74,21 @@ func (s *Service) Usage(ctx context.Context, actor Actor, reader UsageStore, kid
 			PromptTokens: b.PromptTokens, CompletionTokens: b.CompletionTokens, LatencyMS: b.LatencyMS})
 	}
 	return out, nil
+}
+
+// keyRequests is GET /v1/keys/{kid}/requests: the key's recent failures
+// (non-2xx answers), newest first, at most 100 of the last 7 days, metadata
+// only. Another workspace's key is not found.
+func (h *Handler) keyRequests(ctx context.Context, actor Actor, kid string) (result, error) {
+	if err := Require(actor, ScopeUsageRead); err != nil {
+		return result{}, err
+	}
+	if _, err := h.svc.GetKey(ctx, actor, gateway.KindInference, kid); err != nil {
+		return result{}, err
+	}
+	samples, err := h.usage.KeySample(ctx, kid, h.now())
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: 200, body: map[string]any{"kid": kid, "data": samples}}, nil
 }

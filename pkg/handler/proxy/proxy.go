@@ -193,6 +193,9 @@ type call struct {
 	failed bool
 	// streamed marks a request answered as a server-sent event stream.
 	streamed bool
+	// code is the error code answered, and client the caller's network,
+	// for the sample of a key's recent failures.
+	code, client string
 	// readOnly marks a request that bills no tokens even though its answer
 	// holds a usage object (reading a stored response).
 	readOnly bool
@@ -209,13 +212,17 @@ type call struct {
 // or for chat completions (a STREAM integration) an
 // *events.APIGatewayProxyStreamingResponse.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest) (any, error) {
-	c := &call{requestID: req.RequestContext.RequestID, start: h.now(), route: req.HTTPMethod + " " + req.Resource}
+	c := &call{requestID: req.RequestContext.RequestID, start: h.now(), route: req.HTTPMethod + " " + req.Resource,
+		client: metering.ClientNetwork(req.RequestContext.Identity.SourceIP)}
 	c.x = exchanges[c.route]
 	streamRoute := c.x != nil && c.x.streamRoute
 	authCtx, refused := authcontext.Check(req)
 	c.ctx = authCtx
 	if refused != nil {
 		c.status = refused.StatusCode
+		if c.ctx.RateLimited {
+			c.code = string(gateway.CodeRateLimitExceeded)
+		}
 		h.logCall(c, nil)
 		h.record(c, nil) // a refusal is usage too: anomalies show up in the rollups
 		return h.respond(streamRoute, c.x.errorShape(*refused)), nil
@@ -237,7 +244,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		if c.retryAfter != "" {
 			r.Headers["Retry-After"] = c.retryAfter
 		}
-		c.status = r.StatusCode
+		c.status, c.code = r.StatusCode, string(gateway.ErrorCode(err))
 		h.logCall(c, err)
 		h.record(c, nil)
 		return h.respond(streamRoute, c.x.errorShape(r)), nil
@@ -314,6 +321,7 @@ func (h *Handler) record(c *call, streamErr error) {
 	switch {
 	case streamErr != nil && status < 400:
 		status = gateway.HTTPStatus(gateway.ErrorCode(streamErr))
+		c.code = string(gateway.ErrorCode(streamErr))
 	case c.failed && status < 400:
 		status = 499
 	}
@@ -324,7 +332,7 @@ func (h *Handler) record(c *call, streamErr error) {
 		Status: status, Class: metering.ClassOf(status, c.attempts > 0),
 		PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens,
 		CachedTokens: cached, CostMicroUSD: int64(c.answerPrice().Cost(c.usage.PromptTokens, c.usage.CompletionTokens, cached)),
-		Latency: h.now().Sub(c.start), Streamed: c.streamed,
+		Latency: h.now().Sub(c.start), Streamed: c.streamed, Code: c.code, Client: c.client,
 	}
 	h.settleAndRecord(c, func() { h.recorder.Record(c.requestID, event) })
 }

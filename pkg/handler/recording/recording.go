@@ -5,6 +5,7 @@ package recording
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -39,6 +40,11 @@ func (r Recorder) Record(requestID string, e usage.Event) {
 	defer cancel()
 	err := r.Store.RecordUsage(ctx, e)
 	if err == nil {
+		return
+	}
+	if errors.Is(err, usage.ErrSampleNotKept) {
+		r.Log.LogAttrs(context.Background(), slog.LevelWarn, "failure not kept in the key's sample",
+			slog.String("request_id", requestID), slog.String("kid", e.KID), slog.String("error", err.Error()))
 		return
 	}
 	r.Log.LogAttrs(context.Background(), slog.LevelError, "usage event lost",
