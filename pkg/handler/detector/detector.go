@@ -97,7 +97,7 @@ type Report struct {
 	Items      int `json:"rollup_items_written"`
 	// Findings are those raised in this run, new or still open.
 	Findings []findings.View `json:"findings"`
-	New      int                `json:"new_findings"`
+	New      int             `json:"new_findings"`
 }
 
 // Handle is the Lambda entry point for the scheduled event; the event's
