@@ -217,7 +217,10 @@ func (s *sseRelay) Read(p []byte) (int, error) {
 			s.mu.Lock()
 			if !ok {
 				s.done = true
-				if !errors.Is(s.pumpErr, io.EOF) {
+				// After the upstream's [DONE] the answer is whole: a read
+				// error then (the client hung up and the upstream was cut)
+				// is no failure.
+				if !errors.Is(s.pumpErr, io.EOF) && !s.sawDone {
 					if errors.Is(s.pumpErr, context.DeadlineExceeded) {
 						s.fail(&gateway.Error{Code: gateway.CodeUpstreamTimeout, Message: "The answer took longer than this route allows; it is incomplete.", Err: s.pumpErr})
 					} else {
