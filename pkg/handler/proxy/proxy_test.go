@@ -549,3 +549,27 @@ func TestUpstreamStormIsBounded(t *testing.T) {
 		t.Errorf("usage %+v, want %d requests, all errors, each recorded once", u, requests)
 	}
 }
+
+// TestAStreamBrokenAfterItsDoneIsWhole: the provider sent its last chunk
+// and "data: [DONE]", then its connection broke before a clean end. The
+// client has the whole answer, so the usage records a success, not an
+// upstream 5xx.
+func TestAStreamBrokenAfterItsDoneIsWhole(t *testing.T) {
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		for _, c := range chunks {
+			io.WriteString(w, c)
+		}
+		w.(http.Flusher).Flush()
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close() // no clean end of the chunked body
+	}, chatOK)
+	a := f.call("POST", "/chat/completions", streamBody, nil)
+	if text := a.text(t); !strings.Contains(text, "[DONE]") || strings.Contains(text, "event: error") {
+		t.Errorf("stream %q, want every chunk and no error event", text)
+	}
+	if u := f.usage(); u.Requests != 1 || u.Errors() != 0 {
+		t.Errorf("usage %+v, want one successful request", u)
+	}
+}
