@@ -319,18 +319,14 @@ func (s *Store) releaseTogether(ctx context.Context, pk string, counters []strin
 
 // GetKeyState reads a key's state item; a missing one is CodeKeyNotFound.
 func (s *Store) GetKeyState(ctx context.Context, kid string, now time.Time) (gateway.KeyState, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Counters),
-		Key:            item{attrPK: str(KeyStatePK(kid))},
-		ConsistentRead: aws.Bool(true),
-	})
+	it, found, err := s.readStateItem(ctx, KeyStatePK(kid))
 	if err != nil {
-		return gateway.KeyState{}, classify("get state of key "+kid, err)
+		return gateway.KeyState{}, err
 	}
-	if out.Item == nil {
+	if !found {
 		return gateway.KeyState{}, keyNotFound(kid)
 	}
-	return decodeKeyState(out.Item, now.UTC())
+	return decodeKeyState(it, now.UTC())
 }
 
 // ReleaseKey takes back one counted request of the windows at now. It
@@ -378,16 +374,12 @@ func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission
 // GetWorkspaceState reads a workspace's state item; a missing one is
 // CodeWorkspaceNotFound.
 func (s *Store) GetWorkspaceState(ctx context.Context, id string, now time.Time) (gateway.WorkspaceState, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.tables.Counters),
-		Key:            item{attrPK: str(WorkspaceStatePK(id))},
-		ConsistentRead: aws.Bool(true),
-	})
+	it, found, err := s.readStateItem(ctx, WorkspaceStatePK(id))
 	if err != nil {
-		return gateway.WorkspaceState{}, classify("get state of workspace "+id, err)
+		return gateway.WorkspaceState{}, err
 	}
-	if out.Item == nil {
+	if !found {
 		return gateway.WorkspaceState{}, gateway.Errorf(gateway.CodeWorkspaceNotFound, "Workspace %s does not exist.", id)
 	}
-	return decodeWorkspaceState(out.Item, now.UTC())
+	return decodeWorkspaceState(it, now.UTC())
 }

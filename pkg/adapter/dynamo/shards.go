@@ -68,36 +68,59 @@ func (s *Store) ShardKey(ctx context.Context, kid string, n int, now time.Time) 
 	if n < 2 {
 		return gateway.KeyState{}, gateway.Internal(fmt.Errorf("shard key %s over %d shards", kid, n))
 	}
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.tables.Counters),
-		Key:              item{attrPK: str(KeyStatePK(kid))},
-		UpdateExpression: aws.String("SET #shards = :n ADD #v :one"),
-		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#shards) AND #state = :active" +
-			" AND (#lm = :zero OR #lm >= :min) AND (#ld = :zero OR #ld >= :min) AND (#lmo = :zero OR #lmo >= :min)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#shards": attrShards, "#v": attrVersion, "#state": attrState,
-			"#lm": attrRPM, "#ld": attrRPD, "#lmo": attrRPMo},
-		ExpressionAttributeValues: item{":n": num(int64(n)), ":one": num(1), ":active": str(string(gateway.KeyActive)),
-			":zero": num(0), ":min": num(int64(n * MinShareableLimit))},
-		ReturnValues: ddbtypes.ReturnValueAllNew,
-	})
-	switch {
-	case isConditionFailed(err):
-		// Sharded already (by another container, which writes the shards),
-		// or not shardable (not active, limits too low): as it is.
-		main, err := s.getStateItem(ctx, KeyStatePK(kid))
-		if err != nil {
-			return gateway.KeyState{}, err
-		}
-		return decodeKeyState(main, now.UTC())
-	case err != nil:
-		return gateway.KeyState{}, classify("shard key "+kid, err)
-	}
-	// A shard this misses (a crash, a timeout) is written by the first
-	// request that finds it missing (GetKeyShardState).
-	if err := s.syncShards(ctx, out.Attributes, now); err != nil {
+	// Every nonzero limit must leave each shard a share (MinShareableLimit).
+	main, frozen, err := s.freeze(ctx, KeyStatePK(kid), n, string(gateway.KeyActive),
+		"(#lm = :zero OR #lm >= :min) AND (#ld = :zero OR #ld >= :min) AND (#lmo = :zero OR #lmo >= :min)",
+		map[string]string{"#lm": attrRPM, "#ld": attrRPD, "#lmo": attrRPMo}, item{":zero": num(0)})
+	if err != nil {
 		return gateway.KeyState{}, err
 	}
-	return decodeKeyState(out.Attributes, now.UTC())
+	if main == nil {
+		return gateway.KeyState{}, keyNotFound(kid)
+	}
+	if frozen {
+		if err := s.syncShards(ctx, main, now); err != nil {
+			return gateway.KeyState{}, err
+		}
+	}
+	return decodeKeyState(main, now.UTC())
+}
+
+// freeze sets shards = n on the state item pk, active and meeting
+// limitCondition (over limitNames and limitValues, and :min, the least
+// limit n shards can share), which stops it counting from that write on. It
+// returns the item as the write left it; when it did not write (the item
+// is sharded already, by another container, which writes the shards, or
+// not shardable), the item as it is (nil if there is none), and frozen
+// false. A shard the caller
+// then fails to write (a crash, a timeout) is written by the first request
+// that finds it missing (getOrCreateShard).
+func (s *Store) freeze(ctx context.Context, pk string, n int, active, limitCondition string, limitNames map[string]string, limitValues item) (main item, frozen bool, err error) {
+	names := map[string]string{"#pk": attrPK, "#shards": attrShards, "#v": attrVersion, "#state": attrState}
+	for k, v := range limitNames {
+		names[k] = v
+	}
+	values := item{":n": num(int64(n)), ":one": num(1), ":active": str(active), ":min": num(int64(n * MinShareableLimit))}
+	for k, v := range limitValues {
+		values[k] = v
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(pk)},
+		UpdateExpression:          aws.String("SET #shards = :n ADD #v :one"),
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND attribute_not_exists(#shards) AND #state = :active AND " + limitCondition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		main, _, err := s.readStateItem(ctx, pk)
+		return main, false, err
+	}
+	if err != nil {
+		return nil, false, classify("shard "+pk, err)
+	}
+	return out.Attributes, true, nil
 }
 
 // syncShards writes the state of a key's own item to each of its shards,
@@ -105,8 +128,14 @@ func (s *Store) ShardKey(ctx context.Context, kid string, n int, now time.Time) 
 // share of each current window). A shard that holds a newer version
 // already is left alone. An item that is not sharded needs nothing.
 func (s *Store) syncShards(ctx context.Context, main item, now time.Time) error {
+	return forEachShard(main, func(i int) error { return s.syncShard(ctx, main, i, now) })
+}
+
+// forEachShard calls sync for each shard of a frozen state item, in order,
+// stopping at the first error; an item that is not sharded has none.
+func forEachShard(main item, sync func(i int) error) error {
 	for i := range shardCount(main) {
-		if err := s.syncShard(ctx, main, i, now); err != nil {
+		if err := sync(i); err != nil {
 			return err
 		}
 	}
@@ -118,6 +147,37 @@ func shardCount(main item) int {
 	return int(r.num(attrShards))
 }
 
+// takenOff is what a frozen item had counted, used of limit, that comes
+// off shard i's share of it: the shares of what is left add up to what is
+// left.
+func takenOff(limit, used int64, i, n int) int64 {
+	if limit <= 0 || used <= 0 {
+		return 0
+	}
+	return share(limit, i, n) - max(0, share(max(0, limit-used), i, n))
+}
+
+// writeShard writes a shard's state, built in b, carrying the version of
+// the state item it copies: a shard that holds a newer version already is
+// left alone, so an older state never overwrites a newer one.
+func (s *Store) writeShard(ctx context.Context, pk string, b updateBuilder, version int64) error {
+	b.setValue(attrVersion, num(version))
+	b.names["#cond_v"] = attrVersion
+	b.values[":cond_v"] = num(version)
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(pk)},
+		UpdateExpression:          aws.String(b.expression()),
+		ConditionExpression:       aws.String("attribute_not_exists(#cond_v) OR #cond_v < :cond_v"),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+	})
+	if err != nil && !isConditionFailed(err) {
+		return classify("write shard "+pk, err)
+	}
+	return nil
+}
+
 func (s *Store) syncShard(ctx context.Context, main item, i int, now time.Time) error {
 	now = now.UTC()
 	state, err := decodeKeyState(main, now)
@@ -125,8 +185,6 @@ func (s *Store) syncShard(ctx context.Context, main item, i int, now time.Time) 
 		return err
 	}
 	n := state.Shards
-	r := itemReader{item: main}
-	version := r.num(attrVersion)
 	b := updateBuilder{names: map[string]string{}, values: item{}}
 	for _, name := range shardedStateAttrs {
 		if v, ok := main[name]; ok {
@@ -141,62 +199,49 @@ func (s *Store) syncShard(ctx context.Context, main item, i int, now time.Time) 
 		// What the key's own item counted in a window that is still
 		// current is taken off this shard's share, once: on the write that
 		// creates the shard's counter for that window.
-		if limitOf[w] > 0 && state.Used[w] > 0 {
-			left := max(0, limitOf[w]-state.Used[w])
-			taken := share(limitOf[w], i, n) - max(0, share(left, i, n))
-			if taken > 0 {
-				b.setIfAbsent(counterAttr(w, w.ID(now)), num(taken))
-			}
+		if taken := takenOff(limitOf[w], state.Used[w], i, n); taken > 0 {
+			b.setIfAbsent(counterAttr(w, w.ID(now)), num(taken))
 		}
 	}
 	b.setValue(attrKeyRPM, num(state.Limits.RequestsPerMinute))
 	b.setValue(attrKeyRPD, num(state.Limits.RequestsPerDay))
 	b.setValue(attrKeyRPMo, num(state.Limits.RequestsPerMonth))
 	b.setValue(attrShardOf, num(int64(n)))
-	b.setValue(attrVersion, num(version))
-	b.names["#cond_v"] = attrVersion
-	b.values[":cond_v"] = num(version)
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.tables.Counters),
-		Key:                       item{attrPK: str(KeyShardPK(state.KID, i))},
-		UpdateExpression:          aws.String(b.expression()),
-		ConditionExpression:       aws.String("attribute_not_exists(#cond_v) OR #cond_v < :cond_v"),
-		ExpressionAttributeNames:  b.names,
-		ExpressionAttributeValues: b.values,
-	})
-	if err != nil && !isConditionFailed(err) {
-		return classify(fmt.Sprintf("write shard %d of key %s", i, state.KID), err)
-	}
-	return nil
+	return s.writeShard(ctx, KeyShardPK(state.KID, i), b, (&itemReader{item: main}).num(attrVersion))
 }
 
 // GetKeyShardState reads shard i of a key, creating it from the key's own
 // item if it is missing: sharding writes its shards one by one, and a
 // request may reach one that is not there yet.
 func (s *Store) GetKeyShardState(ctx context.Context, kid string, shard int, now time.Time) (gateway.KeyState, error) {
-	it, err := s.getStateItem(ctx, KeyShardPK(kid, shard))
-	if gateway.ErrorCode(err) == gateway.CodeKeyNotFound {
-		it, err = s.createShard(ctx, kid, shard, now)
-	}
+	it, err := s.getOrCreateShard(ctx, KeyStatePK(kid), KeyShardPK(kid, shard), shard,
+		func(main item) error { return s.syncShard(ctx, main, shard, now) })
 	if err != nil {
 		return gateway.KeyState{}, err
+	}
+	if it == nil {
+		return gateway.KeyState{}, keyNotFound(kid)
 	}
 	return decodeKeyState(it, now.UTC())
 }
 
-// createShard writes a missing shard from the key's own item, and reads it.
-func (s *Store) createShard(ctx context.Context, kid string, shard int, now time.Time) (item, error) {
-	main, err := s.getStateItem(ctx, KeyStatePK(kid))
-	if err != nil {
+// getOrCreateShard reads the shard item shardPK, or, when it is missing,
+// writes it from the state item mainPK with create and reads it. It
+// answers nil when the state item is missing or has no such shard.
+func (s *Store) getOrCreateShard(ctx context.Context, mainPK, shardPK string, shard int, create func(main item) error) (item, error) {
+	it, found, err := s.readStateItem(ctx, shardPK)
+	if err != nil || found {
+		return it, err
+	}
+	main, found, err := s.readStateItem(ctx, mainPK)
+	if err != nil || !found || shard >= shardCount(main) {
 		return nil, err
 	}
-	if shard >= shardCount(main) {
-		return nil, keyNotFound(kid)
-	}
-	if err := s.syncShard(ctx, main, shard, now); err != nil {
+	if err := create(main); err != nil {
 		return nil, err
 	}
-	return s.getStateItem(ctx, KeyShardPK(kid, shard))
+	it, _, err = s.readStateItem(ctx, shardPK)
+	return it, err
 }
 
 // ReleaseKeyShard takes back one counted request of shard i.
@@ -210,15 +255,14 @@ func (s *Store) ReleaseKeyShard(ctx context.Context, kid string, shard int, now 
 	return nil
 }
 
-func (s *Store) getStateItem(ctx context.Context, pk string) (item, error) {
+// readStateItem reads a state item of the Counters table, strongly
+// consistent; found is false when there is none.
+func (s *Store) readStateItem(ctx context.Context, pk string) (it item, found bool, err error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.tables.Counters), Key: item{attrPK: str(pk)}, ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, classify("get state "+pk, err)
+		return nil, false, classify("get state "+pk, err)
 	}
-	if out.Item == nil {
-		return nil, gateway.Errorf(gateway.CodeKeyNotFound, "No state item %s.", pk)
-	}
-	return out.Item, nil
+	return out.Item, out.Item != nil, nil
 }
