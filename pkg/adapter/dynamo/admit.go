@@ -35,9 +35,13 @@ var limitAttr = [...]string{limits.Minute: attrRPM, limits.Day: attrRPD, limits.
 var counterWindows = map[string]limits.Window{"m": limits.Minute, "d": limits.Day, "mo": limits.Month}
 
 // readCounters splits an item's counter attributes into the current
-// windows' counts and the names of stale ones.
+// windows' counts and the names of stale ones, stale tickets included.
 func readCounters(it item, now time.Time) (used [3]int64, stale []string) {
 	for name, v := range it {
+		if staleTicket(name, v, now) {
+			stale = append(stale, name)
+			continue
+		}
 		if !strings.HasPrefix(name, counterPrefix) {
 			continue
 		}
@@ -220,8 +224,9 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 			":minute": timeValue(limits.Minute.Start(now)),
 		},
 	}
-	update := "SET #last = :minute ADD #cm :one, #cd :one, #cmo :one" +
-		e.removeClause(removals(now, a.Stale, limits.Windows[:]...))
+	setTicket, ticketCondition := e.addTicket(a.Ticket)
+	remove, guard := e.removeStale(now, a.Stale, a.Ticket, limits.Windows[:]...)
+	update := "SET #last = :minute" + setTicket + " ADD #cm :one, #cd :one, #cmo :one" + remove
 	// A limit of 0 is none; a shard's share of -1 admits nothing (a limit
 	// smaller than the number of shards leaves some without a share). A
 	// sharded key's own item no longer counts: a container that has not
@@ -231,26 +236,32 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 		" AND (attribute_not_exists(#exp) OR #exp > :now)" +
 		" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)" +
 		" AND (attribute_not_exists(#ld) OR #ld = :zero OR (attribute_not_exists(#cd) AND #ld > :zero) OR #cd < #ld)" +
-		" AND (attribute_not_exists(#lmo) OR #lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)" + exhaustedClause
+		" AND (attribute_not_exists(#lmo) OR #lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)" +
+		exhaustedClause + ticketCondition + guard
 	pk := KeyStatePK(a.KID)
 	if a.Shard > 0 {
 		pk = KeyShardPK(a.KID, a.Shard-1)
 	}
-	attrs, admitted, err := s.countingUpdate(ctx, pk, update, condition, e)
+	attrs, admitted, err := s.countingUpdate(ctx, pk, update, condition, e, a.Ticket)
 	if err != nil {
 		return gateway.KeyState{}, false, classify("admit request for key "+a.KID, err)
 	}
 	if attrs == nil {
-		return gateway.KeyState{}, false, nil // dynalite: the caller reads the item
+		if a.Shard == 0 {
+			return gateway.KeyState{}, false, keyNotFound(a.KID)
+		}
+		return gateway.KeyState{}, false, nil // a shard not written yet: the caller creates it
 	}
 	auth, err := decodeKeyState(attrs, now)
 	return auth, admitted && err == nil, err
 }
 
-// countingUpdate runs a conditional counting write on a state item. It
-// returns the item after the write when admitted, or as it was when refused
-// if DynamoDB sends it back (dynalite does not: then attrs is nil).
-func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string, e expression) (attrs item, admitted bool, err error) {
+// countingUpdate runs a conditional counting write with ticket t on a state
+// item. It returns the item after the write when admitted; when refused,
+// the item as it was, read back if DynamoDB did not send it (dynalite
+// never does), or nil if there is none. A refusal that finds the write's
+// own ticket is an admission whose first answer was lost (countedAnyway).
+func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string, e expression, t gateway.Ticket) (attrs item, admitted bool, err error) {
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.tables.Counters),
 		Key:                                 item{attrPK: str(pk)},
@@ -261,60 +272,21 @@ func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string
 		ReturnValues:                        ddbtypes.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if ccf, ok := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err); ok {
-		if len(ccf.Item) == 0 {
-			return nil, false, nil
+	ccf, refused := errors.AsType[*ddbtypes.ConditionalCheckFailedException](err)
+	if !refused {
+		if err != nil {
+			return nil, false, err
 		}
-		return ccf.Item, false, nil
+		return out.Attributes, true, nil
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	return out.Attributes, true, nil
-}
-
-// releaseCounters takes back one counted request from the named counters of
-// a state item, touching only counters that exist and are positive.
-func (s *Store) releaseCounters(ctx context.Context, pk string, counters ...string) error {
-	err := s.releaseTogether(ctx, pk, counters)
-	if !isConditionFailed(err) {
-		return err
-	}
-	if len(counters) == 1 {
-		return nil
-	}
-	// One counter is gone or at zero: its window rolled over, and a later
-	// request removed it. The others still hold this request's count, so
-	// each is given back on its own; otherwise the day and month would keep
-	// a request that was refused.
-	for _, c := range counters {
-		if err := s.releaseTogether(ctx, pk, []string{c}); err != nil && !isConditionFailed(err) {
-			return err
+	attrs = ccf.Item
+	if len(attrs) == 0 {
+		var found bool
+		if attrs, found, err = s.readStateItem(ctx, pk); err != nil || !found {
+			return nil, false, err
 		}
 	}
-	return nil
-}
-
-// releaseTogether takes one count back from every named counter in one
-// write, or from none if any of them is missing or at zero.
-func (s *Store) releaseTogether(ctx context.Context, pk string, counters []string) error {
-	names := map[string]string{}
-	var adds, conds []string
-	for i, c := range counters {
-		alias := "#c" + strconv.Itoa(i)
-		names[alias] = c
-		adds = append(adds, alias+" :minus")
-		conds = append(conds, alias+" > :zero")
-	}
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.tables.Counters),
-		Key:                       item{attrPK: str(pk)},
-		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ")),
-		ConditionExpression:       aws.String(strings.Join(conds, " AND ")),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
-	})
-	return err
+	return attrs, countedAnyway(attrs, t), nil
 }
 
 // GetKeyState reads a key's state item; a missing one is CodeKeyNotFound.
@@ -329,18 +301,6 @@ func (s *Store) GetKeyState(ctx context.Context, kid string, now time.Time) (gat
 	return decodeKeyState(it, now.UTC())
 }
 
-// ReleaseKey takes back one counted request of the windows at now. It
-// touches only counters that exist, so it never creates negative counts.
-func (s *Store) ReleaseKey(ctx context.Context, kid string, now time.Time) error {
-	now = now.UTC()
-	err := s.releaseCounters(ctx, KeyStatePK(kid), counterAttr(limits.Minute, limits.Minute.ID(now)),
-		counterAttr(limits.Day, limits.Day.ID(now)), counterAttr(limits.Month, limits.Month.ID(now)))
-	if err != nil {
-		return classify("release request of key "+kid, err)
-	}
-	return nil
-}
-
 // AdmitWorkspace counts one request against a workspace's own per-minute
 // limit, refusing it when the workspace is disabled or the limit is reached.
 // It returns the workspace's plan, so that a cold authorizer learns it in
@@ -353,14 +313,20 @@ func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission
 		},
 		values: item{":active": str(string(gateway.WorkspaceActive)), ":zero": num(0), ":one": num(1)},
 	}
-	update := "ADD #cm :one" + e.removeClause(removals(now, a.Stale, limits.Minute))
+	setTicket, ticketCondition := e.addTicket(a.Ticket)
+	remove, guard := e.removeStale(now, a.Stale, a.Ticket, limits.Minute)
+	update := "ADD #cm :one" + remove
+	if setTicket != "" {
+		update = "SET " + setTicket[len(", "):] + " " + update
+	}
 	pk := WorkspaceStatePK(a.WorkspaceID)
 	if a.Shard > 0 {
 		pk = WorkspaceShardPK(a.WorkspaceID, a.Shard-1)
 	}
 	attrs, admitted, err := s.countingUpdate(ctx, pk, update,
 		"#state = :active AND attribute_not_exists(#shards)"+
-			" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)", e)
+			" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)"+
+			ticketCondition+guard, e, a.Ticket)
 	if err != nil {
 		return gateway.WorkspaceState{}, false, classify("admit request for workspace "+a.WorkspaceID, err)
 	}

@@ -244,17 +244,6 @@ func (s *Store) getOrCreateShard(ctx context.Context, mainPK, shardPK string, sh
 	return it, err
 }
 
-// ReleaseKeyShard takes back one counted request of shard i.
-func (s *Store) ReleaseKeyShard(ctx context.Context, kid string, shard int, now time.Time) error {
-	now = now.UTC()
-	err := s.releaseCounters(ctx, KeyShardPK(kid, shard), counterAttr(limits.Minute, limits.Minute.ID(now)),
-		counterAttr(limits.Day, limits.Day.ID(now)), counterAttr(limits.Month, limits.Month.ID(now)))
-	if err != nil {
-		return classify("release request of key "+kid, err)
-	}
-	return nil
-}
-
 // readStateItem reads a state item of the Counters table, strongly
 // consistent; found is false when there is none.
 func (s *Store) readStateItem(ctx context.Context, pk string) (it item, found bool, err error) {

@@ -20,7 +20,30 @@ type Admission struct {
 	// Shard, when nonzero, counts on the key's shard Shard-1 instead of its
 	// own item: a hot key's requests are spread over its shards (KeySharder).
 	Shard int
+	// Ticket names this counting write, so that it can be withdrawn
+	// (Admitter.WithdrawKey). The zero Ticket counts without one.
+	Ticket Ticket
 }
+
+// Ticket names one counting write, so that its outcome can be known even
+// when its answer was lost (a timeout; the client got 503) and DynamoDB
+// applies it later: the write records its ticket on the item it counts on,
+// and a withdrawal of the ticket either takes its counts back or makes sure
+// the write can never apply (docs/architecture.md §5).
+//
+// Writer names one writer whose writes never overlap: in the authorizer,
+// one invocation slot of one container. Seq grows with each of its writes;
+// it is the write's time in Unix milliseconds, or a little past it.
+type Ticket struct {
+	Writer string
+	Seq    int64
+}
+
+// TicketHorizon is how long a ticket stays on an item after its write. A
+// withdrawal must reach DynamoDB within it to be exact: after it, a later
+// counting write may clean the ticket off, and a lost write that applied
+// would then stay counted.
+const TicketHorizon = 2 * time.Minute
 
 // KeySharder spreads a hot key over several items, so that one key can take
 // more requests a second than one DynamoDB item (docs/architecture.md §5).
@@ -34,8 +57,6 @@ type KeySharder interface {
 	// GetKeyShardState reads shard i of a key (0 ≤ i < Shards), creating it
 	// from the key's own item if it is missing.
 	GetKeyShardState(ctx context.Context, kid string, shard int, now time.Time) (KeyState, error)
-	// ReleaseKeyShard undoes a request counted on shard i.
-	ReleaseKeyShard(ctx context.Context, kid string, shard int, now time.Time) error
 }
 
 // KeyState is the authorizer's view of a key: the state item that its one
@@ -75,6 +96,8 @@ type WorkspaceAdmission struct {
 	Stale       []string
 	// Shard, when nonzero, counts on the workspace's shard Shard-1.
 	Shard int
+	// Ticket names this counting write (see Admission.Ticket).
+	Ticket Ticket
 }
 
 // WorkspaceSharder spreads a hot workspace's own limit over several items,
@@ -100,14 +123,22 @@ type WorkspaceState struct {
 }
 
 // Admitter is the store side of the authorizer. An admit that is refused
-// returns admitted=false and, where the store could return it in the same
-// call, the item as it was; a zero KID means the caller must read it.
+// returns admitted=false and the item as it was; a zero KID (or ID) means
+// there is no such item (a key's own item missing is CodeKeyNotFound). A
+// refused write that finds its own ticket on the item was applied by an
+// earlier attempt whose answer was lost, and is reported admitted.
 type Admitter interface {
 	AdmitKey(ctx context.Context, a Admission) (auth KeyState, admitted bool, err error)
 	GetKeyState(ctx context.Context, kid string, now time.Time) (KeyState, error)
-	// ReleaseKey undoes a counted request whose workspace refused it. The
-	// workspace is counted only after its key, so it never needs undoing.
-	ReleaseKey(ctx context.Context, kid string, now time.Time) error
+	// WithdrawKey takes back the counting write of a, which carries a
+	// ticket: if it was applied, its counts of the windows still current at
+	// at come off; if not, it never will be. counted says which. It is
+	// exact and safe to repeat, so it undoes both a request its workspace
+	// refused after its key counted it and a write whose answer was lost.
+	WithdrawKey(ctx context.Context, a Admission, at time.Time) (counted bool, err error)
 	AdmitWorkspace(ctx context.Context, a WorkspaceAdmission) (auth WorkspaceState, admitted bool, err error)
 	GetWorkspaceState(ctx context.Context, id string, now time.Time) (WorkspaceState, error)
+	// WithdrawWorkspace takes back a workspace's counting write, as
+	// WithdrawKey does a key's.
+	WithdrawWorkspace(ctx context.Context, a WorkspaceAdmission, at time.Time) (counted bool, err error)
 }

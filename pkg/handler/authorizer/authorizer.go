@@ -66,11 +66,16 @@ type Handler struct {
 	keys       map[string]cachedKeyState
 	workspaces map[string]cachedWorkspace
 	full       map[string]fullWindow
+	// shardStale holds the stale counters and tickets last seen on each
+	// shard of a hot key or workspace, for its next write to remove.
+	shardStale map[string][]string
 	// resources caches the Allow policy's resources per API stage and key
 	// kind: they never change in a container's life.
 	resources map[resourcesKey][]string
 	// sharding lets one request per key shard a hot key (shards.go).
 	sharding singleflight.Group
+	// writers are the container's writers of counting writes (tickets.go).
+	writers *writers
 }
 
 // New returns a Handler.
@@ -83,10 +88,14 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		store: cfg.Store, now: cfg.Now, ttl: cfg.CacheTTL, storeTimeout: cfg.StoreTimeout, log: cfg.Logger, metrics: cfg.Metrics,
-		keys: map[string]cachedKeyState{}, workspaces: map[string]cachedWorkspace{}, full: map[string]fullWindow{}, resources: map[resourcesKey][]string{},
+		keys: map[string]cachedKeyState{}, workspaces: map[string]cachedWorkspace{}, full: map[string]fullWindow{}, shardStale: map[string][]string{}, resources: map[resourcesKey][]string{},
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	var err error
+	if h.writers, err = newWriters(); err != nil {
+		return nil, err
 	}
 	if h.ttl == 0 {
 		h.ttl = MaxCacheTTL
@@ -106,7 +115,8 @@ func New(cfg Config) (*Handler, error) {
 // Handle authorizes one request.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (Response, error) {
 	start := h.now()
-	req := &request{now: start, id: ev.RequestContext.RequestID}
+	req := &request{now: start, id: ev.RequestContext.RequestID, writer: h.writers.acquire()}
+	defer h.writers.put(req.writer)
 	if lc, ok := lambdacontext.FromContext(ctx); ok && req.id == "" {
 		req.id = lc.AwsRequestID
 	}

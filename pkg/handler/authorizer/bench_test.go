@@ -3,6 +3,7 @@ package authorizer_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +47,15 @@ func (m *memoryAdmitter) GetKeyState(_ context.Context, kid string, _ time.Time)
 	return k, nil
 }
 
-func (m *memoryAdmitter) ReleaseKey(context.Context, string, time.Time) error { return nil }
+// WithdrawKey and WithdrawWorkspace: the benchmarks never lose an answer
+// nor have a workspace refuse, so a call is a mistake, said loudly.
+func (m *memoryAdmitter) WithdrawKey(context.Context, gateway.Admission, time.Time) (bool, error) {
+	return false, errors.New("memoryAdmitter: no withdrawals")
+}
+
+func (m *memoryAdmitter) WithdrawWorkspace(context.Context, gateway.WorkspaceAdmission, time.Time) (bool, error) {
+	return false, errors.New("memoryAdmitter: no withdrawals")
+}
 
 func (m *memoryAdmitter) AdmitWorkspace(context.Context, gateway.WorkspaceAdmission) (gateway.WorkspaceState, bool, error) {
 	return m.ws, true, nil

@@ -144,3 +144,27 @@ func (h *Handler) rememberWorkspace(auth gateway.WorkspaceState, now time.Time) 
 	}
 	h.workspaces[auth.ID] = cachedWorkspace{auth: auth, fetched: now}
 }
+
+// staleOnShard returns what was last seen stale on a shard (its memory key
+// is shardKey's).
+func (h *Handler) staleOnShard(shard string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.shardStale[shard]
+}
+
+// rememberStaleOnShard records what a shard's write returned as stale, for
+// the next write to that shard to remove: without it, the tickets of every
+// container that ever wrote a hot key's shard would pile up on it.
+func (h *Handler) rememberStaleOnShard(shard string, stale []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(stale) == 0 {
+		delete(h.shardStale, shard)
+		return
+	}
+	if len(h.shardStale) >= maxCachedEntries {
+		clear(h.shardStale)
+	}
+	h.shardStale[shard] = stale
+}

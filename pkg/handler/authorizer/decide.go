@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -54,6 +53,11 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		}
 	}
 
+	// A write whose answer was lost must be withdrawn before this writer
+	// writes again (tickets.go).
+	if err := h.settlePending(req); err != nil {
+		return decision{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.storeTimeout)
 	defer cancel()
 	var stale []string
@@ -129,23 +133,6 @@ func (h *Handler) admitToWorkspace(ctx context.Context, req *request, key gatewa
 	return decision{}, gateway.Unavailable(fmt.Errorf("workspace %s refused a request twice for no visible reason", key.WorkspaceID))
 }
 
-// release takes back the key's count of a request that its workspace
-// refused, or whose workspace write failed. It runs with its own short
-// deadline: the request's may be spent.
-func (h *Handler) release(req *request) {
-	ctx, cancel := context.WithTimeout(context.Background(), h.storeTimeout)
-	defer cancel()
-	req.calls.Add(1)
-	release := func() error { return h.store.ReleaseKey(ctx, req.kid, req.now) }
-	if sharder, ok := h.store.(gateway.KeySharder); ok && req.shard > 0 {
-		release = func() error { return sharder.ReleaseKeyShard(ctx, req.kid, req.shard-1, req.now) }
-	}
-	if err := release(); err != nil {
-		h.log.LogAttrs(ctx, slog.LevelWarn, "release key count", slog.String("request_id", req.id),
-			slog.String("kid", req.kid), slog.String("workspace", req.workspace), slog.String("error", err.Error()))
-	}
-}
-
 // admitKey runs the key's conditional write. When it is refused, it finds out
 // why; if nothing explains the refusal (a window rolled over between the
 // write and the read), it tries once more.
@@ -154,10 +141,12 @@ func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (d
 		return h.admitSharded(ctx, req, n)
 	}
 	for attempt := 0; attempt < 2; attempt++ {
-		req.calls.Add(1)
-		auth, admitted, err := h.store.AdmitKey(ctx, gateway.Admission{
+		auth, admitted, err := h.countKey(ctx, req, gateway.Admission{
 			KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Stale: stale,
 		})
+		if gateway.ErrorCode(err) == gateway.CodeKeyNotFound {
+			return denied(gateway.CodeInvalidKey, ""), gateway.KeyState{}, nil
+		}
 		if errors.Is(err, gateway.ErrThrottled) {
 			if n := h.shardOnThrottle(ctx, req); n > 0 {
 				return h.admitSharded(ctx, req, n)
@@ -249,8 +238,7 @@ func (h *Handler) admitWorkspace(ctx context.Context, req *request, id string) (
 	if n := h.workspaceShards(id); n > 0 {
 		return h.admitWorkspaceSharded(ctx, req, id, n)
 	}
-	req.calls.Add(1)
-	auth, admitted, err := h.store.AdmitWorkspace(ctx, gateway.WorkspaceAdmission{WorkspaceID: id, Now: req.now, Stale: h.workspaceStale(id)})
+	auth, admitted, err := h.countWorkspace(ctx, req, gateway.WorkspaceAdmission{WorkspaceID: id, Now: req.now, Stale: h.workspaceStale(id)})
 	if errors.Is(err, gateway.ErrThrottled) {
 		if n := h.shardWorkspaceOnThrottle(ctx, req, id); n > 0 {
 			return h.admitWorkspaceSharded(ctx, req, id, n)

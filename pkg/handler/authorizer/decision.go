@@ -87,8 +87,11 @@ type request struct {
 	// which is not told to a caller who did not prove the secret.
 	owner   string
 	refusal usage.Refusal
-	// shard is i+1 when a hot key's request was counted on its shard i.
-	shard int
+	// writer is the request's writer of counting writes, and counted the
+	// key's write that admitted it, to give back if its workspace refuses
+	// it (tickets.go).
+	writer  *writer
+	counted *gateway.Admission
 }
 
 // refused marks the request as a refusal of a real key of workspace owner.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,5 +264,35 @@ func TestThrottlingFailsClosed(t *testing.T) {
 	e.handler, e.invoke = h, lambdaHandler(h)
 	if r := e.authorize("chat_completions.json", key); r.Err == nil {
 		t.Fatalf("throttled: %s, want an error (503), never Allow", r.Effect)
+	}
+}
+
+// Every counting write leaves its container's ticket on the item
+// (tickets.go); those of containers that stopped writing are removed once
+// older than gateway.TicketHorizon, so the item does not grow with every
+// container that ever served the key.
+func TestTicketsOfIdleContainersAreRemoved(t *testing.T) {
+	e := newEnv(t)
+	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{})
+	for range 3 { // three cold containers, one request each
+		e.newHandler()
+		wantAllow(t, e.authorize("chat_completions.json", key))
+	}
+	e.clock.Set(e.clock.Now().Add(gateway.TicketHorizon + time.Minute))
+	e.newHandler()
+	wantAllow(t, e.authorize("chat_completions.json", key)) // sees the three stale
+	wantAllow(t, e.authorize("chat_completions.json", key)) // removes them
+	auth, err := e.store.GetKeyState(context.Background(), kid, e.clock.Now().Add(gateway.TicketHorizon+time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tickets []string
+	for _, s := range auth.Stale {
+		if strings.HasPrefix(s, "t_") {
+			tickets = append(tickets, s)
+		}
+	}
+	if len(tickets) != 1 {
+		t.Errorf("tickets on the item = %v, want only the last container's", tickets)
 	}
 }

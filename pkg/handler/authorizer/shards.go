@@ -36,10 +36,13 @@ const DefaultShards = 8
 // shardCall counts one call on a shard and reads it when the write did not
 // return it (dynalite never does).
 func (h *Handler) admitOnShard(ctx context.Context, req *request, sharder gateway.KeySharder, i int) (gateway.KeyState, bool, error) {
-	req.calls.Add(1)
-	auth, admitted, err := h.store.AdmitKey(ctx, gateway.Admission{
+	auth, admitted, err := h.countKey(ctx, req, gateway.Admission{
 		KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Shard: i + 1,
+		Stale: h.staleOnShard(shardKey(req.kid, i)),
 	})
+	if auth.KID != "" {
+		h.rememberStaleOnShard(shardKey(req.kid, i), auth.Stale)
+	}
 	if err != nil || admitted || auth.KID != "" {
 		return auth, admitted, err
 	}
@@ -74,7 +77,7 @@ func (h *Handler) admitSharded(ctx context.Context, req *request, n int) (decisi
 		}
 		if admitted {
 			h.rememberKey(auth)
-			req.workspace, req.shard = auth.WorkspaceID, i+1
+			req.workspace = auth.WorkspaceID
 			return decision{outcome: outcomeAllow}, auth, nil
 		}
 		if refusal != nil {

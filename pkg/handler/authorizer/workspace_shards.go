@@ -36,11 +36,14 @@ func (h *Handler) admitWorkspaceSharded(ctx context.Context, req *request, id st
 			continue
 		}
 		for attempt := 0; attempt < 2; attempt++ {
-			req.calls.Add(1)
-			auth, admitted, err := h.store.AdmitWorkspace(ctx, gateway.WorkspaceAdmission{WorkspaceID: id, Now: req.now, Shard: i + 1})
+			auth, admitted, err := h.countWorkspace(ctx, req, gateway.WorkspaceAdmission{WorkspaceID: id, Now: req.now, Shard: i + 1,
+				Stale: h.staleOnShard(shardKey("ws:"+id, i))})
 			if err == nil && !admitted && auth.ID == "" {
 				req.calls.Add(1)
 				auth, err = sharder.GetWorkspaceShardState(ctx, id, i, req.now)
+			}
+			if err == nil {
+				h.rememberStaleOnShard(shardKey("ws:"+id, i), auth.Stale)
 			}
 			if errors.Is(err, gateway.ErrThrottled) {
 				lastErr = err
