@@ -90,7 +90,7 @@ func main() {
 	}
 	figs = append(figs, itemRows...)
 	for _, loadCase := range []func(context.Context, string, int) ([]figure, error){
-		workspaceSharing, concurrentRotation,
+		workspaceSharing, concurrentRotation, lostAnswers,
 	} {
 		rows, err := loadCase(ctx, db.Endpoint(), *trials)
 		if err != nil {

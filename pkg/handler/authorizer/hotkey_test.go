@@ -176,3 +176,65 @@ func TestAThrottledWorkspaceIsShardedAndStaysExact(t *testing.T) {
 		t.Errorf("the workspace's own item: %+v %v; want it sharded", ws, err)
 	}
 }
+
+// A hot key's shards are written by every container too: the tickets of
+// containers that stopped writing are removed from each shard as from the
+// key's own item, so a shard does not grow with every container that ever
+// served the key.
+func TestTicketsOnAHotKeysShardsAreRemoved(t *testing.T) {
+	e := newEnv(t)
+	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{})
+	store := &hotItem{Store: e.store}
+	payload := []byte(fixture(t, "chat_completions.json", key))
+	invoke := func(h lambda.Handler) {
+		t.Helper()
+		out, err := h.Invoke(context.Background(), payload)
+		if r := decodeResult(t, out, err); r.Err != nil || r.Effect != "Allow" {
+			t.Fatalf("%s %v", r.Effect, r.Err)
+		}
+	}
+	newContainer := func() lambda.Handler {
+		h, err := authorizer.New(authorizer.Config{Store: store, Now: e.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lambda.NewHandler(h.Handle)
+	}
+	for range 6 { // six containers, enough requests each to reach most shards
+		c := newContainer()
+		for range 3 * authorizer.DefaultShards {
+			invoke(c)
+		}
+	}
+	ticketsOn := func(at time.Time) (most int) {
+		for i := range authorizer.DefaultShards {
+			shard, err := e.store.GetKeyShardState(context.Background(), kid, i, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, s := range shard.Stale {
+				if strings.HasPrefix(s, "t_") {
+					n++
+				}
+			}
+			most = max(most, n)
+		}
+		return most
+	}
+	if n := ticketsOn(e.clock.Now().Add(gateway.TicketHorizon + time.Minute)); n < 2 {
+		t.Fatalf("at most %d tickets on a shard; the test needs several containers' on one", n)
+	}
+	e.clock.Advance(gateway.TicketHorizon + time.Minute)
+	last := newContainer()
+	for sent := 0; ; sent++ {
+		invoke(last)
+		// Every shard written twice by the last container holds its ticket alone.
+		if ticketsOn(e.clock.Now().Add(gateway.TicketHorizon+time.Minute)) <= 1 {
+			return
+		}
+		if sent == 400 {
+			t.Fatalf("after %d requests a shard still holds the tickets of idle containers", sent)
+		}
+	}
+}
