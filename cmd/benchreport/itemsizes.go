@@ -48,7 +48,9 @@ func itemSizes(ctx context.Context, endpoint string) ([]figure, error) {
 	// (dynamo/tickets.go): writer names as the authorizer makes them, 8
 	// random letters and a number, and sequence numbers in milliseconds.
 	admit := func(writer int) error {
-		at := day.Add(23*time.Hour + time.Duration(writer)*time.Second)
+		// Milliseconds that are not round, as a real clock's are: a
+		// number's size follows its significant digits.
+		at := day.Add(23*time.Hour + time.Duration(writer)*time.Second + 337*time.Millisecond)
 		t := gateway.Ticket{Writer: fmt.Sprintf("qz7xk2ma%d", writer), Seq: at.UnixMilli()}
 		_, admitted, err := store.AdmitKey(ctx, gateway.Admission{KID: g.Token.KID, Kind: gateway.KindInference, SecretHash: g.Hash, Now: at, Ticket: t})
 		if err != nil || !admitted {

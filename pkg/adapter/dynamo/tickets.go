@@ -39,7 +39,7 @@ import (
 // writes never overlap. An item keeps one attribute per writer that
 // touched it lately; attributes older than gateway.TicketHorizon are removed by
 // later counting writes, so the item's size follows the number of
-// containers that wrote it in that time (17 bytes each).
+// containers that wrote it in that time (19 bytes each).
 const ticketPrefix = "t_"
 
 // maxTicketRemovals bounds how many stale tickets one counting write
