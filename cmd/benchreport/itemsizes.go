@@ -16,6 +16,7 @@ import (
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/keyformat"
 	"github.com/aistats/edge/pkg/domain/usage"
+	"github.com/aistats/edge/pkg/handler/authorizer"
 )
 
 // itemSizes measures the items every request writes, as DynamoDB bills
@@ -81,13 +82,26 @@ func itemSizes(ctx context.Context, endpoint string) ([]figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	const writers = 8
+	const writers, manyWriters = 8, 64
 	for w := 1; w < writers; w++ {
 		if err := admit(w); err != nil {
 			return nil, err
 		}
 	}
 	busy, err := rawItem(ctx, client, tables.Counters, stateKey)
+	if err != nil {
+		return nil, err
+	}
+	for w := writers; w < manyWriters; w++ {
+		if err := admit(w); err != nil {
+			return nil, err
+		}
+	}
+	crowded, err := rawItem(ctx, client, tables.Counters, stateKey)
+	if err != nil {
+		return nil, err
+	}
+	largestShard, err := hotShardSize(ctx, client, tables, store, manyWriters)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +114,7 @@ func itemSizes(ctx context.Context, endpoint string) ([]figure, error) {
 		return nil, err
 	}
 	stateSize, usageSize := dynamo.ItemSize(state), dynamo.ItemSize(usageItem)
-	busySize := dynamo.ItemSize(busy)
+	busySize, crowdedSize := dynamo.ItemSize(busy), dynamo.ItemSize(crowded)
 	perTicket := (busySize - stateSize) / (writers - 1)
 	return []figure{
 		{Name: "item size: key state item (authorizer's write)", Value: float64(stateSize), Unit: "B", Target: "< 1024",
@@ -108,6 +122,10 @@ func itemSizes(ctx context.Context, endpoint string) ([]figure, error) {
 		{Name: fmt.Sprintf("item size: key state item written by %d containers within the ticket horizon", writers), Value: float64(busySize), Unit: "B", Target: "< 1024",
 			Met: met(busySize < 1024), Note: fmt.Sprintf("%d B per container's ticket: the item stays under 1 KB (1 write unit) while at most %d containers wrote it in the last %s",
 				perTicket, 1+(1023-stateSize)/max(perTicket, 1), gateway.TicketHorizon)},
+		{Name: fmt.Sprintf("item size: key state item written by %d containers within the ticket horizon", manyWriters), Value: float64(crowdedSize), Unit: "B", Target: "-",
+			Note: fmt.Sprintf("%d write units per write while so many containers write one key that is not hot", dynamo.WriteUnits(crowdedSize))},
+		{Name: fmt.Sprintf("item size: largest shard of a hot key (8 shards) written by %d authorizer containers", manyWriters), Value: float64(largestShard), Unit: "B", Target: "< 1024",
+			Met: met(largestShard < 1024), Note: fmt.Sprintf("%d write unit(s) per write: each container keeps to one shard first, so a shard holds about 1/8 of the tickets", dynamo.WriteUnits(largestShard))},
 		{Name: "item size: usage hour item, largest possible (proxy's write)", Value: float64(usageSize), Unit: "B", Target: "< 1024",
 			Met: met(usageSize < 1024), Note: fmt.Sprintf("%d write unit(s) per request: every class, refusal and latency bucket, a 256-byte model name (the longest the proxy accepts)", dynamo.WriteUnits(usageSize))},
 		{Name: "DynamoDB write units per admitted request, usage included", Value: float64(dynamo.WriteUnits(stateSize) + dynamo.WriteUnits(usageSize)),
@@ -125,4 +143,46 @@ func rawItem(ctx context.Context, client *dynamodb.Client, table string, key map
 		return nil, fmt.Errorf("read %s for its size: no item", table)
 	}
 	return out.Item, nil
+}
+
+// hotShardSize shards a key over authorizer.DefaultShards, has containers
+// authorizers answer one request each on it, and returns the size of its
+// largest shard: the tickets a shard collects follow which containers
+// write it.
+func hotShardSize(ctx context.Context, client *dynamodb.Client, tables dynamo.Tables, store *dynamo.Store, containers int) (int, error) {
+	g, err := keyformat.Generate(rand.Reader, gateway.KindInference)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	err = store.CreateKey(ctx, gateway.Key{KID: g.Token.KID, WorkspaceID: "sizes", Kind: gateway.KindInference, Name: "hot",
+		Prefix: g.Token.Prefix(), SecretHash: g.Hash, Models: []string{"local/*"},
+		Limits: gateway.Limits{RequestsPerMinute: 6000, RequestsPerDay: 1_000_000, RequestsPerMonth: 30_000_000}})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := store.ShardKey(ctx, g.Token.KID, authorizer.DefaultShards, now); err != nil {
+		return 0, err
+	}
+	for range containers {
+		h, err := authorizer.New(authorizer.Config{Store: store})
+		if err != nil {
+			return 0, err
+		}
+		var o outcomes
+		o.add(h.Handle(ctx, event("Bearer "+g.Text)))
+		if o.admitted.Load() != 1 {
+			return 0, fmt.Errorf("a request on the hot key was not admitted")
+		}
+	}
+	largest := 0
+	for i := range authorizer.DefaultShards {
+		it, err := rawItem(ctx, client, tables.Counters, map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: dynamo.KeyShardPK(g.Token.KID, i)}})
+		if err != nil {
+			return 0, err
+		}
+		largest = max(largest, dynamo.ItemSize(it))
+	}
+	return largest, nil
 }

@@ -28,6 +28,11 @@ const (
 	// HoldLimit), then forwards it: a write that DynamoDB applies after its
 	// caller answered 503.
 	Hold
+	// Interleave keeps the write until its caller gave up and its
+	// withdrawal's first undo was refused (the write had not applied), then
+	// lets it land just before the withdrawal's fence: the order a
+	// withdrawal must survive by undoing again.
+	Interleave
 )
 
 // HoldLimit bounds how long a held write waits for its withdrawal; it is
@@ -52,8 +57,9 @@ type Stats struct {
 type Proxy struct {
 	target *url.URL
 	client *http.Client
-	// decide chooses the fault of the n-th counting write (from 0).
-	decide func(n int64) Fault
+	// decide chooses the fault of the n-th counting write (from 0), on the
+	// item whose partition key is pk.
+	decide func(n int64, pk string) Fault
 
 	down    atomic.Bool
 	counter atomic.Int64
@@ -62,8 +68,16 @@ type Proxy struct {
 	}
 	held sync.WaitGroup
 
-	mu        sync.Mutex
-	withdrawn map[ticket]chan struct{}
+	mu          sync.Mutex
+	withdrawn   map[ticket]chan struct{}
+	interleaved map[ticket]*interleaving
+}
+
+// interleaving is a write held for Interleave: fenced is closed when its
+// withdrawal's fence arrives, landed when the write has been applied.
+type interleaving struct {
+	fenced, landed chan struct{}
+	once           sync.Once
 }
 
 // ticket is a counting write's ticket as it travels: the attribute name
@@ -72,15 +86,16 @@ type ticket struct{ attr, seq string }
 
 // New returns a Proxy to dynalite at target; decide chooses each counting
 // write's fault (nil: Pass).
-func New(target string, decide func(n int64) Fault) (*Proxy, error) {
+func New(target string, decide func(n int64, pk string) Fault) (*Proxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
 	}
 	if decide == nil {
-		decide = func(int64) Fault { return Pass }
+		decide = func(int64, string) Fault { return Pass }
 	}
-	return &Proxy{target: u, client: &http.Client{}, decide: decide, withdrawn: map[ticket]chan struct{}{}}, nil
+	return &Proxy{target: u, client: &http.Client{}, decide: decide, withdrawn: map[ticket]chan struct{}{},
+		interleaved: map[ticket]*interleaving{}}, nil
 }
 
 // SetDown makes every request fail with a 500 InternalServerError (which
@@ -102,9 +117,11 @@ func (p *Proxy) Stats() Stats {
 
 // request is what the proxy reads of an UpdateItem.
 type request struct {
-	Update string                                `json:"UpdateExpression"`
-	Names  map[string]string                     `json:"ExpressionAttributeNames"`
-	Values map[string]map[string]json.RawMessage `json:"ExpressionAttributeValues"`
+	Update    string                                `json:"UpdateExpression"`
+	Condition string                                `json:"ConditionExpression"`
+	Key       map[string]map[string]string          `json:"Key"`
+	Names     map[string]string                     `json:"ExpressionAttributeNames"`
+	Values    map[string]map[string]json.RawMessage `json:"ExpressionAttributeValues"`
 }
 
 func (r request) ticket() (ticket, bool) {
@@ -145,8 +162,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, withdrawal := req.Values[":done"]
 	switch {
 	case counting:
-		p.counting(w, r, body, t, ticketed)
+		p.counting(w, r, body, req.Key["pk"]["S"], t, ticketed)
 	case ticketed && withdrawal:
+		if strings.Contains(req.Condition, "attribute_not_exists(#tk)") { // the fence
+			p.letInterleavedLand(t)
+		}
 		status := p.forward(w, r, body)
 		if status == http.StatusOK {
 			p.stats.withdrawals.Add(1)
@@ -157,8 +177,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (p *Proxy) counting(w http.ResponseWriter, r *http.Request, body []byte, t ticket, ticketed bool) {
-	switch p.decide(p.counter.Add(1) - 1) {
+func (p *Proxy) counting(w http.ResponseWriter, r *http.Request, body []byte, pk string, t ticket, ticketed bool) {
+	switch p.decide(p.counter.Add(1)-1, pk) {
 	case LoseAnswer:
 		p.send(context.WithoutCancel(r.Context()), r, body) // applied
 		p.stats.lost.Add(1)
@@ -185,8 +205,41 @@ func (p *Proxy) counting(w http.ResponseWriter, r *http.Request, body []byte, t 
 		} else if bytes.Contains(resp.body, []byte("ConditionalCheckFailed")) {
 			p.stats.heldRefused.Add(1)
 		}
+	case Interleave:
+		p.held.Add(1)
+		defer p.held.Done()
+		il := &interleaving{fenced: make(chan struct{}), landed: make(chan struct{})}
+		p.mu.Lock()
+		p.interleaved[t] = il
+		p.mu.Unlock()
+		<-r.Context().Done()
+		select {
+		case <-il.fenced:
+		case <-time.After(HoldLimit):
+			p.stats.unwithdrawn.Add(1)
+		}
+		if resp, err := p.send(context.Background(), r, body); err == nil && resp.status == http.StatusOK {
+			p.stats.heldApplied.Add(1)
+		}
+		close(il.landed)
 	default:
 		p.forward(w, r, body)
+	}
+}
+
+// letInterleavedLand, called when the fence of ticket t arrives, applies
+// the write held for it (if one is) before the fence goes on.
+func (p *Proxy) letInterleavedLand(t ticket) {
+	p.mu.Lock()
+	il := p.interleaved[t]
+	p.mu.Unlock()
+	if il == nil {
+		return
+	}
+	il.once.Do(func() { close(il.fenced) })
+	select {
+	case <-il.landed:
+	case <-time.After(HoldLimit):
 	}
 }
 

@@ -259,7 +259,7 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 // countingUpdate runs a conditional counting write with ticket t on a state
 // item. It returns the item after the write when admitted; when refused,
 // the item as it was, read back if DynamoDB did not send it (dynalite
-// never does), or nil if there is none. A refusal that finds the write's
+// never does), or nil if there is none (or only a fence's ticket). A refusal that finds the write's
 // own ticket is an admission whose first answer was lost (countedAnyway).
 func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string, e expression, t gateway.Ticket) (attrs item, admitted bool, err error) {
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -285,6 +285,9 @@ func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string
 		if attrs, found, err = s.readStateItem(ctx, pk); err != nil || !found {
 			return nil, false, err
 		}
+	}
+	if !hasState(attrs) {
+		return nil, false, nil // a shard a withdrawal's fence created: not there yet
 	}
 	return attrs, countedAnyway(attrs, t), nil
 }
@@ -313,20 +316,19 @@ func (s *Store) AdmitWorkspace(ctx context.Context, a gateway.WorkspaceAdmission
 		},
 		values: item{":active": str(string(gateway.WorkspaceActive)), ":zero": num(0), ":one": num(1)},
 	}
-	setTicket, ticketCondition := e.addTicket(a.Ticket)
-	remove, guard := e.removeStale(now, a.Stale, a.Ticket, limits.Minute)
+	// No ticket: a workspace's count is its minute's alone, so a lost
+	// write holds a place until the minute ends at most, while a ticket per
+	// container would grow the item every admitted request of every key
+	// writes (docs/architecture.md §5).
+	remove, guard := e.removeStale(now, a.Stale, gateway.Ticket{}, limits.Minute)
 	update := "ADD #cm :one" + remove
-	if setTicket != "" {
-		update = "SET " + setTicket[len(", "):] + " " + update
-	}
 	pk := WorkspaceStatePK(a.WorkspaceID)
 	if a.Shard > 0 {
 		pk = WorkspaceShardPK(a.WorkspaceID, a.Shard-1)
 	}
 	attrs, admitted, err := s.countingUpdate(ctx, pk, update,
 		"#state = :active AND attribute_not_exists(#shards)"+
-			" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)"+
-			ticketCondition+guard, e, a.Ticket)
+			" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)"+guard, e, gateway.Ticket{})
 	if err != nil {
 		return gateway.WorkspaceState{}, false, classify("admit request for workspace "+a.WorkspaceID, err)
 	}

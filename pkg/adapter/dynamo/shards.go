@@ -225,12 +225,13 @@ func (s *Store) GetKeyShardState(ctx context.Context, kid string, shard int, now
 	return decodeKeyState(it, now.UTC())
 }
 
-// getOrCreateShard reads the shard item shardPK, or, when it is missing,
-// writes it from the state item mainPK with create and reads it. It
+// getOrCreateShard reads the shard item shardPK, or, when it is missing
+// (or holds only a withdrawal's fence, which the creation keeps), writes it
+// from the state item mainPK with create and reads it. It
 // answers nil when the state item is missing or has no such shard.
 func (s *Store) getOrCreateShard(ctx context.Context, mainPK, shardPK string, shard int, create func(main item) error) (item, error) {
 	it, found, err := s.readStateItem(ctx, shardPK)
-	if err != nil || found {
+	if err != nil || (found && hasState(it)) {
 		return it, err
 	}
 	main, found, err := s.readStateItem(ctx, mainPK)

@@ -3,6 +3,8 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,18 +20,19 @@ import (
 // Tickets make a counting write's outcome knowable (docs/architecture.md
 // §5). A counting write that times out may still be applied by DynamoDB
 // after its caller has answered 503; without a trace of it, nothing could
-// give its count back. So each counting write carries a gateway.Ticket and
-// records it on the item it counts on, in the same write: the attribute
-// t_<writer> holds the writer's latest sequence number, and the write is
-// refused unless that attribute is below its own.
+// give its count back. So each counting write on a key carries a
+// gateway.Ticket and records it on the item it counts on, in the same
+// write: the attribute t_<writer> holds the writer's latest sequence
+// number, and the write is refused unless that attribute is below its own.
 //
-// A writer's withdrawal of ticket s is then one of two single-item
-// conditional writes, and exactly one of them can apply:
-//   - t_<writer> = s: the write was applied. Its counts come off, and the
-//     attribute moves to s+1, so the withdrawal is never applied twice.
-//   - t_<writer> < s, or absent: the write was not applied (yet). The
-//     attribute moves to s+1, which the write's own condition refuses if it
-//     arrives later.
+// A writer's withdrawal of ticket s is then made of two single-item
+// conditional writes, of which exactly one can apply (withdraw says what
+// happens when the item changes between them):
+//   - the undo, if t_<writer> = s: the write was applied. Its counts come
+//     off, and the attribute moves to s+1, so it is never undone twice.
+//   - the fence, if t_<writer> < s, or is absent: the write was not
+//     applied (yet). The attribute moves to s+1, which the write's own
+//     condition refuses if it arrives later.
 //
 // DynamoDB applies writes to one item one at a time, so whichever of the
 // write and its withdrawal comes second sees the first: no transaction is
@@ -37,9 +40,9 @@ import (
 //
 // A writer is one invocation slot of one authorizer container, so its
 // writes never overlap. An item keeps one attribute per writer that
-// touched it lately; attributes older than gateway.TicketHorizon are removed by
-// later counting writes, so the item's size follows the number of
-// containers that wrote it in that time (19 bytes each).
+// touched it lately; attributes older than gateway.TicketHorizon are
+// removed by later counting writes, so the item's size follows the number
+// of containers that wrote it in that time (19 bytes each).
 const ticketPrefix = "t_"
 
 // maxTicketRemovals bounds how many stale tickets one counting write
@@ -135,23 +138,9 @@ func (s *Store) WithdrawKey(ctx context.Context, a gateway.Admission, at time.Ti
 	if a.Shard > 0 {
 		pk = KeyShardPK(a.KID, a.Shard-1)
 	}
-	counted, err := s.withdraw(ctx, pk, a.Ticket, stillCurrent(a.Now, at, limits.Windows[:]...))
+	counted, err := s.withdraw(ctx, pk, a.Ticket, stillCurrent(a.Now, at, limits.Windows[:]...), a.Shard > 0)
 	if err != nil {
 		return false, classify("withdraw request of key "+a.KID, err)
-	}
-	return counted, nil
-}
-
-// WithdrawWorkspace takes back the counting write of admission a on a
-// workspace, as WithdrawKey does a key's.
-func (s *Store) WithdrawWorkspace(ctx context.Context, a gateway.WorkspaceAdmission, at time.Time) (bool, error) {
-	pk := WorkspaceStatePK(a.WorkspaceID)
-	if a.Shard > 0 {
-		pk = WorkspaceShardPK(a.WorkspaceID, a.Shard-1)
-	}
-	counted, err := s.withdraw(ctx, pk, a.Ticket, stillCurrent(a.Now, at, limits.Minute))
-	if err != nil {
-		return false, classify("withdraw request of workspace "+a.WorkspaceID, err)
 	}
 	return counted, nil
 }
@@ -169,49 +158,140 @@ func stillCurrent(counted, at time.Time, windows ...limits.Window) []string {
 	return out
 }
 
-// withdraw runs the two conditional writes of a withdrawal (see the top of
-// this file) until one applies. The write may land between them, so the
-// undo is tried again after a refused fence; if that is refused too, the
-// ticket was withdrawn already (or the item is gone).
-func (s *Store) withdraw(ctx context.Context, pk string, t gateway.Ticket, counters []string) (counted bool, err error) {
+// maxWithdrawalRounds bounds a withdrawal's rounds of undo and fence. Each
+// refused round means the item changed under it: the write landed, or a
+// counter went; two rounds settle every case, the rest is margin.
+const maxWithdrawalRounds = 4
+
+// withdraw runs the conditional writes of a withdrawal (see the top of this
+// file) until one applies:
+//   - the undo, which also requires every counter it takes from to exist
+//     (a request of the next window, on a container whose clock is a
+//     moment ahead, may have removed this window's: taking from it would
+//     recreate it negative);
+//   - the fence, when the undo was refused;
+//   - when both were refused, a read: the write landed between them (undo
+//     again), a counter is gone (undo the others), or the ticket is past
+//     s (withdrawn already).
+//
+// A shard may be missing when its write is withdrawn (sharding writes its
+// shards one by one), and be created later, with the write still on its
+// way. So on a shard the fence may create the item, holding only the
+// ticket; a counting write and a shard's creation read such an item as
+// missing (stateless), and the creation fills it in.
+func (s *Store) withdraw(ctx context.Context, pk string, t gateway.Ticket, counters []string, mayAppear bool) (counted bool, err error) {
 	if t.Writer == "" {
 		return false, errors.New("no ticket to withdraw")
 	}
-	// Each write names only what it uses: DynamoDB refuses unused names.
-	fenceNames := map[string]string{"#tk": ticketAttr(t.Writer), "#pk": attrPK}
-	fenceValues := item{":tk": num(t.Seq), ":done": num(t.Seq + 1)}
-	undoNames := map[string]string{"#tk": ticketAttr(t.Writer)}
-	undoValues := item{":tk": num(t.Seq), ":done": num(t.Seq + 1)}
-	undo := "SET #tk = :done"
-	if len(counters) > 0 {
-		undoValues[":minus"] = num(-1)
-		adds := make([]string, len(counters))
-		for i, c := range counters {
-			alias := "#c" + strconv.Itoa(i)
-			undoNames[alias] = c
-			adds[i] = alias + " :minus"
-		}
-		undo += " ADD " + strings.Join(adds, ", ")
-	}
-	type write struct {
-		update, condition string
-		names             map[string]string
-		values            item
-		counted           bool
-	}
-	undoWrite := write{undo, "#tk = :tk", undoNames, undoValues, true}
-	fenceWrite := write{"SET #tk = :done", "attribute_exists(#pk) AND (attribute_not_exists(#tk) OR #tk < :tk)", fenceNames, fenceValues, false}
-	for _, w := range []write{undoWrite, fenceWrite, undoWrite} {
-		err := s.conditionalUpdate(ctx, pk, w.update, w.condition, w.names, w.values)
+	for range maxWithdrawalRounds {
+		attrs, err := s.undo(ctx, pk, t, counters)
 		if err == nil {
-			return w.counted, nil
+			return true, s.giveBackOnShards(ctx, attrs, counters)
 		}
 		if !isConditionFailed(err) {
 			return false, err
 		}
+		if err := s.fence(ctx, pk, t, mayAppear); !isConditionFailed(err) {
+			return false, err
+		}
+		it, found, err := s.readStateItem(ctx, pk)
+		if err != nil {
+			return false, err
+		}
+		seq := ticketSeq(it, t.Writer)
+		if !found || seq > t.Seq {
+			return false, nil // withdrawn already, or no item: nothing to count on
+		}
+		if seq == t.Seq {
+			counters = slices.DeleteFunc(counters, func(c string) bool { return it[c] == nil })
+		}
 	}
-	return false, nil
+	return false, fmt.Errorf("withdrawal of %s on %s did not settle in %d rounds", ticketAttr(t.Writer), pk, maxWithdrawalRounds)
 }
+
+// undo takes the counts of an applied write back, if the item holds its
+// ticket and every counter named; it returns the item after.
+func (s *Store) undo(ctx context.Context, pk string, t gateway.Ticket, counters []string) (item, error) {
+	names := map[string]string{"#tk": ticketAttr(t.Writer)}
+	values := item{":tk": num(t.Seq), ":done": num(t.Seq + 1)}
+	update, condition := "SET #tk = :done", "#tk = :tk"
+	if len(counters) > 0 {
+		values[":minus"] = num(-1)
+		adds := make([]string, len(counters))
+		for i, c := range counters {
+			alias := "#c" + strconv.Itoa(i)
+			names[alias] = c
+			adds[i] = alias + " :minus"
+			condition += " AND attribute_exists(" + alias + ")"
+		}
+		update += " ADD " + strings.Join(adds, ", ")
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(pk)},
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              ddbtypes.ReturnValueAllNew,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Attributes, nil
+}
+
+// fence makes a write that has not applied never apply: its ticket moves
+// past it. Only a shard may be created by it (see withdraw).
+func (s *Store) fence(ctx context.Context, pk string, t gateway.Ticket, mayAppear bool) error {
+	names := map[string]string{"#tk": ticketAttr(t.Writer)}
+	condition := "attribute_not_exists(#tk) OR #tk < :tk"
+	if !mayAppear {
+		names["#pk"] = attrPK
+		condition = "attribute_exists(#pk) AND (" + condition + ")"
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.tables.Counters),
+		Key:                       item{attrPK: str(pk)},
+		UpdateExpression:          aws.String("SET #tk = :done"),
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: item{":tk": num(t.Seq), ":done": num(t.Seq + 1)},
+	})
+	return err
+}
+
+// giveBackOnShards finishes an undo on a key's own item that was sharded
+// after the write applied: sharding took what the item had counted off
+// the new shards' shares, this write included, so the undo on the frozen
+// item gave nothing back. One count of each window comes off one shard
+// instead (the shards' counts add up to what the item had). A shard
+// created after the undo read the item without this write; counting it
+// back there too is the one inexactness left, in favour of refusing.
+func (s *Store) giveBackOnShards(ctx context.Context, after item, counters []string) error {
+	n := shardCount(after)
+	if n == 0 || len(counters) == 0 {
+		return nil
+	}
+	kid, _ := strings.CutPrefix((&itemReader{item: after}).str(attrPK), "key#")
+	for _, c := range counters {
+		for i := range n {
+			err := s.conditionalUpdate(ctx, KeyShardPK(kid, i), "ADD #c :minus", "#c > :zero",
+				map[string]string{"#c": c}, item{":minus": num(-1), ":zero": num(0)})
+			if err == nil {
+				break
+			}
+			if !isConditionFailed(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// hasState reports whether a state item is one: a shard that a withdrawal's
+// fence created before sharding wrote it holds only the ticket.
+func hasState(it item) bool { return it[attrState] != nil }
 
 func (s *Store) conditionalUpdate(ctx context.Context, pk, update, condition string, names map[string]string, values item) error {
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -2,10 +2,14 @@ package dynamo_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/aistats/edge/internal/local/dynalite"
+	"github.com/aistats/edge/internal/testing/ddbfault"
+	"github.com/aistats/edge/internal/testing/dynamotest"
 	"github.com/aistats/edge/pkg/adapter/dynamo"
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
@@ -171,32 +175,133 @@ func TestStaleTicketsAreRemovedButNeverAFreshOne(t *testing.T) {
 	}
 }
 
-// A workspace's counting write is withdrawn as a key's is.
-func TestWithdrawingAWorkspaceWrite(t *testing.T) {
+// A write that lands between its withdrawal's undo (refused: it had not
+// applied) and its fence (then refused: it has) is undone by the
+// withdrawal's next round.
+func TestAWriteLandingBetweenUndoAndFenceIsGivenBack(t *testing.T) {
 	ctx := context.Background()
-	s, clock := newStore(t)
-	if err := s.CreateWorkspace(ctx, gateway.Workspace{ID: "acme", Name: "acme", Plan: gateway.Plan{RequestsPerMinute: 10}}); err != nil {
+	client := dynamotest.NewClient(t)
+	tables := dynamotest.NewTables(t, client)
+	proxy, err := ddbfault.New(dynamotest.Endpoint(t), func(int64, string) ddbfault.Fault { return ddbfault.Interleave })
+	if err != nil {
 		t.Fatal(err)
 	}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	direct := dynamo.New(dynamo.Config{Client: client, Tables: tables})
+	lossy := dynamo.New(dynamo.Config{Client: dynalite.NewClient(srv.URL), Tables: tables})
+	createWorkspace(t, direct, "acme")
+	k := createKey(t, direct, "acme")
+	now := time.Now()
+	a := ticketed(k, now, "a0", now.UnixMilli())
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, admitted, err := lossy.AdmitKey(short, a); err == nil || admitted {
+		t.Fatalf("the held write answered: admitted %v, %v", admitted, err)
+	}
+	counted, err := lossy.WithdrawKey(ctx, a, now)
+	proxy.Drain()
+	if err != nil || !counted {
+		t.Fatalf("withdrawal: counted %v, %v; want the write found and undone", counted, err)
+	}
+	if st := proxy.Stats(); st.HeldApplied != 1 {
+		t.Fatalf("proxy %+v: the held write did not land during the withdrawal", st)
+	}
+	if got := usedAt(t, direct, k.KID, now).Used; got != [3]int64{} {
+		t.Errorf("minute, day, month = %v, want nothing counted", got)
+	}
+}
+
+// A write withdrawn while the shard it went to did not exist yet (sharding
+// writes its shards one by one) is fenced on the shard: when sharding then
+// creates the shard and the write arrives, it is refused, and the shard
+// works as any other.
+func TestAWriteToAShardNotYetCreatedIsFencedOut(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newStore(t)
+	createWorkspace(t, s, "acme")
+	k := createKey(t, s, "acme") // 20 a day: two shards of 10
 	now := clock.Now()
-	applied := gateway.WorkspaceAdmission{WorkspaceID: "acme", Now: now, Ticket: gateway.Ticket{Writer: "a0", Seq: now.UnixMilli()}}
-	late := gateway.WorkspaceAdmission{WorkspaceID: "acme", Now: now, Ticket: gateway.Ticket{Writer: "b0", Seq: now.UnixMilli()}}
-	if _, admitted, err := s.AdmitWorkspace(ctx, applied); err != nil || !admitted {
-		t.Fatalf("admit: %v, %v", admitted, err)
+	late := ticketed(k, now, "a0", now.UnixMilli())
+	late.Shard = 1
+	if counted, err := s.WithdrawKey(ctx, late, now); err != nil || counted {
+		t.Fatalf("withdrawal: counted %v, %v; want false", counted, err)
 	}
-	for _, w := range []struct {
-		a    gateway.WorkspaceAdmission
-		want bool
-	}{{applied, true}, {late, false}} {
-		if counted, err := s.WithdrawWorkspace(ctx, w.a, now); err != nil || counted != w.want {
-			t.Fatalf("withdraw %s: counted %v, %v; want %v", w.a.Ticket.Writer, counted, err, w.want)
-		}
+	if _, err := s.ShardKey(ctx, k.KID, 2, now); err != nil {
+		t.Fatal(err)
 	}
-	if _, admitted, err := s.AdmitWorkspace(ctx, late); err != nil || admitted {
+	if _, admitted, err := s.AdmitKey(ctx, late); err != nil || admitted {
 		t.Fatalf("the withdrawn write arriving: admitted %v, %v; want refused", admitted, err)
 	}
-	ws, err := s.GetWorkspaceState(ctx, "acme", now)
-	if err != nil || ws.UsedMinute != 0 {
-		t.Fatalf("used this minute = %d, %v; want 0", ws.UsedMinute, err)
+	next := ticketed(k, now, "b0", now.UnixMilli())
+	next.Shard = 1
+	if _, admitted, err := s.AdmitKey(ctx, next); err != nil || !admitted {
+		t.Fatalf("another write to the shard: admitted %v, %v", admitted, err)
+	}
+	shard, err := s.GetKeyShardState(ctx, k.KID, 0, now)
+	if err != nil || shard.Used[1] != 1 || shard.Limits.RequestsPerDay != 10 {
+		t.Errorf("shard 0: used %v of %d, %v; want 1 of 10", shard.Used, shard.Limits.RequestsPerDay, err)
+	}
+}
+
+// A write that applied on a key's own item, which was then sharded, is
+// given back on a shard: sharding took the item's counts off the shards'
+// shares, this write's included, so the key's whole limit is usable again.
+func TestAWriteWithdrawnAfterItsKeyWasShardedIsGivenBackOnAShard(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newStore(t)
+	createWorkspace(t, s, "acme")
+	k := createKey(t, s, "acme") // 20 a day
+	now := clock.Now()
+	a := ticketed(k, now, "a0", now.UnixMilli())
+	if _, admitted, err := s.AdmitKey(ctx, a); err != nil || !admitted {
+		t.Fatalf("admit: %v, %v", admitted, err)
+	}
+	if _, err := s.ShardKey(ctx, k.KID, 2, now); err != nil {
+		t.Fatal(err)
+	}
+	shardsUsed := func() (n int64) {
+		for i := range 2 {
+			shard, err := s.GetKeyShardState(ctx, k.KID, i, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += shard.Used[1]
+		}
+		return n
+	}
+	if n := shardsUsed(); n != 1 {
+		t.Fatalf("the shards hold %d of the day, want the one request counted before sharding", n)
+	}
+	if counted, err := s.WithdrawKey(ctx, a, now); err != nil || !counted {
+		t.Fatalf("withdrawal: counted %v, %v", counted, err)
+	}
+	if n := shardsUsed(); n != 0 {
+		t.Errorf("the shards hold %d of the day after the withdrawal, want 0", n)
+	}
+}
+
+// A withdrawal never recreates a counter that a request of the next
+// window removed (that request's container's clock was a moment ahead):
+// it gives back what is still there.
+func TestAWithdrawalNeverRecreatesARemovedCounter(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	createWorkspace(t, s, "acme")
+	k := createKey(t, s, "acme")
+	late := time.Date(2026, 11, 27, 12, 0, 59, 990_000_000, time.UTC)
+	next := late.Add(20 * time.Millisecond)
+	first := ticketed(k, late, "a0", late.UnixMilli())
+	for _, a := range []gateway.Admission{first, ticketed(k, next, "b0", next.UnixMilli())} { // the second removes 12:00's counter
+		if _, admitted, err := s.AdmitKey(ctx, a); err != nil || !admitted {
+			t.Fatalf("admit at %s: %v, %v", a.Now, admitted, err)
+		}
+	}
+	// The withdrawing container's clock still reads 12:00:59.
+	if counted, err := s.WithdrawKey(ctx, first, late); err != nil || !counted {
+		t.Fatalf("withdrawal: counted %v, %v", counted, err)
+	}
+	if got := usedAt(t, s, k.KID, late).Used; got != [3]int64{0, 1, 1} {
+		t.Errorf("at 12:00:59 minute, day, month = %v, want 0, 1, 1: no negative minute", got)
 	}
 }

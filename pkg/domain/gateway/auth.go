@@ -42,8 +42,10 @@ type Ticket struct {
 // TicketHorizon is how long a ticket stays on an item after its write. A
 // withdrawal must reach DynamoDB within it to be exact: after it, a later
 // counting write may clean the ticket off, and a lost write that applied
-// would then stay counted.
-const TicketHorizon = 2 * time.Minute
+// would then stay counted. It is short because an item keeps the ticket of
+// every container that wrote it within the horizon (docs/architecture.md
+// §5): a withdrawal normally runs within the store deadline of its write.
+const TicketHorizon = 30 * time.Second
 
 // KeySharder spreads a hot key over several items, so that one key can take
 // more requests a second than one DynamoDB item (docs/architecture.md §5).
@@ -96,8 +98,6 @@ type WorkspaceAdmission struct {
 	Stale       []string
 	// Shard, when nonzero, counts on the workspace's shard Shard-1.
 	Shard int
-	// Ticket names this counting write (see Admission.Ticket).
-	Ticket Ticket
 }
 
 // WorkspaceSharder spreads a hot workspace's own limit over several items,
@@ -138,7 +138,4 @@ type Admitter interface {
 	WithdrawKey(ctx context.Context, a Admission, at time.Time) (counted bool, err error)
 	AdmitWorkspace(ctx context.Context, a WorkspaceAdmission) (auth WorkspaceState, admitted bool, err error)
 	GetWorkspaceState(ctx context.Context, id string, now time.Time) (WorkspaceState, error)
-	// WithdrawWorkspace takes back a workspace's counting write, as
-	// WithdrawKey does a key's.
-	WithdrawWorkspace(ctx context.Context, a WorkspaceAdmission, at time.Time) (counted bool, err error)
 }

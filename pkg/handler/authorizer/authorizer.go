@@ -74,8 +74,11 @@ type Handler struct {
 	resources map[resourcesKey][]string
 	// sharding lets one request per key shard a hot key (shards.go).
 	sharding singleflight.Group
-	// writers are the container's writers of counting writes (tickets.go).
-	writers *writers
+	// writers are the container's writers of counting writes, and pending
+	// the withdrawals it could not make at once (tickets.go).
+	writers   *writers
+	pendingMu sync.Mutex
+	pending   []pendingWithdrawal
 }
 
 // New returns a Handler.
@@ -117,6 +120,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	start := h.now()
 	req := &request{now: start, id: ev.RequestContext.RequestID, writer: h.writers.acquire()}
 	defer h.writers.put(req.writer)
+	req.deadline, _ = ctx.Deadline()
+	defer h.retryPending(req)()
 	if lc, ok := lambdacontext.FromContext(ctx); ok && req.id == "" {
 		req.id = lc.AwsRequestID
 	}

@@ -47,13 +47,9 @@ func (m *memoryAdmitter) GetKeyState(_ context.Context, kid string, _ time.Time)
 	return k, nil
 }
 
-// WithdrawKey and WithdrawWorkspace: the benchmarks never lose an answer
-// nor have a workspace refuse, so a call is a mistake, said loudly.
+// WithdrawKey: the benchmarks never lose an answer nor have a workspace
+// refuse, so a call is a mistake, said loudly.
 func (m *memoryAdmitter) WithdrawKey(context.Context, gateway.Admission, time.Time) (bool, error) {
-	return false, errors.New("memoryAdmitter: no withdrawals")
-}
-
-func (m *memoryAdmitter) WithdrawWorkspace(context.Context, gateway.WorkspaceAdmission, time.Time) (bool, error) {
 	return false, errors.New("memoryAdmitter: no withdrawals")
 }
 

@@ -92,6 +92,9 @@ type request struct {
 	// it (tickets.go).
 	writer  *writer
 	counted *gateway.Admission
+	// deadline is the invocation's (zero: none), which withdrawals must
+	// not run past.
+	deadline time.Time
 }
 
 // refused marks the request as a refusal of a real key of workspace owner.

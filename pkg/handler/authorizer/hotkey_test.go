@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,22 +178,17 @@ func TestAThrottledWorkspaceIsShardedAndStaysExact(t *testing.T) {
 	}
 }
 
-// A hot key's shards are written by every container too: the tickets of
+// A hot key's shards are written by many containers: the tickets of
 // containers that stopped writing are removed from each shard as from the
 // key's own item, so a shard does not grow with every container that ever
-// served the key.
+// served the key. (Each container keeps to one shard first; a limit of 4
+// per shard makes them spill over all eight.)
 func TestTicketsOnAHotKeysShardsAreRemoved(t *testing.T) {
 	e := newEnv(t)
-	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{})
+	const limit = 4 * authorizer.DefaultShards
+	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerMinute: limit})
 	store := &hotItem{Store: e.store}
 	payload := []byte(fixture(t, "chat_completions.json", key))
-	invoke := func(h lambda.Handler) {
-		t.Helper()
-		out, err := h.Invoke(context.Background(), payload)
-		if r := decodeResult(t, out, err); r.Err != nil || r.Effect != "Allow" {
-			t.Fatalf("%s %v", r.Effect, r.Err)
-		}
-	}
 	newContainer := func() lambda.Handler {
 		h, err := authorizer.New(authorizer.Config{Store: store, Now: e.clock.Now})
 		if err != nil {
@@ -200,13 +196,21 @@ func TestTicketsOnAHotKeysShardsAreRemoved(t *testing.T) {
 		}
 		return lambda.NewHandler(h.Handle)
 	}
-	for range 6 { // six containers, enough requests each to reach most shards
-		c := newContainer()
-		for range 3 * authorizer.DefaultShards {
-			invoke(c)
+	fill := func(containers ...lambda.Handler) (admitted int) {
+		t.Helper()
+		for i := range 2 * limit {
+			out, err := containers[i%len(containers)].Invoke(context.Background(), payload)
+			r := decodeResult(t, out, err)
+			if r.Err != nil || r.Effect != "Allow" {
+				t.Fatalf("%s %v", r.Effect, r.Err)
+			}
+			if c, _ := authcontext.Decode(r.Context); !c.RateLimited {
+				admitted++
+			}
 		}
+		return admitted
 	}
-	ticketsOn := func(at time.Time) (most int) {
+	ticketsPerShard := func(at time.Time) (counts []int) {
 		for i := range authorizer.DefaultShards {
 			shard, err := e.store.GetKeyShardState(context.Background(), kid, i, at)
 			if err != nil {
@@ -218,23 +222,28 @@ func TestTicketsOnAHotKeysShardsAreRemoved(t *testing.T) {
 					n++
 				}
 			}
-			most = max(most, n)
+			counts = append(counts, n)
 		}
-		return most
+		return counts
 	}
-	if n := ticketsOn(e.clock.Now().Add(gateway.TicketHorizon + time.Minute)); n < 2 {
-		t.Fatalf("at most %d tickets on a shard; the test needs several containers' on one", n)
+	var six []lambda.Handler
+	for range 6 {
+		six = append(six, newContainer())
 	}
-	e.clock.Advance(gateway.TicketHorizon + time.Minute)
-	last := newContainer()
-	for sent := 0; ; sent++ {
-		invoke(last)
-		// Every shard written twice by the last container holds its ticket alone.
-		if ticketsOn(e.clock.Now().Add(gateway.TicketHorizon+time.Minute)) <= 1 {
-			return
-		}
-		if sent == 400 {
-			t.Fatalf("after %d requests a shard still holds the tickets of idle containers", sent)
+	if admitted := fill(six...); admitted != limit { // six containers fill the key's minute in turns
+		t.Fatalf("admitted %d, want %d", admitted, limit)
+	}
+	later := func() time.Time { return e.clock.Now().Add(gateway.TicketHorizon + time.Minute) }
+	if counts := ticketsPerShard(later()); slices.Max(counts) < 2 {
+		t.Fatalf("tickets per shard %v; the test needs several containers' on a shard", counts)
+	}
+	e.clock.Advance(gateway.TicketHorizon + time.Minute) // a new minute, and every ticket stale
+	if n := fill(newContainer()); n != limit {
+		t.Fatalf("the last container admitted %d, want the new minute's %d", n, limit)
+	}
+	for i, n := range ticketsPerShard(later()) {
+		if n != 1 {
+			t.Errorf("shard %d holds %d tickets, want the last container's alone", i, n)
 		}
 	}
 }

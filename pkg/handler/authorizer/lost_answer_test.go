@@ -34,7 +34,7 @@ type lossy struct {
 	containers []lambda.Handler
 }
 
-func newLossy(t *testing.T, e *env, containers int, storeTimeout time.Duration, decide func(n int64) ddbfault.Fault) *lossy {
+func newLossy(t *testing.T, e *env, containers int, storeTimeout time.Duration, decide func(n int64, pk string) ddbfault.Fault) *lossy {
 	t.Helper()
 	proxy, err := ddbfault.New(dynamotest.Endpoint(t), decide)
 	if err != nil {
@@ -67,7 +67,14 @@ const (
 
 func (l *lossy) authorize(container int, key string) outcome {
 	l.t.Helper()
-	out, err := l.containers[container].Invoke(context.Background(), []byte(fixture(l.t, "chat_completions.json", key)))
+	return l.authorizeWithin(context.Background(), container, key)
+}
+
+// authorizeWithin invokes a container with ctx, which may carry the
+// invocation's deadline as Lambda's does.
+func (l *lossy) authorizeWithin(ctx context.Context, container int, key string) outcome {
+	l.t.Helper()
+	out, err := l.containers[container].Invoke(ctx, []byte(fixture(l.t, "chat_completions.json", key)))
 	r := decodeResult(l.t, out, err)
 	if r.Err != nil {
 		return failed
@@ -118,16 +125,21 @@ func (l *lossy) untilRefused(key string, most int) int {
 // Ten requests whose counting writes DynamoDB applied but whose answers were
 // lost (the clients got 503) cost the key nothing: every window's count is
 // given back, and the key then admits its whole limit. The same for writes
-// that reach DynamoDB only after their callers gave up.
+// that reach DynamoDB only after their callers gave up, and for writes that
+// land in the middle of their withdrawal.
 func TestTenRequestsAnswered503CostTheKeyNothing(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		fault ddbfault.Fault
-	}{{"answer lost after the write applied", ddbfault.LoseAnswer}, {"write applied after its caller gave up", ddbfault.Hold}} {
+	}{
+		{"answer lost after the write applied", ddbfault.LoseAnswer},
+		{"write applied after its caller gave up", ddbfault.Hold},
+		{"write applied between its withdrawal's undo and fence", ddbfault.Interleave},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
 			key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerMinute: 10, RequestsPerDay: 100, RequestsPerMonth: 1000})
-			l := newLossy(t, e, 10, 500*time.Millisecond, func(n int64) ddbfault.Fault {
+			l := newLossy(t, e, 10, 500*time.Millisecond, func(n int64, _ string) ddbfault.Fault {
 				if n < 10 {
 					return c.fault
 				}
@@ -148,14 +160,22 @@ func TestTenRequestsAnswered503CostTheKeyNothing(t *testing.T) {
 			if failures.Load() != 10 {
 				t.Fatalf("%d of 10 requests failed, want all (503)", failures.Load())
 			}
-			if c.fault == ddbfault.LoseAnswer && st.LostAnswers != 10 {
-				t.Fatalf("stats %+v: want 10 answers lost", st)
-			}
-			if c.fault == ddbfault.Hold && (st.HeldRefused != 10 || st.HeldApplied != 0) {
-				t.Fatalf("stats %+v: want 10 late writes, each refused by its withdrawal", st)
-			}
 			if got := l.used(kid); got != [3]int64{} {
-				t.Fatalf("after ten 503s: minute, day, month = %v, want nothing counted", got)
+				t.Fatalf("after ten 503s: minute, day, month = %v, want nothing counted; proxy %+v", got, st)
+			}
+			switch c.fault {
+			case ddbfault.LoseAnswer:
+				if st.LostAnswers != 10 {
+					t.Fatalf("stats %+v: want 10 answers lost", st)
+				}
+			case ddbfault.Hold:
+				if st.HeldRefused != 10 || st.HeldApplied != 0 {
+					t.Fatalf("stats %+v: want 10 late writes, each refused by its withdrawal", st)
+				}
+			case ddbfault.Interleave:
+				if st.HeldApplied != 10 || st.HeldUnwithdrawn != 0 {
+					t.Fatalf("stats %+v: want 10 writes landing during their withdrawals", st)
+				}
 			}
 			if n := l.untilRefused(key, 40); n != 10 {
 				t.Errorf("admitted %d before the first 429, want the whole limit of 10", n)
@@ -167,20 +187,20 @@ func TestTenRequestsAnswered503CostTheKeyNothing(t *testing.T) {
 	}
 }
 
-// Under real concurrency, with a quarter of the counting writes applied
-// and unanswered and a quarter arriving after their callers gave up, on a
-// key and on its workspace (which has a limit of its own), the stored
-// counts are exactly the requests admitted, and the key's limit is reached
-// exactly.
+// Under real concurrency, with a quarter of the key's counting writes
+// applied and unanswered and a quarter arriving after their callers gave
+// up, the stored counts are exactly the requests admitted, on the key and
+// on its workspace (which has a limit of its own, and whose writes pass),
+// and the key's limit is reached exactly.
 func TestCountsStayExactWhileAnswersAreLost(t *testing.T) {
 	e := newEnv(t)
 	e.workspace("counted", 1000)
 	key, kid := e.key("counted", gateway.KindInference, gateway.Limits{RequestsPerMinute: 40})
 	var faulty atomic.Bool
 	faulty.Store(true)
-	l := newLossy(t, e, 6, 500*time.Millisecond, func(n int64) ddbfault.Fault {
+	l := newLossy(t, e, 6, 500*time.Millisecond, func(n int64, pk string) ddbfault.Fault {
 		switch {
-		case !faulty.Load():
+		case !faulty.Load() || !strings.HasPrefix(pk, "key#"):
 			return ddbfault.Pass
 		case n%4 == 1:
 			return ddbfault.LoseAnswer
@@ -223,8 +243,8 @@ func TestCountsStayExactWhileAnswersAreLost(t *testing.T) {
 	if counts[failed] == 0 || st.LostAnswers == 0 || st.HeldRefused == 0 {
 		t.Fatalf("the faults did not happen: %v, %+v", counts, st)
 	}
-	if st.HeldApplied != 0 && st.HeldUnwithdrawn == 0 {
-		t.Errorf("%d writes applied after their withdrawal", st.HeldApplied)
+	if st.HeldApplied != 0 || st.HeldUnwithdrawn != 0 {
+		t.Errorf("proxy %+v: every late write must come after its withdrawal and be refused", st)
 	}
 	faulty.Store(false)
 	if n := l.untilRefused(key, 80); int64(n)+want != 40 {
@@ -233,14 +253,14 @@ func TestCountsStayExactWhileAnswersAreLost(t *testing.T) {
 }
 
 // A withdrawal that cannot reach DynamoDB (it went down right after
-// applying the write whose answer it lost) is kept, and made before the
-// container's next counting write: until it succeeds, the container
-// answers 503 without writing.
-func TestAWithdrawalThatCannotBeMadeIsMadeBeforeTheNextWrite(t *testing.T) {
+// applying the write whose answer it lost) is kept by the container and
+// made beside its next requests; meanwhile the container goes on serving
+// under a new writer name, so no request waits for it.
+func TestAWithdrawalThatCannotBeMadeAtOnceIsMadeLater(t *testing.T) {
 	e := newEnv(t)
 	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerMinute: 10})
 	var l *lossy
-	l = newLossy(t, e, 1, 500*time.Millisecond, func(n int64) ddbfault.Fault {
+	l = newLossy(t, e, 1, 500*time.Millisecond, func(n int64, _ string) ddbfault.Fault {
 		if n == 0 {
 			l.proxy.SetDown(true) // after this write, which applies
 			return ddbfault.LoseAnswer
@@ -256,17 +276,79 @@ func TestAWithdrawalThatCannotBeMadeIsMadeBeforeTheNextWrite(t *testing.T) {
 	if o := l.authorize(0, key); o != failed {
 		t.Fatalf("second request, DynamoDB still down: %v, want 503", o)
 	}
-	if n := l.proxy.Stats().CountingWrites; n != 1 {
-		t.Fatalf("%d counting writes, want 1: a writer with a withdrawal pending must not write", n)
-	}
 	l.proxy.SetDown(false)
 	if o := l.authorize(0, key); o != admitted {
 		t.Fatalf("third request, DynamoDB back: %v, want admitted", o)
 	}
-	if st := l.proxy.Stats(); st.Withdrawals < 1 {
-		t.Fatalf("stats %+v: the pending withdrawal was not made", st)
+	if st := l.proxy.Stats(); st.Withdrawals < 2 {
+		t.Fatalf("stats %+v: want both kept withdrawals made", st)
 	}
 	if got := l.used(kid); got[0] != 1 || got[1] != 1 {
 		t.Errorf("minute, day = %d, %d; want 1, 1: only the admitted request", got[0], got[1])
+	}
+}
+
+// A withdrawal that has not reached DynamoDB within the ticket horizon is
+// given up, loudly: its request may stay counted.
+func TestAWithdrawalNotMadeWithinTheHorizonIsGivenUpLoudly(t *testing.T) {
+	e := newEnv(t)
+	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerMinute: 10})
+	var l *lossy
+	l = newLossy(t, e, 1, 500*time.Millisecond, func(n int64, _ string) ddbfault.Fault {
+		if n == 0 {
+			l.proxy.SetDown(true)
+			return ddbfault.LoseAnswer
+		}
+		return ddbfault.Pass
+	})
+	if o := l.authorize(0, key); o != failed {
+		t.Fatalf("first request: %v, want 503", o)
+	}
+	e.clock.Advance(gateway.TicketHorizon + time.Second)
+	if o := l.authorize(0, key); o != failed {
+		t.Fatalf("second request, DynamoDB still down: %v, want 503", o)
+	}
+	if !strings.Contains(e.logs.String(), `"level":"ERROR","msg":"withdrawal given up; the request may stay counted"`) {
+		t.Fatalf("no withdrawal given up at error level:\n%s", e.logs.String())
+	}
+	l.proxy.SetDown(false)
+	if o := l.authorize(0, key); o != admitted {
+		t.Fatalf("third request: %v, want admitted", o)
+	}
+	if got := l.used(kid); got[0] != 2 {
+		t.Errorf("minute = %d, want 2: the given-up request stays counted, as documented", got[0])
+	}
+}
+
+// A write whose answer is lost near the end of the invocation is not
+// withdrawn past the invocation's deadline (Lambda would end the
+// invocation, and the container with what it kept): the withdrawal is kept
+// and made beside the next request.
+func TestAWithdrawalNeverRunsPastTheInvocationsDeadline(t *testing.T) {
+	e := newEnv(t)
+	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerMinute: 10})
+	l := newLossy(t, e, 1, 500*time.Millisecond, func(n int64, _ string) ddbfault.Fault {
+		if n == 0 {
+			return ddbfault.LoseAnswer
+		}
+		return ddbfault.Pass
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 550*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if o := l.authorizeWithin(ctx, 0, key); o != failed {
+		t.Fatalf("first request: %v, want 503", o)
+	}
+	if took := time.Since(began); took > 550*time.Millisecond {
+		t.Errorf("the request took %s, past its invocation's deadline of 550 ms", took)
+	}
+	if !strings.Contains(e.logs.String(), "no time left in this invocation") {
+		t.Fatalf("the withdrawal was not kept for later:\n%s", e.logs.String())
+	}
+	if o := l.authorize(0, key); o != admitted {
+		t.Fatalf("next request: %v, want admitted", o)
+	}
+	if got := l.used(kid); got[0] != 1 {
+		t.Errorf("minute = %d, want 1: the lost write withdrawn beside the next request", got[0])
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -22,8 +21,9 @@ import (
 // and is then tried on a shard. Every container learns that a key is
 // sharded from the key's item, which refuses all counting once sharded.
 //
-// An admission tries one shard chosen at random, then the others in turn
-// while each is full: a request is refused only when every shard's share is
+// An admission tries first the shard its container keeps to (so that a
+// shard holds the tickets of few containers, tickets.go), then the others
+// in turn while each is full: a request is refused only when every shard's share is
 // used, so no request is refused while the key has room, and a shard seen
 // full is skipped from memory until its window resets or RefusalRecheck
 // passes. Revocation and every other change reach all shards before the
@@ -57,7 +57,7 @@ func (h *Handler) admitSharded(ctx context.Context, req *request, n int) (decisi
 	if !ok {
 		return decision{}, gateway.KeyState{}, gateway.Internal(fmt.Errorf("key %s is sharded, but the store cannot shard", req.kid))
 	}
-	start := rand.IntN(n)
+	start := req.writer.shardAffinity(n)
 	var exhausted []limits.Status
 	var last gateway.KeyState
 	var lastErr error

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -14,19 +15,26 @@ import (
 )
 
 // A request answered 503 is not counted (docs/architecture.md §5). Every
-// counting write carries a ticket (gateway.Ticket), and a write whose
-// answer was lost (it timed out, or DynamoDB failed in a way that does not
-// say whether it applied) is withdrawn at once: its counts come back if
+// counting write on a key carries a ticket (gateway.Ticket), and a write
+// whose answer was lost (it timed out, or DynamoDB failed in a way that does
+// not say whether it applied) is withdrawn at once: its counts come back if
 // DynamoDB applied it, and it can never apply later if it did not. A
-// withdrawal that cannot reach DynamoDB either is kept by the writer and
-// tried again before the writer's next counting write, for that write
-// would replace the ticket the withdrawal looks for; until it succeeds, the
-// writer answers 503 without writing. One that has not reached DynamoDB
-// within gateway.TicketHorizon is logged and dropped: after that, its
-// ticket may have been cleaned off the item.
+// request its workspace refuses after its key counted it is given back the
+// same way, exactly and safely repeated.
 //
-// A request its workspace refuses after its key counted it is given back
-// the same way, exactly and safely repeated.
+// A withdrawal that cannot be made at once (DynamoDB is failing, or the
+// invocation's time is nearly spent) is kept by the container, which tries
+// it again alongside each of its next requests until it succeeds or
+// gateway.TicketHorizon passes; then it is logged and given up, for the
+// ticket may have been cleaned off the item. The writer that made the write
+// is retired: its next write would replace the ticket the withdrawal looks
+// for, so the request slot carries on under a new name, and no request
+// waits for the withdrawal.
+//
+// A workspace's count carries no ticket: it is its minute's alone, so a
+// lost write there holds a place until the minute ends at most (and every
+// admitted request of every key writes that item, which would collect a
+// ticket per container).
 
 // writer is one invocation slot of a container: the requests it serves run
 // one after another, as a ticket's writer must. In AWS a container serves
@@ -36,16 +44,6 @@ import (
 type writer struct {
 	name string
 	last int64
-	// pending holds the counting writes whose answer was lost and whose
-	// withdrawal has not reached DynamoDB yet.
-	pending []withdrawal
-}
-
-// withdrawal is a counting write to take back: a key's or a workspace's.
-type withdrawal struct {
-	key   *gateway.Admission
-	ws    *gateway.WorkspaceAdmission
-	since time.Time
 }
 
 // ticket names the writer's next counting write. The sequence is the time
@@ -56,14 +54,13 @@ func (w *writer) ticket(now time.Time) gateway.Ticket {
 	return gateway.Ticket{Writer: w.name, Seq: w.last}
 }
 
-// writers hands out writers, most recently returned first, so that a writer
-// with a withdrawal pending is the next one used. Their names are a random
-// prefix per container and a number; two containers sharing a prefix by
-// chance, 40 random bits, would see each other's writes refused.
+// writers hands out writers and names them: a random prefix per container
+// (40 bits: two containers sharing one by chance would see each other's
+// writes refused) and a number that never repeats in the container.
 type writers struct {
 	mu     sync.Mutex
 	prefix string
-	made   int
+	named  int
 	free   []*writer
 }
 
@@ -79,6 +76,14 @@ func newWriters() (*writers, error) {
 	return &writers{prefix: string(b[:])}, nil
 }
 
+// newName is a writer name never used before in this container. Called
+// with mu held.
+func (p *writers) newName() string {
+	name := p.prefix + strconv.FormatInt(int64(p.named), 36)
+	p.named++
+	return name
+}
+
 func (p *writers) acquire() *writer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -87,15 +92,30 @@ func (p *writers) acquire() *writer {
 		p.free = p.free[:n-1]
 		return w
 	}
-	w := &writer{name: p.prefix + strconv.FormatInt(int64(p.made), 36)}
-	p.made++
-	return w
+	return &writer{name: p.newName()}
 }
 
 func (p *writers) put(w *writer) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.free = append(p.free, w)
+}
+
+// retire renames w: a withdrawal of one of its writes is pending, and a
+// write under the old name would overwrite the ticket it looks for.
+func (p *writers) retire(w *writer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w.name = p.newName()
+}
+
+// shardAffinity is the shard a writer tries first among n: each container
+// keeps to a few of a hot key's shards, so a shard collects the tickets of
+// about 1/n of the containers, not of all of them.
+func (w *writer) shardAffinity(n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(w.name))
+	return int(h.Sum32() % uint32(n))
 }
 
 // outcomeKnown reports whether a failed counting write surely did not
@@ -118,19 +138,7 @@ func (h *Handler) countKey(ctx context.Context, req *request, a gateway.Admissio
 	case admitted:
 		req.counted = &a
 	case err != nil && !outcomeKnown(err):
-		h.withdraw(req, withdrawal{key: &a, since: req.now})
-	}
-	return auth, admitted, err
-}
-
-// countWorkspace runs one counting write of a workspace, with a ticket; a
-// write whose answer was lost is withdrawn before its error is returned.
-func (h *Handler) countWorkspace(ctx context.Context, req *request, a gateway.WorkspaceAdmission) (gateway.WorkspaceState, bool, error) {
-	a.Ticket = req.writer.ticket(req.now)
-	req.calls.Add(1)
-	auth, admitted, err := h.store.AdmitWorkspace(ctx, a)
-	if err != nil && !outcomeKnown(err) {
-		h.withdraw(req, withdrawal{ws: &a, since: req.now})
+		h.withdraw(req, a)
 	}
 	return auth, admitted, err
 }
@@ -139,61 +147,104 @@ func (h *Handler) countWorkspace(ctx context.Context, req *request, a gateway.Wo
 // refused, or whose workspace write failed.
 func (h *Handler) release(req *request) {
 	if req.counted != nil {
-		h.withdraw(req, withdrawal{key: req.counted, since: req.now})
+		h.withdraw(req, *req.counted)
 		req.counted = nil
 	}
 }
 
-// withdraw takes back one counting write now, or keeps it pending on the
-// request's writer if DynamoDB cannot be reached. It runs with its own
-// deadline: the request's may be spent.
-func (h *Handler) withdraw(req *request, w withdrawal) {
-	if err := h.tryWithdrawal(req, w); err != nil {
-		req.writer.pending = append(req.writer.pending, w)
-		h.log.LogAttrs(context.Background(), slog.LevelWarn, "withdrawal pending", slog.String("request_id", req.id),
-			slog.String("kid", req.kid), slog.String("workspace", req.workspace), slog.String("error", err.Error()))
-	}
+// pendingWithdrawal is a withdrawal kept for later: the admission whose
+// write it takes back, and when it was first tried.
+type pendingWithdrawal struct {
+	admission gateway.Admission
+	since     time.Time
 }
 
-func (h *Handler) tryWithdrawal(req *request, w withdrawal) error {
-	ctx, cancel := context.WithTimeout(context.Background(), h.storeTimeout)
-	defer cancel()
-	req.calls.Add(1)
-	var err error
-	if w.key != nil {
-		_, err = h.store.WithdrawKey(ctx, *w.key, h.now())
-	} else {
-		_, err = h.store.WithdrawWorkspace(ctx, *w.ws, h.now())
+// minWithdrawalTime is the least time worth a withdrawal's try: with less
+// left before the invocation's deadline it is kept for later instead, for
+// Lambda ending the invocation at its timeout would lose what the
+// container kept.
+const minWithdrawalTime = 100 * time.Millisecond
+
+// withdraw takes back a counting write now or, if that fails, keeps it for
+// later and retires the request's writer.
+func (h *Handler) withdraw(req *request, a gateway.Admission) {
+	ctx, cancel, err := h.withdrawalContext(req)
+	if err == nil {
+		req.calls.Add(1)
+		_, err = h.store.WithdrawKey(ctx, a, h.now())
+		cancel()
 	}
-	return err
+	if err == nil {
+		return
+	}
+	h.pendingMu.Lock()
+	h.pending = append(h.pending, pendingWithdrawal{admission: a, since: req.now})
+	h.pendingMu.Unlock()
+	h.writers.retire(req.writer)
+	h.log.LogAttrs(context.Background(), slog.LevelWarn, "withdrawal pending", slog.String("request_id", req.id),
+		slog.String("kid", a.KID), slog.String("workspace", req.workspace), slog.String("error", err.Error()))
 }
 
-// settlePending withdraws what the request's writer still has pending,
-// before the request's own counting write. If any withdrawal still fails,
-// the request is answered 503 without writing; one older than the horizon
-// is given up, with an error logged.
-func (h *Handler) settlePending(req *request) error {
-	w := req.writer
-	if len(w.pending) == 0 {
-		return nil
-	}
-	kept := w.pending[:0]
-	var lastErr error
-	for _, p := range w.pending {
-		err := h.tryWithdrawal(req, p)
-		switch {
-		case err == nil:
-		case req.now.Sub(p.since) < gateway.TicketHorizon:
-			kept, lastErr = append(kept, p), err
-		default:
-			h.log.LogAttrs(context.Background(), slog.LevelError, "withdrawal given up; the request may stay counted",
-				slog.String("request_id", req.id), slog.Time("counted_at", p.since), slog.String("error", err.Error()))
+// withdrawalContext bounds withdrawals by the store deadline and by what is
+// left of the invocation's, less minWithdrawalTime: the request's own
+// context may be spent, and Lambda ending the invocation at its timeout
+// would lose what the container kept.
+func (h *Handler) withdrawalContext(req *request) (context.Context, context.CancelFunc, error) {
+	// Deadlines are the wall clock's, not h.now's (a test may set that).
+	deadline := time.Now().Add(h.storeTimeout)
+	if !req.deadline.IsZero() {
+		left := time.Until(req.deadline) - minWithdrawalTime
+		if left <= 0 {
+			return nil, nil, errors.New("no time left in this invocation: kept for the next")
+		}
+		if left < h.storeTimeout {
+			deadline = time.Now().Add(left)
 		}
 	}
-	clear(w.pending[len(kept):])
-	w.pending = kept
-	if len(kept) > 0 {
-		return gateway.Unavailable(fmt.Errorf("%d counting writes whose answers were lost are not withdrawn yet: %w", len(kept), lastErr))
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	return ctx, cancel, nil
+}
+
+// retryPending starts trying, beside the request, the withdrawals the
+// container kept, within one store deadline in all, stopping at the first
+// that fails (DynamoDB is failing still). The returned function waits for
+// them, so that none runs while Lambda has the container frozen. One older
+// than the horizon that fails is given up, with an error logged.
+func (h *Handler) retryPending(req *request) (wait func()) {
+	h.pendingMu.Lock()
+	todo := h.pending
+	h.pending = nil
+	h.pendingMu.Unlock()
+	if len(todo) == 0 {
+		return func() {}
 	}
-	return nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel, err := h.withdrawalContext(req)
+		if err == nil {
+			defer cancel()
+		}
+		var kept []pendingWithdrawal
+		for _, p := range todo {
+			if err == nil {
+				req.calls.Add(1)
+				_, err = h.store.WithdrawKey(ctx, p.admission, h.now())
+				if err == nil {
+					continue
+				}
+			}
+			if req.now.Sub(p.since) < gateway.TicketHorizon {
+				kept = append(kept, p)
+				continue
+			}
+			h.log.LogAttrs(context.Background(), slog.LevelError, "withdrawal given up; the request may stay counted",
+				slog.String("request_id", req.id), slog.String("kid", p.admission.KID),
+				slog.Time("counted_at", p.since), slog.String("error", err.Error()))
+		}
+		h.pendingMu.Lock()
+		h.pending = append(h.pending, kept...)
+		h.pendingMu.Unlock()
+	}()
+	return func() { <-done }
 }
