@@ -41,6 +41,7 @@ const HoldLimit = 20 * time.Second
 
 // Stats counts what the proxy did.
 type Stats struct {
+	// CountingWrites counts the counting writes sent, down or not.
 	CountingWrites int64
 	LostAnswers    int64
 	// HeldRefused counts held writes that dynalite refused when they came
@@ -143,6 +144,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the client left; nothing was forwarded
 	}
+	var req request
+	isUpdate := strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem")
+	if isUpdate {
+		_ = json.Unmarshal(body, &req)
+	}
+	// A counting write adds one to the current minute's counter (#cm), with
+	// a ticket or, before tickets, without one. Every attempt is counted,
+	// even one refused while down.
+	t, ticketed := req.ticket()
+	counting := strings.Contains(req.Update, "#cm :one")
+	var n int64
+	if counting {
+		n = p.counter.Add(1) - 1
+	}
 	if p.down.Load() {
 		p.stats.refused.Add(1)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
@@ -150,19 +165,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"ddbfault: down"}`))
 		return
 	}
-	var req request
-	isUpdate := strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateItem")
-	if isUpdate {
-		_ = json.Unmarshal(body, &req)
-	}
-	// A counting write adds one to the current minute's counter (#cm), with
-	// a ticket or, before tickets, without one.
-	t, ticketed := req.ticket()
-	counting := strings.Contains(req.Update, "#cm :one")
 	_, withdrawal := req.Values[":done"]
 	switch {
 	case counting:
-		p.counting(w, r, body, req.Key["pk"]["S"], t, ticketed)
+		p.counting(w, r, body, n, req.Key["pk"]["S"], t, ticketed)
 	case ticketed && withdrawal:
 		if strings.Contains(req.Condition, "attribute_not_exists(#tk)") { // the fence
 			p.letInterleavedLand(t)
@@ -177,8 +183,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (p *Proxy) counting(w http.ResponseWriter, r *http.Request, body []byte, pk string, t ticket, ticketed bool) {
-	switch p.decide(p.counter.Add(1)-1, pk) {
+func (p *Proxy) counting(w http.ResponseWriter, r *http.Request, body []byte, n int64, pk string, t ticket, ticketed bool) {
+	switch p.decide(n, pk) {
 	case LoseAnswer:
 		p.send(context.WithoutCancel(r.Context()), r, body) // applied
 		p.stats.lost.Add(1)

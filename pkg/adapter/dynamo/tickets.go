@@ -184,9 +184,9 @@ func (s *Store) withdraw(ctx context.Context, pk string, t gateway.Ticket, count
 		return false, errors.New("no ticket to withdraw")
 	}
 	for range maxWithdrawalRounds {
-		attrs, err := s.undo(ctx, pk, t, counters)
+		err := s.undo(ctx, pk, t, counters)
 		if err == nil {
-			return true, s.giveBackOnShards(ctx, attrs, counters)
+			return true, nil
 		}
 		if !isConditionFailed(err) {
 			return false, err
@@ -210,8 +210,16 @@ func (s *Store) withdraw(ctx context.Context, pk string, t gateway.Ticket, count
 }
 
 // undo takes the counts of an applied write back, if the item holds its
-// ticket and every counter named; it returns the item after.
-func (s *Store) undo(ctx context.Context, pk string, t gateway.Ticket, counters []string) (item, error) {
+// ticket and every counter named.
+//
+// A key's own item may have been sharded since the write applied: sharding
+// took what the item had counted, this write included, off the shards'
+// shares, so the undo there gives nothing back to the shards. The key then
+// admits one request fewer in the window, never more (a shard created from
+// the item after the undo takes the lower count: the shards' counts stay
+// between the two). Giving it back on a shard would need to know which
+// shards were created before the undo.
+func (s *Store) undo(ctx context.Context, pk string, t gateway.Ticket, counters []string) error {
 	names := map[string]string{"#tk": ticketAttr(t.Writer)}
 	values := item{":tk": num(t.Seq), ":done": num(t.Seq + 1)}
 	update, condition := "SET #tk = :done", "#tk = :tk"
@@ -226,19 +234,7 @@ func (s *Store) undo(ctx context.Context, pk string, t gateway.Ticket, counters 
 		}
 		update += " ADD " + strings.Join(adds, ", ")
 	}
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.tables.Counters),
-		Key:                       item{attrPK: str(pk)},
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(condition),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-		ReturnValues:              ddbtypes.ReturnValueAllNew,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out.Attributes, nil
+	return s.conditionalUpdate(ctx, pk, update, condition, names, values)
 }
 
 // fence makes a write that has not applied never apply: its ticket moves
@@ -259,34 +255,6 @@ func (s *Store) fence(ctx context.Context, pk string, t gateway.Ticket, mayAppea
 		ExpressionAttributeValues: item{":tk": num(t.Seq), ":done": num(t.Seq + 1)},
 	})
 	return err
-}
-
-// giveBackOnShards finishes an undo on a key's own item that was sharded
-// after the write applied: sharding took what the item had counted off
-// the new shards' shares, this write included, so the undo on the frozen
-// item gave nothing back. One count of each window comes off one shard
-// instead (the shards' counts add up to what the item had). A shard
-// created after the undo read the item without this write; counting it
-// back there too is the one inexactness left, in favour of refusing.
-func (s *Store) giveBackOnShards(ctx context.Context, after item, counters []string) error {
-	n := shardCount(after)
-	if n == 0 || len(counters) == 0 {
-		return nil
-	}
-	kid, _ := strings.CutPrefix((&itemReader{item: after}).str(attrPK), "key#")
-	for _, c := range counters {
-		for i := range n {
-			err := s.conditionalUpdate(ctx, KeyShardPK(kid, i), "ADD #c :minus", "#c > :zero",
-				map[string]string{"#c": c}, item{":minus": num(-1), ":zero": num(0)})
-			if err == nil {
-				break
-			}
-			if !isConditionFailed(err) {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // hasState reports whether a state item is one: a shard that a withdrawal's

@@ -76,9 +76,8 @@ type Handler struct {
 	sharding singleflight.Group
 	// writers are the container's writers of counting writes, and pending
 	// the withdrawals it could not make at once (tickets.go).
-	writers   *writers
-	pendingMu sync.Mutex
-	pending   []pendingWithdrawal
+	writers *writers
+	pending pendingWithdrawals
 }
 
 // New returns a Handler.
@@ -120,11 +119,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	start := h.now()
 	req := &request{now: start, id: ev.RequestContext.RequestID, writer: h.writers.acquire()}
 	defer h.writers.put(req.writer)
-	req.deadline, _ = ctx.Deadline()
-	defer h.retryPending(req)()
 	if lc, ok := lambdacontext.FromContext(ctx); ok && req.id == "" {
 		req.id = lc.AwsRequestID
 	}
+	req.deadline, _ = ctx.Deadline()
+	defer h.retryPending(req)()
 	d, err := h.decide(ctx, ev, req)
 	latency := float64(h.now().Sub(start).Microseconds()) / 1000
 	// One line per request: the decision's log fields and, where metrics are

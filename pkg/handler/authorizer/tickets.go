@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,13 +24,13 @@ import (
 // same way, exactly and safely repeated.
 //
 // A withdrawal that cannot be made at once (DynamoDB is failing, or the
-// invocation's time is nearly spent) is kept by the container, which tries
-// it again alongside each of its next requests until it succeeds or
-// gateway.TicketHorizon passes; then it is logged and given up, for the
-// ticket may have been cleaned off the item. The writer that made the write
-// is retired: its next write would replace the ticket the withdrawal looks
-// for, so the request slot carries on under a new name, and no request
-// waits for the withdrawal.
+// invocation's time is nearly spent) is kept by the container, and tried
+// again beside its later requests (at most once a second, briefly) and
+// before its writer writes the same item again, for that write would
+// replace the ticket the withdrawal looks for: if it still fails then, that
+// request is answered 503 without writing. Requests for other keys go on.
+// A withdrawal still kept near gateway.TicketHorizon is given up and
+// logged, for its ticket may then be cleaned off the item.
 //
 // A workspace's count carries no ticket: it is its minute's alone, so a
 // lost write there holds a place until the minute ends at most (and every
@@ -101,17 +102,9 @@ func (p *writers) put(w *writer) {
 	p.free = append(p.free, w)
 }
 
-// retire renames w: a withdrawal of one of its writes is pending, and a
-// write under the old name would overwrite the ticket it looks for.
-func (p *writers) retire(w *writer) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	w.name = p.newName()
-}
-
-// shardAffinity is the shard a writer tries first among n: each container
-// keeps to a few of a hot key's shards, so a shard collects the tickets of
-// about 1/n of the containers, not of all of them.
+// shardAffinity is the shard a writer tries first among n: while it has
+// room, each container keeps to its own shard of a hot key, so a shard
+// collects the tickets of about 1/n of the containers, not of all of them.
 func (w *writer) shardAffinity(n int) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(w.name))
@@ -132,6 +125,9 @@ func outcomeKnown(err error) bool {
 // admitted one is remembered, to give back if the workspace refuses.
 func (h *Handler) countKey(ctx context.Context, req *request, a gateway.Admission) (gateway.KeyState, bool, error) {
 	a.Ticket = req.writer.ticket(req.now)
+	if err := h.pending.settleBefore(h, req, a); err != nil {
+		return gateway.KeyState{}, false, err
+	}
 	req.calls.Add(1)
 	auth, admitted, err := h.store.AdmitKey(ctx, a)
 	switch {
@@ -152,99 +148,146 @@ func (h *Handler) release(req *request) {
 	}
 }
 
-// pendingWithdrawal is a withdrawal kept for later: the admission whose
-// write it takes back, and when it was first tried.
-type pendingWithdrawal struct {
-	admission gateway.Admission
-	since     time.Time
-}
-
 // minWithdrawalTime is the least time worth a withdrawal's try: with less
 // left before the invocation's deadline it is kept for later instead, for
 // Lambda ending the invocation at its timeout would lose what the
 // container kept.
 const minWithdrawalTime = 100 * time.Millisecond
 
-// withdraw takes back a counting write now or, if that fails, keeps it for
-// later and retires the request's writer.
+// withdraw takes back a counting write now or, if that fails, keeps it.
 func (h *Handler) withdraw(req *request, a gateway.Admission) {
-	ctx, cancel, err := h.withdrawalContext(req)
-	if err == nil {
-		req.calls.Add(1)
-		_, err = h.store.WithdrawKey(ctx, a, h.now())
-		cancel()
-	}
+	err := h.withdrawNow(req, a, h.storeTimeout)
 	if err == nil {
 		return
 	}
-	h.pendingMu.Lock()
-	h.pending = append(h.pending, pendingWithdrawal{admission: a, since: req.now})
-	h.pendingMu.Unlock()
-	h.writers.retire(req.writer)
+	h.pending.keep(pendingWithdrawal{admission: a, requestID: req.id})
 	h.log.LogAttrs(context.Background(), slog.LevelWarn, "withdrawal pending", slog.String("request_id", req.id),
 		slog.String("kid", a.KID), slog.String("workspace", req.workspace), slog.String("error", err.Error()))
 }
 
-// withdrawalContext bounds withdrawals by the store deadline and by what is
-// left of the invocation's, less minWithdrawalTime: the request's own
-// context may be spent, and Lambda ending the invocation at its timeout
-// would lose what the container kept.
-func (h *Handler) withdrawalContext(req *request) (context.Context, context.CancelFunc, error) {
-	// Deadlines are the wall clock's, not h.now's (a test may set that).
-	deadline := time.Now().Add(h.storeTimeout)
+// withdrawNow makes one withdrawal within limit and what is left of the
+// invocation's deadline, less minWithdrawalTime: the request's own context
+// may be spent. Deadlines are the wall clock's, not h.now's (a test may set
+// that).
+func (h *Handler) withdrawNow(req *request, a gateway.Admission, limit time.Duration) error {
 	if !req.deadline.IsZero() {
 		left := time.Until(req.deadline) - minWithdrawalTime
 		if left <= 0 {
-			return nil, nil, errors.New("no time left in this invocation: kept for the next")
+			return errors.New("no time left in this invocation: kept for a later one")
 		}
-		if left < h.storeTimeout {
-			deadline = time.Now().Add(left)
-		}
+		limit = min(limit, left)
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	return ctx, cancel, nil
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	req.calls.Add(1)
+	_, err := h.store.WithdrawKey(ctx, a, h.now())
+	return err
+}
+
+// pendingWithdrawal is a withdrawal kept for later: the admission whose
+// write it takes back (its ticket names the writer), and the request that
+// made it.
+type pendingWithdrawal struct {
+	admission gateway.Admission
+	requestID string
+}
+
+// sameItem reports whether two admissions count on the same item.
+func sameItem(a, b gateway.Admission) bool { return a.KID == b.KID && a.Shard == b.Shard }
+
+// pendingWithdrawals are a container's kept withdrawals. mu is held while
+// they are tried, so that a writer never writes an item while a withdrawal
+// on it is in flight.
+type pendingWithdrawals struct {
+	mu        sync.Mutex
+	entries   []pendingWithdrawal
+	nextRetry time.Time
+}
+
+func (p *pendingWithdrawals) keep(w pendingWithdrawal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.entries = append(p.entries, w)
+}
+
+// retryBudget bounds the time a request spends beside its own work on the
+// container's kept withdrawals; retryPause is how long after a failed
+// retry the next waits.
+const (
+	retryBudget = 250 * time.Millisecond
+	retryPause  = time.Second
+)
+
+// givingUpAge is the age at which a kept withdrawal is given up: short of
+// the horizon by a margin, for another container's clock may run ahead.
+const givingUpAge = gateway.TicketHorizon - 5*time.Second
+
+// settleBefore makes the kept withdrawals of a's writer on a's item before
+// a is written, or refuses to let it be written (503).
+func (p *pendingWithdrawals) settleBefore(h *Handler, req *request, a gateway.Admission) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var lastErr error
+	p.entries = slices.DeleteFunc(p.entries, func(w pendingWithdrawal) bool {
+		if w.admission.Ticket.Writer != a.Ticket.Writer || !sameItem(w.admission, a) || lastErr != nil {
+			return false
+		}
+		if h.givenUp(req, w) {
+			return true
+		}
+		lastErr = h.withdrawNow(req, w.admission, h.storeTimeout)
+		return lastErr == nil
+	})
+	if lastErr != nil {
+		return gateway.Unavailable(fmt.Errorf("a withdrawal on key %s by this container is still pending: %w", a.KID, lastErr))
+	}
+	return nil
+}
+
+// givenUp drops a kept withdrawal that reached givingUpAge, logging it:
+// its ticket may be gone from the item, so a fence could no longer tell
+// whether the write applied.
+func (h *Handler) givenUp(req *request, w pendingWithdrawal) bool {
+	if req.now.Sub(w.admission.Now) < givingUpAge {
+		return false
+	}
+	h.log.LogAttrs(context.Background(), slog.LevelError, "withdrawal given up; the request may stay counted",
+		slog.String("request_id", w.requestID), slog.String("kid", w.admission.KID), slog.Time("counted_at", w.admission.Now))
+	return true
 }
 
 // retryPending starts trying, beside the request, the withdrawals the
-// container kept, within one store deadline in all, stopping at the first
-// that fails (DynamoDB is failing still). The returned function waits for
-// them, so that none runs while Lambda has the container frozen. One older
-// than the horizon that fails is given up, with an error logged.
+// container kept: within retryBudget, stopping at the first that fails,
+// and not again for retryPause after a failure. The returned function
+// waits for the try, so that none runs while Lambda has the container
+// frozen and none is in flight when a writer next writes.
 func (h *Handler) retryPending(req *request) (wait func()) {
-	h.pendingMu.Lock()
-	todo := h.pending
-	h.pending = nil
-	h.pendingMu.Unlock()
-	if len(todo) == 0 {
+	p := &h.pending
+	p.mu.Lock()
+	due := len(p.entries) > 0 && !req.now.Before(p.nextRetry)
+	p.mu.Unlock()
+	if !due {
 		return func() {}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ctx, cancel, err := h.withdrawalContext(req)
-		if err == nil {
-			defer cancel()
-		}
-		var kept []pendingWithdrawal
-		for _, p := range todo {
-			if err == nil {
-				req.calls.Add(1)
-				_, err = h.store.WithdrawKey(ctx, p.admission, h.now())
-				if err == nil {
-					continue
-				}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var lastErr error
+		p.entries = slices.DeleteFunc(p.entries, func(w pendingWithdrawal) bool {
+			if h.givenUp(req, w) {
+				return true
 			}
-			if req.now.Sub(p.since) < gateway.TicketHorizon {
-				kept = append(kept, p)
-				continue
+			if lastErr != nil {
+				return false
 			}
-			h.log.LogAttrs(context.Background(), slog.LevelError, "withdrawal given up; the request may stay counted",
-				slog.String("request_id", req.id), slog.String("kid", p.admission.KID),
-				slog.Time("counted_at", p.since), slog.String("error", err.Error()))
+			lastErr = h.withdrawNow(req, w.admission, retryBudget)
+			return lastErr == nil
+		})
+		if lastErr != nil {
+			p.nextRetry = req.now.Add(retryPause)
 		}
-		h.pendingMu.Lock()
-		h.pending = append(h.pending, kept...)
-		h.pendingMu.Unlock()
 	}()
 	return func() { <-done }
 }
