@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,17 +37,7 @@ func lostAnswers(ctx context.Context, endpoint string, trials int) ([]figure, er
 		storeTimeout   = 300 * time.Millisecond
 	)
 	var faulty atomic.Bool
-	proxy, err := ddbfault.New(endpoint, func(n int64, pk string) ddbfault.Fault {
-		switch {
-		case !faulty.Load() || !strings.HasPrefix(pk, "key#"):
-			return ddbfault.Pass
-		case n%4 == 1:
-			return ddbfault.LoseAnswer
-		case n%4 == 3:
-			return ddbfault.Hold
-		}
-		return ddbfault.Pass
-	})
+	proxy, err := ddbfault.New(endpoint, ddbfault.KeyWritesMixed(&faulty))
 	if err != nil {
 		return nil, err
 	}

@@ -318,3 +318,21 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte) int
 }
 
 var _ http.Handler = (*Proxy)(nil)
+
+// KeyWritesMixed is a decide function for New: while on is true, of the
+// counting writes on keys' items, the second of every four loses its
+// answer and the fourth is held; other writes, and all while on is false,
+// pass. Workspaces' writes carry no ticket, so they always pass.
+func KeyWritesMixed(on *atomic.Bool) func(n int64, pk string) Fault {
+	return func(n int64, pk string) Fault {
+		switch {
+		case !on.Load() || !strings.HasPrefix(pk, "key#"):
+			return Pass
+		case n%4 == 1:
+			return LoseAnswer
+		case n%4 == 3:
+			return Hold
+		}
+		return Pass
+	}
+}

@@ -198,17 +198,7 @@ func TestCountsStayExactWhileAnswersAreLost(t *testing.T) {
 	key, kid := e.key("counted", gateway.KindInference, gateway.Limits{RequestsPerMinute: 40})
 	var faulty atomic.Bool
 	faulty.Store(true)
-	l := newLossy(t, e, 6, 500*time.Millisecond, func(n int64, pk string) ddbfault.Fault {
-		switch {
-		case !faulty.Load() || !strings.HasPrefix(pk, "key#"):
-			return ddbfault.Pass
-		case n%4 == 1:
-			return ddbfault.LoseAnswer
-		case n%4 == 3:
-			return ddbfault.Hold
-		}
-		return ddbfault.Pass
-	})
+	l := newLossy(t, e, 6, 500*time.Millisecond, ddbfault.KeyWritesMixed(&faulty))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	counts := map[outcome]int{}

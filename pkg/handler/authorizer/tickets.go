@@ -45,6 +45,8 @@ import (
 type writer struct {
 	name string
 	last int64
+	// hash is the name's, for shardAffinity.
+	hash uint32
 }
 
 // ticket names the writer's next counting write. The sequence is the time
@@ -77,14 +79,6 @@ func newWriters() (*writers, error) {
 	return &writers{prefix: string(b[:])}, nil
 }
 
-// newName is a writer name never used before in this container. Called
-// with mu held.
-func (p *writers) newName() string {
-	name := p.prefix + strconv.FormatInt(int64(p.named), 36)
-	p.named++
-	return name
-}
-
 func (p *writers) acquire() *writer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -93,7 +87,12 @@ func (p *writers) acquire() *writer {
 		p.free = p.free[:n-1]
 		return w
 	}
-	return &writer{name: p.newName()}
+	w := &writer{name: p.prefix + strconv.FormatInt(int64(p.named), 36)}
+	p.named++
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(w.name))
+	w.hash = h.Sum32()
+	return w
 }
 
 func (p *writers) put(w *writer) {
@@ -105,11 +104,7 @@ func (p *writers) put(w *writer) {
 // shardAffinity is the shard a writer tries first among n: while it has
 // room, each container keeps to its own shard of a hot key, so a shard
 // collects the tickets of about 1/n of the containers, not of all of them.
-func (w *writer) shardAffinity(n int) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(w.name))
-	return int(h.Sum32() % uint32(n))
-}
+func (w *writer) shardAffinity(n int) int { return int(w.hash % uint32(n)) }
 
 // outcomeKnown reports whether a failed counting write surely did not
 // apply: it was throttled (refused before it ran) or its item is missing.
@@ -210,9 +205,9 @@ func (p *pendingWithdrawals) keep(w pendingWithdrawal) {
 	p.entries = append(p.entries, w)
 }
 
-// retryBudget bounds the time a request spends beside its own work on the
-// container's kept withdrawals; retryPause is how long after a failed
-// retry the next waits.
+// retryBudget bounds each try of a kept withdrawal beside a request's own
+// work (the tries stop at the first failure); retryPause is how long after
+// a failed try the next waits.
 const (
 	retryBudget = 250 * time.Millisecond
 	retryPause  = time.Second
@@ -257,8 +252,8 @@ func (h *Handler) givenUp(req *request, w pendingWithdrawal) bool {
 }
 
 // retryPending starts trying, beside the request, the withdrawals the
-// container kept: within retryBudget, stopping at the first that fails,
-// and not again for retryPause after a failure. The returned function
+// container kept: each within retryBudget, stopping at the first that
+// fails, and not again for retryPause after a failure. The returned function
 // waits for the try, so that none runs while Lambda has the container
 // frozen and none is in flight when a writer next writes.
 func (h *Handler) retryPending(req *request) (wait func()) {
