@@ -63,6 +63,7 @@ type Proxy struct {
 	decide func(n int64, pk string) Fault
 
 	down    atomic.Bool
+	delay   atomic.Int64 // nanoseconds
 	counter atomic.Int64
 	stats   struct {
 		lost, heldRefused, heldApplied, unwithdrawn, withdrawals, refused atomic.Int64
@@ -102,6 +103,10 @@ func New(target string, decide func(n int64, pk string) Fault) (*Proxy, error) {
 // SetDown makes every request fail with a 500 InternalServerError (which
 // the SDK retries, then reports) until SetDown(false).
 func (p *Proxy) SetDown(down bool) { p.down.Store(down) }
+
+// SetDelay makes every request wait d before it is forwarded: a DynamoDB
+// that is slow but answers.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
 // Drain waits until every held write has been forwarded and answered.
 func (p *Proxy) Drain() { p.held.Wait() }
@@ -157,6 +162,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var n int64
 	if counting {
 		n = p.counter.Add(1) - 1
+	}
+	if d := p.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
 	}
 	if p.down.Load() {
 		p.stats.refused.Add(1)

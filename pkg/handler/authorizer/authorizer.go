@@ -66,6 +66,9 @@ type Handler struct {
 	keys       map[string]cachedKeyState
 	workspaces map[string]cachedWorkspace
 	full       map[string]fullWindow
+	// throttled holds until when each shard of a hot key that DynamoDB
+	// throttled is tried last (shards.go).
+	throttled map[string]time.Time
 	// shardStale holds the stale counters and tickets last seen on each
 	// shard of a hot key or workspace, for its next write to remove.
 	shardStale map[string][]string
@@ -74,10 +77,8 @@ type Handler struct {
 	resources map[resourcesKey][]string
 	// sharding lets one request per key shard a hot key (shards.go).
 	sharding singleflight.Group
-	// writers are the container's writers of counting writes, and pending
-	// the withdrawals it could not make at once (tickets.go).
+	// writers are the container's writers of counting writes (tickets.go).
 	writers *writers
-	pending pendingWithdrawals
 }
 
 // New returns a Handler.
@@ -90,7 +91,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		store: cfg.Store, now: cfg.Now, ttl: cfg.CacheTTL, storeTimeout: cfg.StoreTimeout, log: cfg.Logger, metrics: cfg.Metrics,
-		keys: map[string]cachedKeyState{}, workspaces: map[string]cachedWorkspace{}, full: map[string]fullWindow{}, shardStale: map[string][]string{}, resources: map[resourcesKey][]string{},
+		keys: map[string]cachedKeyState{}, workspaces: map[string]cachedWorkspace{}, full: map[string]fullWindow{}, shardStale: map[string][]string{}, throttled: map[string]time.Time{}, resources: map[resourcesKey][]string{},
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -123,7 +124,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		req.id = lc.AwsRequestID
 	}
 	req.deadline, _ = ctx.Deadline()
-	defer h.retryPending(req)()
+	req.waitRetry = h.retryPending(req)
+	defer req.waitRetry()
 	d, err := h.decide(ctx, ev, req)
 	latency := float64(h.now().Sub(start).Microseconds()) / 1000
 	// One line per request: the decision's log fields and, where metrics are
@@ -145,7 +147,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	attrs = append(attrs, h.metrics.Attrs(req.workspace, req.kid, emf.Metric{Name: d.outcome.metric(), Unit: "Count", Value: 1})...)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "authorize", attrs...)
 	if req.refusal != usage.NoRefusal && h.recorder != nil {
-		h.recorder.Record(req.id, usage.Event{Time: start, KID: req.kid, WorkspaceID: req.owner,
+		h.recorder.RecordBy(req.recordingDeadline(), req.id, usage.Event{Time: start, KID: req.kid, WorkspaceID: req.owner,
 			Route: ev.HTTPMethod + " " + ev.Resource, Status: 401, Class: usage.Class401, Refusal: req.refusal,
 			Latency: h.now().Sub(start), Code: string(d.code), Client: usage.ClientNetwork(ev.RequestContext.Identity.SourceIP)})
 	}

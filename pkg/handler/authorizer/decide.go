@@ -53,6 +53,11 @@ func (h *Handler) decide(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		}
 	}
 
+	// The writer's kept withdrawals on this key come first, before the
+	// request's store deadline begins (tickets.go).
+	if err := h.settleKey(req); err != nil {
+		return decision{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.storeTimeout)
 	defer cancel()
 	var stale []string

@@ -93,8 +93,10 @@ type request struct {
 	writer  *writer
 	counted *gateway.Admission
 	// deadline is the invocation's (zero: none), which withdrawals must
-	// not run past.
-	deadline time.Time
+	// not run past; waitRetry waits for the try of the writer's kept
+	// withdrawals that runs beside the request (tickets.go).
+	deadline  time.Time
+	waitRetry func()
 }
 
 // refused marks the request as a refusal of a real key of workspace owner.

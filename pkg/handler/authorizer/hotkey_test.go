@@ -247,3 +247,59 @@ func TestTicketsOnAHotKeysShardsAreRemoved(t *testing.T) {
 		}
 	}
 }
+
+// hotShard is hotItem with, besides, the first shard a request reaches
+// always throttled: the shard a container keeps to first.
+type hotShard struct {
+	hotItem
+	mu        sync.Mutex
+	hot       int // shard index + 1; 0 until the first shard call
+	throttled atomic.Int64
+}
+
+func (h *hotShard) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyState, bool, error) {
+	h.mu.Lock()
+	if a.Shard > 0 && h.hot == 0 {
+		h.hot = a.Shard
+	}
+	hot := a.Shard > 0 && a.Shard == h.hot
+	h.mu.Unlock()
+	if hot {
+		h.throttled.Add(1)
+		return gateway.KeyState{}, false, gateway.Unavailable(fmt.Errorf("%w: %w", gateway.ErrThrottled,
+			&ddbtypes.ProvisionedThroughputExceededException{Message: aws.String("throttled")}))
+	}
+	return h.hotItem.AdmitKey(ctx, a)
+}
+
+// A container whose own shard of a hot key is throttled admits on the
+// others, and tries its own again only after RefusalRecheck, not on every
+// request.
+func TestAThrottledShardIsTriedLast(t *testing.T) {
+	e := newEnv(t)
+	key, _ := e.key("acme", gateway.KindInference, gateway.Limits{})
+	store := &hotShard{hotItem: hotItem{Store: e.store}}
+	h, err := authorizer.New(authorizer.Config{Store: store, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	container := lambda.NewHandler(h.Handle)
+	payload := []byte(fixture(t, "chat_completions.json", key))
+	for i := range 20 {
+		out, err := container.Invoke(context.Background(), payload)
+		if r := decodeResult(t, out, err); r.Err != nil || r.Effect != "Allow" {
+			t.Fatalf("request %d: %s %v", i, r.Effect, r.Err)
+		}
+	}
+	if n := store.throttled.Load(); n != 1 {
+		t.Errorf("the throttled shard was tried %d times in 20 requests within a second, want once", n)
+	}
+	e.clock.Advance(authorizer.RefusalRecheck)
+	out, err := container.Invoke(context.Background(), payload)
+	if r := decodeResult(t, out, err); r.Err != nil || r.Effect != "Allow" {
+		t.Fatalf("after RefusalRecheck: %s %v", r.Effect, r.Err)
+	}
+	if n := store.throttled.Load(); n != 2 {
+		t.Errorf("the throttled shard was tried %d times, want once more after RefusalRecheck", n)
+	}
+}

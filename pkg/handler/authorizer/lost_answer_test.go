@@ -353,3 +353,41 @@ func TestAWithdrawalNeverRunsPastTheInvocationsDeadline(t *testing.T) {
 		t.Errorf("minute = %d, want 0: the lost write withdrawn beside the other key's request", got[0])
 	}
 }
+
+// A kept withdrawal made on a slow DynamoDB does not eat the time of the
+// request's own write: it comes before the request's store deadline
+// begins, so a request that each call alone would answer in time is
+// admitted.
+func TestAKeptWithdrawalDoesNotEatTheWritesDeadline(t *testing.T) {
+	e := newEnv(t)
+	key, kid := e.key("acme", gateway.KindInference, gateway.Limits{RequestsPerMinute: 10})
+	var l *lossy
+	var keyWrites atomic.Int64
+	l = newLossy(t, e, 1, 500*time.Millisecond, func(_ int64, pk string) ddbfault.Fault {
+		if strings.HasPrefix(pk, "key#") && keyWrites.Add(1) == 2 {
+			l.proxy.SetDown(true)
+			return ddbfault.LoseAnswer
+		}
+		return ddbfault.Pass
+	})
+	if o := l.authorize(0, key); o != admitted { // a warm container: one write per request
+		t.Fatalf("first request: %v, want admitted", o)
+	}
+	if o := l.authorize(0, key); o != failed {
+		t.Fatalf("second request: %v, want 503", o)
+	}
+	// A third while still down fails its try beside it, so the fourth (the
+	// clock stands still) makes the withdrawal before its own write.
+	if o := l.authorize(0, key); o != failed {
+		t.Fatalf("third request: %v, want 503", o)
+	}
+	l.proxy.SetDown(false)
+	l.proxy.SetDelay(300 * time.Millisecond) // each call in time, two in a row not
+	if o := l.authorize(0, key); o != admitted {
+		t.Fatalf("fourth request, on a slow DynamoDB: %v, want admitted:\n%s", o, e.logs.String())
+	}
+	l.proxy.SetDelay(0)
+	if got := l.used(kid); got[0] != 2 {
+		t.Errorf("minute = %d, want 2: the lost write withdrawn, the first and fourth counted", got[0])
+	}
+}

@@ -33,8 +33,8 @@ import (
 // for a target of five.
 const DefaultShards = 8
 
-// shardCall counts one call on a shard and reads it when the write did not
-// return it (dynalite never does).
+// admitOnShard counts one call on a shard and reads it when the write did
+// not return it (the shard is not written yet).
 func (h *Handler) admitOnShard(ctx context.Context, req *request, sharder gateway.KeySharder, i int) (gateway.KeyState, bool, error) {
 	auth, admitted, err := h.countKey(ctx, req, gateway.Admission{
 		KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Shard: i + 1,
@@ -61,14 +61,14 @@ func (h *Handler) admitSharded(ctx context.Context, req *request, n int) (decisi
 	var exhausted []limits.Status
 	var last gateway.KeyState
 	var lastErr error
-	for j := range n {
-		i := (start + j) % n
+	for _, i := range h.shardOrder(req.kid, start, n, req.now) {
 		if w, full := h.shardFull(req.kid, i, req.now); full {
 			exhausted = append(exhausted, w)
 			continue
 		}
 		auth, admitted, refusal, full, err := h.tryShard(ctx, req, sharder, i)
 		if errors.Is(err, gateway.ErrThrottled) {
+			h.rememberShardThrottled(req.kid, i, req.now)
 			lastErr = err // this shard's partition is busy: the next one
 			continue
 		}
@@ -140,6 +140,36 @@ func fullShareWindow(shard gateway.KeyState, now time.Time) (limits.Status, bool
 		}
 	}
 	return worst, found
+}
+
+// shardOrder is the order in which a request tries a hot key's n shards:
+// from start on, but those throttled a moment ago last, so that a container
+// does not keep returning to its own shard while DynamoDB throttles it.
+func (h *Handler) shardOrder(kid string, start, n int, now time.Time) []int {
+	order := make([]int, 0, n)
+	var busy []int
+	h.mu.Lock()
+	for j := range n {
+		i := (start + j) % n
+		if until, ok := h.throttled[shardKey(kid, i)]; ok && now.Before(until) {
+			busy = append(busy, i)
+			continue
+		}
+		order = append(order, i)
+	}
+	h.mu.Unlock()
+	return append(order, busy...)
+}
+
+// rememberShardThrottled records that shard i of kid was throttled, for
+// RefusalRecheck.
+func (h *Handler) rememberShardThrottled(kid string, i int, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.throttled) >= maxCachedEntries {
+		clear(h.throttled)
+	}
+	h.throttled[shardKey(kid, i)] = now.Add(RefusalRecheck)
 }
 
 // shardKey is the memory's key for shard i of kid.

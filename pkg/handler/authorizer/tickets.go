@@ -24,13 +24,13 @@ import (
 // same way, exactly and safely repeated.
 //
 // A withdrawal that cannot be made at once (DynamoDB is failing, or the
-// invocation's time is nearly spent) is kept by the container, and tried
-// again beside its later requests (at most once a second, briefly) and
-// before its writer writes the same item again, for that write would
-// replace the ticket the withdrawal looks for: if it still fails then, that
-// request is answered 503 without writing. Requests for other keys go on.
-// A withdrawal still kept near gateway.TicketHorizon is given up and
-// logged, for its ticket may then be cleaned off the item.
+// invocation's time is nearly spent) is kept by its writer, and tried again
+// beside the writer's later requests (at most once a second, briefly) and
+// before the writer writes the same key again, for that write would replace
+// the ticket the withdrawal looks for: if it still fails then, that request
+// is answered 503 without writing. Requests for other keys go on. A
+// withdrawal still kept near gateway.TicketHorizon is given up and logged,
+// for its ticket may then be cleaned off the item.
 //
 // A workspace's count carries no ticket: it is its minute's alone, so a
 // lost write there holds a place until the minute ends at most (and every
@@ -47,6 +47,11 @@ type writer struct {
 	last int64
 	// hash is the name's, for shardAffinity.
 	hash uint32
+	// pending holds the withdrawals of this writer's writes that could not
+	// be made at once, and nextRetry when they are next tried beside a
+	// request.
+	pending   []pendingWithdrawal
+	nextRetry time.Time
 }
 
 // ticket names the writer's next counting write. The sequence is the time
@@ -117,11 +122,17 @@ func outcomeKnown(err error) bool {
 
 // countKey runs one counting write of a key, with a ticket. A write whose
 // answer was lost is withdrawn before its error is returned, and an
-// admitted one is remembered, to give back if the workspace refuses.
+// admitted one is remembered, to give back if the workspace refuses. The
+// writer's kept withdrawals on the key were settled before the request's
+// deadline began (settleKey); one still kept on this item refuses the
+// write, for the write would replace the ticket the withdrawal looks for.
 func (h *Handler) countKey(ctx context.Context, req *request, a gateway.Admission) (gateway.KeyState, bool, error) {
 	a.Ticket = req.writer.ticket(req.now)
-	if err := h.pending.settleBefore(h, req, a); err != nil {
-		return gateway.KeyState{}, false, err
+	if req.writer.keeps(a) {
+		return gateway.KeyState{}, false, gateway.Unavailable(fmt.Errorf("a withdrawal on key %s by this container is still kept", a.KID))
+	}
+	if err := ctx.Err(); err != nil { // nothing sent: nothing to withdraw
+		return gateway.KeyState{}, false, gateway.Unavailable(fmt.Errorf("admit request for key %s: %w", a.KID, err))
 	}
 	req.calls.Add(1)
 	auth, admitted, err := h.store.AdmitKey(ctx, a)
@@ -149,65 +160,57 @@ func (h *Handler) release(req *request) {
 // container kept.
 const minWithdrawalTime = 100 * time.Millisecond
 
-// withdraw takes back a counting write now or, if that fails, keeps it.
+// withdraw takes back a counting write now or, if that fails, keeps it on
+// the request's writer.
 func (h *Handler) withdraw(req *request, a gateway.Admission) {
-	err := h.withdrawNow(req, a, h.storeTimeout)
+	ctx, cancel := h.withdrawalContext(req, h.storeTimeout)
+	defer cancel()
+	err := h.withdrawWithin(ctx, req, a)
 	if err == nil {
 		return
 	}
-	h.pending.keep(pendingWithdrawal{admission: a, requestID: req.id})
+	req.writer.pending = append(req.writer.pending, pendingWithdrawal{admission: a, requestID: req.id})
 	h.log.LogAttrs(context.Background(), slog.LevelWarn, "withdrawal pending", slog.String("request_id", req.id),
 		slog.String("kid", a.KID), slog.String("workspace", req.workspace), slog.String("error", err.Error()))
 }
 
-// withdrawNow makes one withdrawal within limit and what is left of the
+// withdrawalContext bounds withdrawals by limit and by what is left of the
 // invocation's deadline, less minWithdrawalTime: the request's own context
 // may be spent. Deadlines are the wall clock's, not h.now's (a test may set
 // that).
-func (h *Handler) withdrawNow(req *request, a gateway.Admission, limit time.Duration) error {
+func (h *Handler) withdrawalContext(req *request, limit time.Duration) (context.Context, context.CancelFunc) {
 	if !req.deadline.IsZero() {
-		left := time.Until(req.deadline) - minWithdrawalTime
-		if left <= 0 {
-			return errors.New("no time left in this invocation: kept for a later one")
-		}
-		limit = min(limit, left)
+		limit = min(limit, time.Until(req.deadline)-minWithdrawalTime)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
+	return context.WithTimeout(context.Background(), limit)
+}
+
+func (h *Handler) withdrawWithin(ctx context.Context, req *request, a gateway.Admission) error {
+	if err := ctx.Err(); err != nil {
+		return errors.New("no time left in this invocation: kept for a later one")
+	}
 	req.calls.Add(1)
 	_, err := h.store.WithdrawKey(ctx, a, h.now())
 	return err
 }
 
 // pendingWithdrawal is a withdrawal kept for later: the admission whose
-// write it takes back (its ticket names the writer), and the request that
-// made it.
+// write it takes back, and the request that made it.
 type pendingWithdrawal struct {
 	admission gateway.Admission
 	requestID string
 }
 
-// sameItem reports whether two admissions count on the same item.
-func sameItem(a, b gateway.Admission) bool { return a.KID == b.KID && a.Shard == b.Shard }
-
-// pendingWithdrawals are a container's kept withdrawals. mu is held while
-// they are tried, so that a writer never writes an item while a withdrawal
-// on it is in flight.
-type pendingWithdrawals struct {
-	mu        sync.Mutex
-	entries   []pendingWithdrawal
-	nextRetry time.Time
+// keeps reports whether the writer keeps a withdrawal on a's item.
+func (w *writer) keeps(a gateway.Admission) bool {
+	return slices.ContainsFunc(w.pending, func(p pendingWithdrawal) bool {
+		return p.admission.KID == a.KID && p.admission.Shard == a.Shard
+	})
 }
 
-func (p *pendingWithdrawals) keep(w pendingWithdrawal) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.entries = append(p.entries, w)
-}
-
-// retryBudget bounds each try of a kept withdrawal beside a request's own
-// work (the tries stop at the first failure); retryPause is how long after
-// a failed try the next waits.
+// retryBudget bounds a request's tries of its writer's kept withdrawals
+// beside its own work; retryPause is how long after a failed pass the next
+// waits.
 const (
 	retryBudget = 250 * time.Millisecond
 	retryPause  = time.Second
@@ -217,72 +220,84 @@ const (
 // the horizon by a margin, for another container's clock may run ahead.
 const givingUpAge = gateway.TicketHorizon - 5*time.Second
 
-// settleBefore makes the kept withdrawals of a's writer on a's item before
-// a is written, or refuses to let it be written (503).
-func (p *pendingWithdrawals) settleBefore(h *Handler, req *request, a gateway.Admission) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var lastErr error
-	p.entries = slices.DeleteFunc(p.entries, func(w pendingWithdrawal) bool {
-		if w.admission.Ticket.Writer != a.Ticket.Writer || !sameItem(w.admission, a) || lastErr != nil {
+// settle tries the writer's kept withdrawals that match, within ctx,
+// stopping at the first failure, and drops those made or given up. It
+// returns the first failure.
+func (h *Handler) settle(ctx context.Context, req *request, match func(pendingWithdrawal) bool) error {
+	var firstErr error
+	req.writer.pending = slices.DeleteFunc(req.writer.pending, func(p pendingWithdrawal) bool {
+		if !match(p) {
 			return false
 		}
-		if h.givenUp(req, w) {
+		if h.givenUp(req, p) {
 			return true
 		}
-		lastErr = h.withdrawNow(req, w.admission, h.storeTimeout)
-		return lastErr == nil
+		if firstErr != nil {
+			return false
+		}
+		firstErr = h.withdrawWithin(ctx, req, p.admission)
+		return firstErr == nil
 	})
-	if lastErr != nil {
-		return gateway.Unavailable(fmt.Errorf("a withdrawal on key %s by this container is still pending: %w", a.KID, lastErr))
+	return firstErr
+}
+
+// settleKey makes the writer's kept withdrawals on the request's key, before
+// the request's store deadline begins, so that they do not eat its write's
+// time. If one still fails, the request is answered 503 without a write.
+func (h *Handler) settleKey(req *request) error {
+	req.waitRetry()
+	if len(req.writer.pending) == 0 {
+		return nil
+	}
+	ctx, cancel := h.withdrawalContext(req, h.storeTimeout)
+	defer cancel()
+	err := h.settle(ctx, req, func(p pendingWithdrawal) bool { return p.admission.KID == req.kid })
+	if err != nil {
+		return gateway.Unavailable(fmt.Errorf("a withdrawal on key %s by this container is still kept: %w", req.kid, err))
 	}
 	return nil
 }
 
-// givenUp drops a kept withdrawal that reached givingUpAge, logging it:
+// givenUp reports, logging it, that a kept withdrawal reached givingUpAge:
 // its ticket may be gone from the item, so a fence could no longer tell
 // whether the write applied.
-func (h *Handler) givenUp(req *request, w pendingWithdrawal) bool {
-	if req.now.Sub(w.admission.Now) < givingUpAge {
+func (h *Handler) givenUp(req *request, p pendingWithdrawal) bool {
+	if req.now.Sub(p.admission.Now) < givingUpAge {
 		return false
 	}
 	h.log.LogAttrs(context.Background(), slog.LevelError, "withdrawal given up; the request may stay counted",
-		slog.String("request_id", w.requestID), slog.String("kid", w.admission.KID), slog.Time("counted_at", w.admission.Now))
+		slog.String("request_id", p.requestID), slog.String("kid", p.admission.KID), slog.Time("counted_at", p.admission.Now))
 	return true
 }
 
-// retryPending starts trying, beside the request, the withdrawals the
-// container kept: each within retryBudget, stopping at the first that
-// fails, and not again for retryPause after a failure. The returned function
-// waits for the try, so that none runs while Lambda has the container
-// frozen and none is in flight when a writer next writes.
+// retryPending starts trying, beside the request, its writer's kept
+// withdrawals: within retryBudget in all, stopping at the first that fails,
+// and not again for retryPause after a failure. It returns the wait for
+// that, which Handle calls before answering (so that none runs while Lambda
+// has the container frozen) and settleKey before touching the writer's
+// withdrawals. A writer is one request's at a time, so nothing else does.
 func (h *Handler) retryPending(req *request) (wait func()) {
-	p := &h.pending
-	p.mu.Lock()
-	due := len(p.entries) > 0 && !req.now.Before(p.nextRetry)
-	p.mu.Unlock()
-	if !due {
+	w := req.writer
+	if len(w.pending) == 0 || req.now.Before(w.nextRetry) {
 		return func() {}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		var lastErr error
-		p.entries = slices.DeleteFunc(p.entries, func(w pendingWithdrawal) bool {
-			if h.givenUp(req, w) {
-				return true
-			}
-			if lastErr != nil {
-				return false
-			}
-			lastErr = h.withdrawNow(req, w.admission, retryBudget)
-			return lastErr == nil
-		})
-		if lastErr != nil {
-			p.nextRetry = req.now.Add(retryPause)
+		ctx, cancel := h.withdrawalContext(req, retryBudget)
+		defer cancel()
+		if h.settle(ctx, req, func(pendingWithdrawal) bool { return true }) != nil {
+			w.nextRetry = req.now.Add(retryPause)
 		}
 	}()
 	return func() { <-done }
+}
+
+// recordingDeadline is when a refusal's usage event must be recorded by:
+// before the invocation's deadline, by the margin withdrawals keep too.
+func (r *request) recordingDeadline() time.Time {
+	if r.deadline.IsZero() {
+		return time.Time{}
+	}
+	return r.deadline.Add(-minWithdrawalTime)
 }

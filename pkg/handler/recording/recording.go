@@ -32,11 +32,19 @@ type Recorder struct {
 // Record records e, giving it at most Timeout. An event that is lost is
 // logged at Error with all its metadata, so it can be replayed from the
 // log, and counted in LostMetric.
-func (r Recorder) Record(requestID string, e usage.Event) {
+func (r Recorder) Record(requestID string, e usage.Event) { r.RecordBy(time.Time{}, requestID, e) }
+
+// RecordBy is Record that also ends by deadline (zero: none): a function
+// whose invocation would otherwise run into its Lambda timeout, which
+// resets the container, loses the event loudly instead.
+func (r Recorder) RecordBy(deadline time.Time, requestID string, e usage.Event) {
 	if e.KID == "" {
 		return // nothing to attribute it to
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	if by := time.Now().Add(Timeout); deadline.IsZero() || by.Before(deadline) {
+		deadline = by
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	err := r.Store.RecordUsage(ctx, e)
 	if err == nil {
