@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -145,17 +146,26 @@ func fullShareWindow(shard gateway.KeyState, now time.Time) (limits.Status, bool
 // shardOrder is the order in which a request tries a hot key's n shards:
 // from start on, but those throttled a moment ago last, so that a container
 // does not keep returning to its own shard while DynamoDB throttles it.
+// When start itself is throttled, the others are tried from a random one,
+// so that the containers of a busy shard spread out instead of all moving
+// to its neighbour.
 func (h *Handler) shardOrder(kid string, start, n int, now time.Time) []int {
 	order := make([]int, 0, n)
 	var busy []int
 	h.mu.Lock()
+	throttled := func(i int) bool {
+		until, ok := h.throttled[shardKey(kid, i)]
+		return ok && now.Before(until)
+	}
+	if throttled(start) {
+		start = rand.IntN(n)
+	}
 	for j := range n {
-		i := (start + j) % n
-		if until, ok := h.throttled[shardKey(kid, i)]; ok && now.Before(until) {
+		if i := (start + j) % n; throttled(i) {
 			busy = append(busy, i)
-			continue
+		} else {
+			order = append(order, i)
 		}
-		order = append(order, i)
 	}
 	h.mu.Unlock()
 	return append(order, busy...)
