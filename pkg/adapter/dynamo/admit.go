@@ -258,9 +258,10 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 
 // countingUpdate runs a conditional counting write with ticket t on a state
 // item. It returns the item after the write when admitted; when refused,
-// the item as it was, read back if DynamoDB did not send it (dynalite
-// never does), or nil if there is none (or only a fence's ticket). A refusal that finds the write's
-// own ticket is an admission whose first answer was lost (countedAnyway).
+// the item as it was, read back if DynamoDB did not send it (dynalite never
+// does), or nil if there is none (or only a fence's ticket). A refusal that
+// finds the write's own ticket is an admission whose first answer was lost
+// (countedAnyway).
 func (s *Store) countingUpdate(ctx context.Context, pk, update, condition string, e expression, t gateway.Ticket) (attrs item, admitted bool, err error) {
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.tables.Counters),

@@ -246,15 +246,7 @@ func (s *Store) fence(ctx context.Context, pk string, t gateway.Ticket, mayAppea
 		names["#pk"] = attrPK
 		condition = "attribute_exists(#pk) AND (" + condition + ")"
 	}
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.tables.Counters),
-		Key:                       item{attrPK: str(pk)},
-		UpdateExpression:          aws.String("SET #tk = :done"),
-		ConditionExpression:       aws.String(condition),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: item{":tk": num(t.Seq), ":done": num(t.Seq + 1)},
-	})
-	return err
+	return s.conditionalUpdate(ctx, pk, "SET #tk = :done", condition, names, item{":tk": num(t.Seq), ":done": num(t.Seq + 1)})
 }
 
 // hasState reports whether a state item is one: a shard that a withdrawal's
