@@ -237,7 +237,7 @@ func (s *Store) AdmitKey(ctx context.Context, a gateway.Admission) (gateway.KeyS
 		" AND (attribute_not_exists(#lm) OR #lm = :zero OR (attribute_not_exists(#cm) AND #lm > :zero) OR #cm < #lm)" +
 		" AND (attribute_not_exists(#ld) OR #ld = :zero OR (attribute_not_exists(#cd) AND #ld > :zero) OR #cd < #ld)" +
 		" AND (attribute_not_exists(#lmo) OR #lmo = :zero OR (attribute_not_exists(#cmo) AND #lmo > :zero) OR #cmo < #lmo)" +
-		exhaustedClause + ticketCondition + guard
+		spentClause(a.Free, e) + ticketCondition + guard
 	pk := KeyStatePK(a.KID)
 	if a.Shard > 0 {
 		pk = KeyShardPK(a.KID, a.Shard-1)

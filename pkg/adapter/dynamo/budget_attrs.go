@@ -52,3 +52,14 @@ func readExhausted(r *itemReader) (time.Time, string) {
 // exhaustedClause is the clause AdmitKey's condition carries: a key whose
 // budget is spent until a later time than now is refused in the same write.
 const exhaustedClause = " AND (attribute_not_exists(#bx) OR #bx < :now)"
+
+// spentClause is exhaustedClause, or nothing for a route that spends no
+// budget (gateway.Admission.Free), whose expression then does not name #bx:
+// DynamoDB refuses a name an expression does not use.
+func spentClause(free bool, e expression) string {
+	if free {
+		delete(e.names, "#bx")
+		return ""
+	}
+	return exhaustedClause
+}

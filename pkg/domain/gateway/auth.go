@@ -23,6 +23,10 @@ type Admission struct {
 	// Ticket names this counting write, so that it can be withdrawn
 	// (Admitter.WithdrawKey). The zero Ticket counts without one.
 	Ticket Ticket
+	// Free marks a route that spends no budget (a key reading itself,
+	// listing models): a spent budget does not refuse it, so a key can
+	// still see its own budget once it is used up.
+	Free bool
 }
 
 // Ticket names one counting write, so that its outcome can be known even

@@ -28,3 +28,11 @@ func (h *Handler) budgetSpent(req *request, auth gateway.KeyState) decision {
 func spentAt(auth gateway.KeyState, now time.Time) bool {
 	return !auth.BudgetSpentUntil.IsZero() && now.Before(auth.BudgetSpentUntil)
 }
+
+// spendsNothing reports whether a route spends no budget, so that a key
+// whose budget is used up may still call it: reading itself (GET /key,
+// which shows the budget) and listing the models.
+func spendsNothing(method, path string) bool {
+	path, _ = routePath(path)
+	return method == "GET" && (path == "key" || path == "models")
+}

@@ -47,3 +47,30 @@ func TestASpentBudgetIsRefusedInTheKeysOwnWrite(t *testing.T) {
 		t.Errorf("next day: %s, context %v; want admitted", r.Effect, r.Context)
 	}
 }
+
+// A key whose budget is used up may still read itself (GET /v1/key shows
+// its budget) and list models: they spend nothing. Inference stays refused.
+func TestASpentKeyMayStillReadItselfAndListModels(t *testing.T) {
+	e := newEnv(t)
+	limits := gateway.Limits{Limits: budget.Limits{CostPerDay: 500_000}}
+	text, kid := e.key("acme", gateway.KindInference, limits)
+	dayEnd := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	acct := budget.Account{Scope: budget.ScopeKey, ID: kid, Limits: limits.Limits}
+	if err := e.store.MarkExhausted(context.Background(), acct, budget.CostDay, dayEnd); err != nil {
+		t.Fatal(err)
+	}
+	admittedFree := func(route string) {
+		t.Helper()
+		r := e.authorize(route, text)
+		wantAllow(t, r)
+		if r.Context["budget_spent"] != nil {
+			t.Errorf("%s of the spent key: marked budget_spent %v, want admitted", route, r.Context["budget_spent"])
+		}
+	}
+	admittedFree("own_key.json")
+	admittedFree("models.json")
+	if r := e.authorize("chat_completions.json", text); r.Context["budget_spent"] != "cost_per_day_usd:43190" {
+		t.Errorf("chat completions of the spent key: %s with context %v, want budget_spent", r.Effect, r.Context)
+	}
+	admittedFree("own_key.json") // and again, warm
+}

@@ -107,6 +107,7 @@ func (h *Handler) checkCredential(ev events.APIGatewayCustomAuthorizerRequestTyp
 		return denied(gateway.CodeWrongKeyKind, wrongKindMessage(tok.Kind)), true
 	}
 	req.hash = keyformat.Hash(tok.Secret())
+	req.free = spendsNothing(req.arn.method, req.arn.path)
 	return decision{}, false
 }
 
@@ -142,7 +143,7 @@ func (h *Handler) admitKey(ctx context.Context, req *request, stale []string) (d
 	}
 	for attempt := 0; attempt < 2; attempt++ {
 		auth, admitted, err := h.countKey(ctx, req, gateway.Admission{
-			KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Stale: stale,
+			KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Stale: stale, Free: req.free,
 		})
 		if gateway.ErrorCode(err) == gateway.CodeKeyNotFound {
 			return denied(gateway.CodeInvalidKey, ""), gateway.KeyState{}, nil
@@ -213,7 +214,7 @@ func (h *Handler) keyRefusal(req *request, auth gateway.KeyState) (decision, boo
 	case auth.ExpiresAt != nil && !req.now.Before(*auth.ExpiresAt):
 		req.refused(auth.WorkspaceID, usage.RefusedExpired)
 		return denied(gateway.CodeKeyExpired, ""), true
-	case spentAt(auth, req.now):
+	case !req.free && spentAt(auth, req.now):
 		return h.budgetSpent(req, auth), true
 	case auth.Shards > 0:
 		// A hot key: its own item's counters are frozen, and a shard's

@@ -97,6 +97,8 @@ type request struct {
 	// withdrawals that runs beside the request (tickets.go).
 	deadline  time.Time
 	waitRetry func()
+	// free is set on a route that spends no budget (spendsNothing).
+	free bool
 }
 
 // refused marks the request as a refusal of a real key of workspace owner.

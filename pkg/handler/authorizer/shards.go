@@ -38,7 +38,7 @@ const DefaultShards = 8
 // not return it (the shard is not written yet).
 func (h *Handler) admitOnShard(ctx context.Context, req *request, sharder gateway.KeySharder, i int) (gateway.KeyState, bool, error) {
 	auth, admitted, err := h.countKey(ctx, req, gateway.Admission{
-		KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Shard: i + 1,
+		KID: req.kid, Kind: req.token.Kind, SecretHash: req.hash, Now: req.now, Shard: i + 1, Free: req.free,
 		Stale: h.staleOnShard(shardKey(req.kid, i)),
 	})
 	if auth.KID != "" {
