@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/aistats/edge/pkg/adapter/backoff"
 	"github.com/aistats/edge/pkg/domain/findings"
 	"github.com/aistats/edge/pkg/domain/gateway"
 )
@@ -182,7 +183,7 @@ func (s *Store) Open(ctx context.Context, f findings.Finding) (findings.Finding,
 		// take over from the second.
 		if s.now().Sub(existing.claimedAt) < markerTakeover {
 			if attempt < 2 {
-				if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+				if err := backoff.Sleep(ctx, 50*time.Millisecond); err != nil {
 					return findings.Finding{}, false, gateway.Unavailable(err)
 				}
 				continue
@@ -201,17 +202,6 @@ func (s *Store) Open(ctx context.Context, f findings.Finding) (findings.Finding,
 		}
 	}
 	return findings.Finding{}, false, gateway.Unavailable(fmt.Errorf("open finding %s for key %s: the open marker kept changing", f.Type, f.KID))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // marker is what an open marker says.

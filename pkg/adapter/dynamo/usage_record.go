@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go"
 
+	"github.com/aistats/edge/pkg/adapter/backoff"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/usage"
 )
@@ -100,12 +101,7 @@ func once(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
 
 // pause waits about d, with jitter, unless ctx ends first.
 func pause(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d/2 + time.Duration(randUint64()%uint64(d))):
-		return true
-	}
+	return backoff.Sleep(ctx, backoff.Jittered(d)) == nil
 }
 
 // isThrottled reports a refusal for rate: DynamoDB did not apply the call.

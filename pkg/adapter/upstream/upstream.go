@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aistats/edge/pkg/adapter/backoff"
 )
 
 // Config configures a Client.
@@ -99,7 +101,7 @@ func (c *Client) Do(ctx context.Context, req Request) Result {
 				drain(res.Response)
 				res.Response = nil
 			}
-			if !c.sleep(ctx, wait) {
+			if backoff.Sleep(ctx, wait) != nil {
 				res.Err = ctx.Err()
 				break
 			}
@@ -142,19 +144,6 @@ func (c *Client) backoff(attempt int, last *http.Response) time.Duration {
 		}
 	}
 	return wait
-}
-
-// sleep waits d unless the context ends first; it reports whether the wait
-// completed.
-func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // RetryAfter parses a Retry-After header: seconds or an HTTP date.

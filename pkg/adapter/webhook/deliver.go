@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aistats/edge/pkg/adapter/backoff"
 )
 
 // Config configures a Client; zero values take the defaults.
@@ -55,7 +57,7 @@ func New(cfg Config) *Client {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = backoff.Sleep
 	}
 	transport := cfg.Transport
 	if transport == nil {
@@ -68,17 +70,6 @@ func New(cfg Config) *Client {
 		// A redirect would be a second URL nobody checked: refuse it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Result is the outcome of a delivery.

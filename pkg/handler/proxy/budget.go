@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/aistats/edge/pkg/adapter/backoff"
 	"github.com/aistats/edge/pkg/domain/budget"
 	"github.com/aistats/edge/pkg/domain/gateway"
 	"github.com/aistats/edge/pkg/domain/providers"
@@ -118,12 +118,8 @@ func (h *Handler) reserveOne(ctx context.Context, acct budget.Account, worst bud
 		if _, refused := errors.AsType[*budget.Exceeded](err); !refused || !budget.HeldBack(standings, worst) || time.Now().Add(wait).After(deadline) {
 			return hold, standings, err
 		}
-		t := time.NewTimer(wait/2 + time.Duration(rand.Int64N(int64(wait))))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, backoff.Jittered(wait)) != nil {
 			return hold, standings, err
-		case <-t.C:
 		}
 		wait = min(2*wait, 100*time.Millisecond)
 	}
