@@ -121,12 +121,10 @@ func tokens(s string) int64 { return int64(len(strings.Fields(s))) }
 
 func chat(w http.ResponseWriter, r *http.Request, cfg Config) {
 	var req chatRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body")
+	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if req.Model != "echo" && req.Model != "slow" {
-		writeJSON(w, 404, map[string]any{"error": map[string]any{"message": "model not found", "type": "invalid_request_error", "code": "model_not_found", "param": "model"}})
+	if !knownModel(w, req.Model, "echo", "slow") {
 		return
 	}
 	var prompt, last, lastRole string
@@ -250,8 +248,7 @@ func embeddings(w http.ResponseWriter, r *http.Request) {
 		Model string          `json:"model"`
 		Input json.RawMessage `json:"input"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body")
+	if !decodeJSON(w, r, &req) {
 		return
 	}
 	inputs, ok := stringOrList(req.Input)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,8 +27,24 @@ var onePixelPNG = []byte{
 	0x42, 0x60, 0x82,
 }
 
-func modelNotFound(w http.ResponseWriter) {
+// decodeJSON decodes the request body into req, or answers 400 and
+// returns false.
+func decodeJSON(w http.ResponseWriter, r *http.Request, req any) bool {
+	if err := json.NewDecoder(r.Body).Decode(req); err != nil {
+		badRequest(w, "invalid JSON body")
+		return false
+	}
+	return true
+}
+
+// knownModel reports whether model is one of models, or answers 404
+// model_not_found as OpenAI does and returns false.
+func knownModel(w http.ResponseWriter, model string, models ...string) bool {
+	if slices.Contains(models, model) {
+		return true
+	}
 	writeJSON(w, 404, map[string]any{"error": map[string]any{"message": "model not found", "type": "invalid_request_error", "code": "model_not_found", "param": "model"}})
+	return false
 }
 
 // moderations flags an input that contains the word "harm", and nothing
@@ -37,12 +54,10 @@ func moderations(w http.ResponseWriter, r *http.Request) {
 		Model string          `json:"model"`
 		Input json.RawMessage `json:"input"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body")
+	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if req.Model != "echo" {
-		modelNotFound(w)
+	if !knownModel(w, req.Model, "echo") {
 		return
 	}
 	inputs, ok := stringOrList(req.Input)
@@ -71,12 +86,10 @@ func images(w http.ResponseWriter, r *http.Request) {
 		Prompt string `json:"prompt"`
 		N      int    `json:"n"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body")
+	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if req.Model != "echo" {
-		modelNotFound(w)
+	if !knownModel(w, req.Model, "echo") {
 		return
 	}
 	if req.Prompt == "" {
@@ -102,12 +115,10 @@ func speech(w http.ResponseWriter, r *http.Request) {
 		Input string `json:"input"`
 		Voice string `json:"voice"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body")
+	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if req.Model != "echo" {
-		modelNotFound(w)
+	if !knownModel(w, req.Model, "echo") {
 		return
 	}
 	if req.Input == "" {
@@ -151,8 +162,7 @@ func transcriptions(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "the body must be multipart/form-data")
 		return
 	}
-	if r.FormValue("model") != "echo" {
-		modelNotFound(w)
+	if !knownModel(w, r.FormValue("model"), "echo") {
 		return
 	}
 	f, _, err := r.FormFile("file")

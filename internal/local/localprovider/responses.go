@@ -51,12 +51,10 @@ func lastInput(raw json.RawMessage) (last, all string) {
 
 func (st *responseStore) create(w http.ResponseWriter, r *http.Request) {
 	var req responsesRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body")
+	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if req.Model != "echo" {
-		writeJSON(w, 404, map[string]any{"error": map[string]any{"message": "model not found", "type": "invalid_request_error", "code": "model_not_found", "param": "model"}})
+	if !knownModel(w, req.Model, "echo") {
 		return
 	}
 	last, all := lastInput(req.Input)
